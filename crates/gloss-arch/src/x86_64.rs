@@ -1,0 +1,183 @@
+//! x86-64 through iced-x86 (see docs/decisions/0001-decoders.md).
+//!
+//! Pitfalls handled here (shared/research/decoders.md §7): an invalid instruction's `len()` can
+//! swallow valid bytes, so invalid decodes advance one byte; formatter defaults differ from
+//! objdump, so every option that affects text is pinned.
+use gloss_core::{Arch, Disassembler, Flow, Insn, InsnStatus, InsnText, Syntax};
+use iced_x86::{
+    Code, Decoder, DecoderOptions, FlowControl, Formatter, GasFormatter, Instruction, IntelFormatter, MemorySizeOptions,
+    Mnemonic,
+};
+use std::cell::RefCell;
+
+pub struct X86_64;
+
+thread_local! {
+    static FORMATTERS: RefCell<(GasFormatter, IntelFormatter)> = RefCell::new((gas_formatter(), intel_formatter()));
+}
+
+fn pin_common(o: &mut iced_x86::FormatterOptions) {
+    o.set_hex_prefix("0x");
+    o.set_hex_suffix("");
+    o.set_uppercase_hex(false);
+    o.set_small_hex_numbers_in_decimal(false);
+    o.set_branch_leading_zeros(false);
+    o.set_leading_zeros(false);
+    o.set_space_after_operand_separator(false);
+    o.set_rip_relative_addresses(true);
+    o.set_show_branch_size(false);
+    o.set_use_pseudo_ops(false);
+    o.set_show_useless_prefixes(true);
+}
+
+/// AT&T as GNU objdump prints it: `mov %rsp,%rbp`, `lea 0x2ed9(%rip),%rdi`, size suffixes only when
+/// an operand size is otherwise ambiguous (`movl $0x0,-0x4(%rbp)`).
+fn gas_formatter() -> GasFormatter {
+    let mut f = GasFormatter::new();
+    let o = f.options_mut();
+    pin_common(o);
+    o.set_gas_show_mnemonic_size_suffix(false);
+    o.set_gas_space_after_memory_operand_comma(false);
+    f
+}
+
+/// Intel as `objdump -M intel` prints it: `mov rbp,rsp`, `lea rdi,[rip+0x2ed9]`, `DWORD PTR`.
+fn intel_formatter() -> IntelFormatter {
+    let mut f = IntelFormatter::new();
+    let o = f.options_mut();
+    pin_common(o);
+    o.set_memory_size_options(MemorySizeOptions::Default);
+    o.set_uppercase_keywords(true);
+    o.set_space_after_memory_bracket(false);
+    o.set_space_between_memory_add_operators(false);
+    f
+}
+
+fn decode_one(bytes: &[u8], addr: u64) -> Instruction {
+    let mut d = Decoder::with_ip(64, bytes, addr, DecoderOptions::NONE);
+    d.decode()
+}
+
+fn to_insn(i: &Instruction, addr: u64) -> Insn {
+    if i.is_invalid() {
+        // Never trust an invalid decode's length: resynchronise one byte on.
+        return Insn { addr, len: 1, status: InsnStatus::Invalid, flow: Flow::Next, pc_ref: None };
+    }
+    let flow = match i.flow_control() {
+        FlowControl::Next | FlowControl::XbeginXabortXend => match i.mnemonic() {
+            Mnemonic::Hlt => Flow::Trap,
+            _ => Flow::Next,
+        },
+        FlowControl::UnconditionalBranch => Flow::Jump(i.near_branch_target()),
+        FlowControl::ConditionalBranch => Flow::CondJump(i.near_branch_target()),
+        FlowControl::IndirectBranch => Flow::IndirectJump,
+        // `syscall`/`sysenter` are calls to iced but return to the next instruction.
+        FlowControl::Call if !i.is_call_near() => Flow::Next,
+        FlowControl::Call => Flow::Call(i.near_branch_target()),
+        FlowControl::IndirectCall => Flow::IndirectCall,
+        FlowControl::Return => Flow::Return,
+        FlowControl::Interrupt => match i.code() {
+            Code::Int3 | Code::Int1 => Flow::Trap,
+            _ => Flow::Next,
+        },
+        FlowControl::Exception => Flow::Trap,
+    };
+    // Far branches have no near target; treat them as indirect rather than inventing one.
+    let flow = match flow {
+        Flow::Jump(_) | Flow::CondJump(_) | Flow::Call(_) if i.near_branch_target() == 0 && i.is_jmp_far() => {
+            Flow::IndirectJump
+        }
+        f => f,
+    };
+    let pc_ref = i.is_ip_rel_memory_operand().then(|| i.ip_rel_memory_address());
+    Insn { addr, len: i.len() as u8, status: InsnStatus::Valid, flow, pc_ref }
+}
+
+impl Disassembler for X86_64 {
+    fn arch(&self) -> Arch {
+        Arch::X86_64
+    }
+
+    fn decode(&self, bytes: &[u8], addr: u64) -> Insn {
+        to_insn(&decode_one(bytes, addr), addr)
+    }
+
+    fn decode_text(&self, bytes: &[u8], addr: u64, syntax: Syntax, out: &mut InsnText) -> Insn {
+        out.clear();
+        let i = decode_one(bytes, addr);
+        let insn = to_insn(&i, addr);
+        if insn.status == InsnStatus::Invalid {
+            out.mnemonic.push_str("(bad)");
+            return insn;
+        }
+        FORMATTERS.with(|f| {
+            let mut f = f.borrow_mut();
+            let f: &mut dyn Formatter = match syntax {
+                Syntax::Att => &mut f.0,
+                Syntax::Intel => &mut f.1,
+            };
+            f.format_mnemonic(&i, &mut out.mnemonic);
+            f.format_all_operands(&i, &mut out.operands);
+        });
+        insn
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(hex: &[u8], addr: u64, syntax: Syntax) -> (String, Insn) {
+        let mut t = InsnText::default();
+        let insn = X86_64.decode_text(hex, addr, syntax, &mut t);
+        (format!("{} {}", t.mnemonic, t.operands).trim_end().to_string(), insn)
+    }
+
+    /// Expected texts are GNU objdump 2.40's for the same bytes.
+    #[test]
+    fn att_matches_objdump() {
+        let cases: &[(&[u8], &str)] = &[
+            (&[0x55], "push %rbp"),
+            (&[0x48, 0x89, 0xe5], "mov %rsp,%rbp"),
+            (&[0xbe, 0x01, 0, 0, 0], "mov $0x1,%esi"),
+            (&[0x48, 0x83, 0xec, 0x10], "sub $0x10,%rsp"),
+            (&[0x48, 0x8d, 0x54, 0x24, 0x08], "lea 0x8(%rsp),%rdx"),
+            (&[0x48, 0x63, 0x04, 0x9a], "movslq (%rdx,%rbx,4),%rax"),
+            (&[0xff, 0xe0], "jmp *%rax"),
+            (&[0xf0, 0x83, 0x8f, 0x98, 0, 0, 0, 0x01], "lock orl $0x1,0x98(%rdi)"),
+            (&[0xc7, 0x45, 0xfc, 0, 0, 0, 0], "movl $0x0,-0x4(%rbp)"),
+        ];
+        for (bytes, want) in cases {
+            assert_eq!(text(bytes, 0, Syntax::Att).0, *want, "bytes {bytes:02x?}");
+        }
+    }
+
+    #[test]
+    fn branches_and_rip_relative_are_absolute() {
+        let (t, i) = text(&[0xe8, 0x00, 0x00, 0x00, 0x00], 0x18, Syntax::Att);
+        assert_eq!(t, "call 0x1d");
+        assert_eq!(i.flow, Flow::Call(0x1d));
+        let (t, i) = text(&[0x48, 0x8d, 0x3d, 0x10, 0, 0, 0], 0x8, Syntax::Att);
+        assert_eq!(t, "lea 0x10(%rip),%rdi");
+        assert_eq!(i.pc_ref, Some(0x8 + 7 + 0x10));
+        let (t, _) = text(&[0x48, 0x8d, 0x3d, 0x10, 0, 0, 0], 0x8, Syntax::Intel);
+        assert_eq!(t, "lea rdi,[rip+0x10]");
+    }
+
+    #[test]
+    fn invalid_resyncs_one_byte() {
+        // `06` is invalid in 64-bit mode; iced reports length 2 and would swallow the `nop`.
+        let (t, i) = text(&[0x06, 0x90], 0, Syntax::Att);
+        assert_eq!((t.as_str(), i.len, i.status), ("(bad)", 1, InsnStatus::Invalid));
+    }
+
+    #[test]
+    fn flow_kinds() {
+        assert_eq!(X86_64.decode(&[0xc3], 0).flow, Flow::Return);
+        assert_eq!(X86_64.decode(&[0x0f, 0x0b], 0).flow, Flow::Trap);
+        assert_eq!(X86_64.decode(&[0xcc], 0).flow, Flow::Trap);
+        assert_eq!(X86_64.decode(&[0xff, 0xd0], 0).flow, Flow::IndirectCall);
+        assert_eq!(X86_64.decode(&[0x74, 0x02], 0x10).flow, Flow::CondJump(0x14));
+        assert_eq!(X86_64.decode(&[0x0f, 0x05], 0).flow, Flow::Next);
+    }
+}

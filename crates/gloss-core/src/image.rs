@@ -1,0 +1,163 @@
+use crate::{Addr, Arch, BinaryFacts, Format, SymbolTable};
+use serde::Serialize;
+use std::ops::Range;
+use std::sync::Arc;
+
+/// What a section holds, as far as the file says.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SectionKind {
+    Code,
+    Data,
+    ReadOnlyData,
+    /// Occupies memory but no file bytes (`.bss`, `__common`).
+    Uninit,
+    /// Debug info, notes, symbol tables: not loaded or not interesting to a listing.
+    Other,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Section {
+    pub name: String,
+    pub addr: Addr,
+    pub size: u64,
+    pub kind: SectionKind,
+    /// Range of the section's bytes within [`Image::bytes`]; `None` for uninitialised sections.
+    #[serde(skip)]
+    pub file_range: Option<Range<usize>>,
+    pub file_offset: Option<u64>,
+}
+
+impl Section {
+    pub fn contains(&self, addr: u64) -> bool {
+        addr >= self.addr.0 && addr - self.addr.0 < self.size
+    }
+    pub fn end(&self) -> u64 {
+        self.addr.0.saturating_add(self.size)
+    }
+}
+
+/// A loadable segment (ELF program header, PE has none beyond sections, Mach-O `LC_SEGMENT_64`).
+#[derive(Clone, Debug, Serialize)]
+pub struct Segment {
+    pub name: String,
+    pub addr: Addr,
+    pub size: u64,
+    pub file_offset: u64,
+    pub file_size: u64,
+    pub read: bool,
+    pub write: bool,
+    pub exec: bool,
+}
+
+/// One imported function or object and the slot through which code reaches it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Import {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub library: Option<String>,
+    /// The GOT / IAT / `__got` / `__la_symbol_ptr` slot that holds the resolved address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slot: Option<Addr>,
+    /// The PLT entry or stub that jumps through the slot.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stub: Option<Addr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ordinal: Option<u16>,
+    /// PE delay-load import.
+    pub delay: bool,
+}
+
+/// A relocation that names what bytes at `at` refer to (relocatable objects, `--emit-relocs`).
+#[derive(Clone, Debug, Serialize)]
+pub struct Reloc {
+    pub at: Addr,
+    /// Symbol name the relocation refers to.
+    pub symbol: String,
+    pub addend: i64,
+    /// The format's relocation type number.
+    pub r_type: u32,
+}
+
+/// One row of a DWARF line table.
+#[derive(Clone, Debug, Serialize)]
+pub struct SourceLine {
+    pub addr: Addr,
+    pub file: String,
+    pub line: u32,
+}
+
+/// A loaded binary: everything later layers need, with the file's bytes owned by the image so
+/// sections are plain ranges (zero-copy without lifetimes).
+pub struct Image {
+    pub format: Format,
+    pub arch: Arch,
+    pub entry: Option<Addr>,
+    pub sections: Vec<Section>,
+    pub segments: Vec<Segment>,
+    pub symbols: SymbolTable,
+    pub imports: Vec<Import>,
+    pub relocs: Vec<Reloc>,
+    pub facts: BinaryFacts,
+    /// Set for relocatable objects: section addresses were assigned by gloss, not the file.
+    pub synthetic_layout: bool,
+    /// Short description of the file kind, e.g. "ELF64 PIE executable".
+    pub kind: String,
+    bytes: Arc<dyn AsRef<[u8]> + Send + Sync>,
+}
+
+impl Image {
+    pub fn new(format: Format, arch: Arch, bytes: Arc<dyn AsRef<[u8]> + Send + Sync>) -> Image {
+        Image {
+            format,
+            arch,
+            entry: None,
+            sections: Vec::new(),
+            segments: Vec::new(),
+            symbols: SymbolTable::default(),
+            imports: Vec::new(),
+            relocs: Vec::new(),
+            facts: BinaryFacts::default(),
+            synthetic_layout: false,
+            kind: String::new(),
+            bytes,
+        }
+    }
+
+    /// The whole file.
+    pub fn bytes(&self) -> &[u8] {
+        (*self.bytes).as_ref()
+    }
+
+    /// The file bytes of a section (empty for uninitialised ones).
+    pub fn section_bytes(&self, s: &Section) -> &[u8] {
+        match &s.file_range {
+            Some(r) => self.bytes().get(r.clone()).unwrap_or(&[]),
+            None => &[],
+        }
+    }
+
+    pub fn section_at(&self, addr: u64) -> Option<&Section> {
+        self.sections.iter().find(|s| s.kind != SectionKind::Other && s.contains(addr))
+    }
+
+    /// Reads `len` bytes at a virtual address, if the file holds them.
+    pub fn read_at(&self, addr: u64, len: usize) -> Option<&[u8]> {
+        let s = self.section_at(addr)?;
+        let data = self.section_bytes(s);
+        let off = usize::try_from(addr - s.addr.0).ok()?;
+        data.get(off..off.checked_add(len)?)
+    }
+
+    pub fn read_u64(&self, addr: u64) -> Option<u64> {
+        self.read_at(addr, 8).map(|b| u64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
+    }
+
+    pub fn code_sections(&self) -> impl Iterator<Item = &Section> {
+        self.sections.iter().filter(|s| s.kind == SectionKind::Code)
+    }
+
+    pub fn code_bytes(&self) -> u64 {
+        self.code_sections().map(|s| s.size).sum()
+    }
+}

@@ -1,0 +1,88 @@
+use crate::{Arch, Label, Syntax};
+use serde::Serialize;
+
+/// Where control goes after an instruction. Targets are absolute addresses.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "target")]
+pub enum Flow {
+    Next,
+    Jump(u64),
+    CondJump(u64),
+    IndirectJump,
+    Call(u64),
+    IndirectCall,
+    Return,
+    /// Stops execution here: `ud2`, `hlt`, `int3`, `brk`, `udf`.
+    Trap,
+}
+
+impl Flow {
+    /// The statically known branch target, if any.
+    pub fn target(self) -> Option<u64> {
+        match self {
+            Flow::Jump(t) | Flow::CondJump(t) | Flow::Call(t) => Some(t),
+            _ => None,
+        }
+    }
+    /// Control never falls through to the next instruction.
+    pub fn ends_block(self) -> bool {
+        !matches!(self, Flow::Next | Flow::Call(_) | Flow::IndirectCall)
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InsnStatus {
+    Valid,
+    /// Not an instruction of the architecture (`(bad)`, `.inst`).
+    Invalid,
+    /// Probably valid but the decoder does not know it (a newer extension).
+    Unknown,
+}
+
+/// One decoded instruction: small and `Copy`; text is produced separately on demand.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Insn {
+    pub addr: u64,
+    pub len: u8,
+    pub status: InsnStatus,
+    pub flow: Flow,
+    /// The absolute address a PC-relative operand denotes (RIP-relative memory, ADR, ADRP page,
+    /// LDR literal), when it is not already the branch target.
+    pub pc_ref: Option<u64>,
+}
+
+impl Insn {
+    pub fn end(&self) -> u64 {
+        self.addr.wrapping_add(self.len as u64)
+    }
+}
+
+/// Text of one instruction, without symbols. Buffers are reused across calls.
+#[derive(Default, Clone, Debug)]
+pub struct InsnText {
+    pub mnemonic: String,
+    pub operands: String,
+}
+
+impl InsnText {
+    pub fn clear(&mut self) {
+        self.mnemonic.clear();
+        self.operands.clear();
+    }
+}
+
+/// Names addresses for listings.
+pub trait Symbolizer {
+    fn label(&self, addr: u64) -> Option<Label<'_>>;
+}
+
+/// Seam between analyses and a concrete decoder. Decoding never fails: invalid bytes become an
+/// [`InsnStatus::Invalid`] instruction of the architecture's minimum length.
+pub trait Disassembler: Send + Sync {
+    fn arch(&self) -> Arch;
+    /// Decodes one instruction at `addr` from `bytes` (which start at `addr`).
+    fn decode(&self, bytes: &[u8], addr: u64) -> Insn;
+    /// Decodes and formats one instruction into `out` (cleared first).
+    fn decode_text(&self, bytes: &[u8], addr: u64, syntax: Syntax, out: &mut InsnText) -> Insn;
+}

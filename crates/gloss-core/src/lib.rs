@@ -1,0 +1,22 @@
+//! gloss-core: the data model every other gloss crate speaks.
+//!
+//! Layer 0: no I/O, no decoder or file-format types. Loaders (`gloss-load`) produce an [`Image`],
+//! decoders (`gloss-arch`) implement [`Disassembler`], analyses and renderers consume both.
+
+mod addr;
+mod arch;
+mod error;
+mod facts;
+mod image;
+mod insn;
+mod symbol;
+
+pub use addr::Addr;
+pub use arch::{Arch, Format, Syntax};
+pub use error::{Error, Location};
+pub use facts::{
+    BinaryFacts, ElfFacts, GnuProperty, LoadConfig, MachOFacts, PeFacts, Relro, PE_DLL_CHARACTERISTICS,
+};
+pub use image::{Image, Import, Reloc, Section, SectionKind, Segment, SourceLine};
+pub use insn::{Disassembler, Flow, Insn, InsnStatus, InsnText, Symbolizer};
+pub use symbol::{Label, Symbol, SymbolKind, SymbolSource, SymbolTable};
