@@ -37,6 +37,7 @@ fn gas_formatter() -> GasFormatter {
     let o = f.options_mut();
     pin_common(o);
     o.set_gas_show_mnemonic_size_suffix(false);
+    o.set_memory_size_options(MemorySizeOptions::Minimal);
     o.set_gas_space_after_memory_operand_comma(false);
     f
 }

@@ -99,6 +99,9 @@ pub struct Image {
     pub imports: Vec<Import>,
     pub relocs: Vec<Reloc>,
     pub facts: BinaryFacts,
+    /// AArch64 mapping symbols (`$x` code, `$d` data), sorted: `(address, is_data)`. Listings
+    /// show data runs inside code sections as data, never as decoded junk.
+    pub mapping: Vec<(Addr, bool)>,
     /// Set for relocatable objects: section addresses were assigned by gloss, not the file.
     pub synthetic_layout: bool,
     /// Short description of the file kind, e.g. "ELF64 PIE executable".
@@ -118,6 +121,7 @@ impl Image {
             imports: Vec::new(),
             relocs: Vec::new(),
             facts: BinaryFacts::default(),
+            mapping: Vec::new(),
             synthetic_layout: false,
             kind: String::new(),
             bytes,
@@ -151,6 +155,18 @@ impl Image {
 
     pub fn read_u64(&self, addr: u64) -> Option<u64> {
         self.read_at(addr, 8).map(|b| u64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
+    }
+
+    /// Whether `addr` lies in a `$d` run of the mapping symbols.
+    pub fn is_mapped_data(&self, addr: u64) -> bool {
+        let i = self.mapping.partition_point(|(a, _)| a.0 <= addr);
+        i > 0 && self.mapping[i - 1].1
+    }
+
+    /// The next mapping-symbol boundary after `addr`, if any.
+    pub fn next_mapping_change(&self, addr: u64) -> Option<u64> {
+        let i = self.mapping.partition_point(|(a, _)| a.0 <= addr);
+        self.mapping.get(i).map(|(a, _)| a.0)
     }
 
     pub fn code_sections(&self) -> impl Iterator<Item = &Section> {

@@ -1,0 +1,4 @@
+//! gloss-analysis: everything computed from an image and a decoder. Layer 2: it sees only
+//! gloss-core types, so each analysis works the same for every format and decoder.
+
+pub mod regions;

@@ -1,0 +1,182 @@
+//! PE32+ (x64 and ARM64): imports and their IAT slots, delay imports, exports, load config
+//! (CFG function-pointer slots, guard flags), DllCharacteristics and CET compatibility.
+use crate::common::{self, Layout, make_symbol};
+use gloss_core::{
+    Addr, Arch, Error, Format, Image, Import, LoadConfig, Location, PE_DLL_CHARACTERISTICS, PeFacts, SectionKind,
+    SymbolKind, SymbolSource, SymbolTable,
+};
+use object::pe as p;
+use object::read::pe::{ImageNtHeaders, ImageOptionalHeader, PeFile64};
+use object::{LittleEndian as LE, Object};
+use std::sync::Arc;
+
+pub(crate) fn load(bytes: Arc<dyn AsRef<[u8]> + Send + Sync>) -> Result<Image, Error> {
+    let data: &[u8] = (*bytes).as_ref();
+    let file = PeFile64::parse(data).map_err(|e| common::malformed("PE", e))?;
+    let machine = file.nt_headers().file_header().machine.get(LE);
+    let arch = match machine {
+        p::IMAGE_FILE_MACHINE_AMD64 => Arch::X86_64,
+        p::IMAGE_FILE_MACHINE_ARM64 => Arch::Aarch64,
+        p::IMAGE_FILE_MACHINE_ARM64EC | p::IMAGE_FILE_MACHINE_ARM64X => {
+            return Err(Error::Unsupported("ARM64EC/ARM64X PE (mixed x64 and ARM64 code) is not supported yet".into()));
+        }
+        m => return Err(Error::Unsupported(format!("PE32+ for machine {m:#06x}; gloss decodes x64 and ARM64"))),
+    };
+    let opt = file.nt_headers().optional_header();
+    let image_base = opt.image_base();
+    let layout = Layout::new(&file, false);
+
+    let mut img = Image::new(Format::Pe, arch, bytes.clone());
+    img.sections = common::sections(&file, &layout, 0, data.len());
+    img.entry = (opt.address_of_entry_point() != 0).then(|| Addr(image_base + opt.address_of_entry_point() as u64));
+
+    let mut mapping = Vec::new();
+    let mut syms = common::symbols(file.symbols(), &layout, SymbolSource::Coff, &mut mapping);
+    for ex in file.exports().map_err(|e| common::malformed("PE", e))? {
+        let ex = ex.map_err(|e| common::malformed("PE", e))?;
+        let (object::NameOrOrdinal::Name(name), object::ExportTarget::Address { address }) = (ex.name(), ex.target())
+        else {
+            continue; // forwarders and ordinal-only exports name no code here
+        };
+        let name = String::from_utf8_lossy(name).into_owned();
+        let kind = match img.section_at(address).map(|s| s.kind) {
+            Some(SectionKind::Code) => SymbolKind::Function,
+            _ => SymbolKind::Object,
+        };
+        syms.push(make_symbol(&name, address, 0, kind, SymbolSource::Export, true));
+    }
+
+    img.imports = imports(&file, image_base)?;
+    for imp in &img.imports {
+        if let Some(slot) = imp.slot {
+            syms.push(make_symbol(&format!("__imp_{}", imp.name), slot.0, 8, SymbolKind::Import, SymbolSource::Synthetic, false));
+        }
+    }
+
+    let dll_characteristics = opt.dll_characteristics().0;
+    let load_config = load_config(&file, data);
+    if let Some(lc) = &load_config {
+        // Name the CFG slots, as the MSVC runtime's symbols would, unless symbols already do.
+        for (slot, name) in [
+            (lc.guard_check_icall_fptr, "__guard_check_icall_fptr"),
+            (lc.guard_dispatch_icall_fptr, "__guard_dispatch_icall_fptr"),
+            (lc.security_cookie, "__security_cookie"),
+        ] {
+            if let Some(a) = slot.filter(|a| !syms.iter().any(|s| s.addr == *a)) {
+                syms.push(make_symbol(name, a.0, 8, SymbolKind::Object, SymbolSource::Synthetic, false));
+            }
+        }
+    }
+    common::infer_sizes(&mut syms, &img.sections);
+    img.symbols = SymbolTable::new(syms);
+    img.relocs = common::relocations(&file, &layout);
+
+    let dll = file.nt_headers().file_header().characteristics.get(LE).0 & p::IMAGE_FILE_DLL.0 != 0;
+    img.kind = format!("PE32+ {} ({})", if dll { "DLL" } else { "executable" }, if arch == Arch::X86_64 { "x64" } else { "ARM64" });
+    img.facts.pe = Some(PeFacts {
+        image_base: Addr(image_base),
+        dll,
+        dll_characteristics,
+        dll_characteristics_names: PE_DLL_CHARACTERISTICS
+            .iter()
+            .filter(|(bit, _)| dll_characteristics & bit != 0)
+            .map(|(_, n)| *n)
+            .collect(),
+        load_config,
+        has_pdata: file.data_directory(p::IMAGE_DIRECTORY_ENTRY_EXCEPTION).is_some_and(|d| d.size.get(LE) > 0),
+        cet_compat: cet_compat(&file, data),
+    });
+    Ok(img)
+}
+
+fn import_name(i: object::read::pe::Import<'_>) -> (String, Option<u16>) {
+    match i {
+        object::read::pe::Import::Name(_, n) => (String::from_utf8_lossy(n).into_owned(), None),
+        object::read::pe::Import::Ordinal(o) => (format!("#{o}"), Some(o)),
+    }
+}
+
+fn imports(file: &PeFile64<'_>, base: u64) -> Result<Vec<Import>, Error> {
+    let bad = |e: object::Error| common::malformed("PE", e);
+    let mut out = Vec::new();
+    if let Some(table) = file.import_table().map_err(bad)? {
+        let mut descs = table.descriptors().map_err(bad)?;
+        while let Some(d) = descs.next().map_err(bad)? {
+            let lib = table.name(d.name.get(LE)).map(|n| String::from_utf8_lossy(n).into_owned()).ok();
+            let iat = d.first_thunk.get(LE);
+            let int = match d.original_first_thunk.get(LE) {
+                0 => iat,
+                x => x,
+            };
+            let Ok(mut thunks) = table.thunks(int) else { continue };
+            let mut i = 0u64;
+            while let Ok(Some(t)) = thunks.next::<p::ImageNtHeaders64>() {
+                if let Ok(imp) = table.import::<p::ImageNtHeaders64>(t) {
+                    let (name, ordinal) = import_name(imp);
+                    let slot = Addr(base + iat as u64 + i * 8);
+                    out.push(Import { name, library: lib.clone(), slot: Some(slot), stub: None, ordinal, delay: false });
+                }
+                i += 1;
+                if i > 1 << 20 {
+                    return Err(Error::malformed("PE", Location::Addr(Addr(base + iat as u64)), "unterminated import thunk list"));
+                }
+            }
+        }
+    }
+    if let Some(table) = file.delay_load_import_table().map_err(bad)? {
+        let mut descs = table.descriptors().map_err(bad)?;
+        while let Some(d) = descs.next().map_err(bad)? {
+            let lib = table.name(d.dll_name_rva.get(LE)).map(|n| String::from_utf8_lossy(n).into_owned()).ok();
+            let iat = d.import_address_table_rva.get(LE);
+            let Ok(mut thunks) = table.thunks(d.import_name_table_rva.get(LE)) else { continue };
+            let mut i = 0u64;
+            while let Ok(Some(t)) = thunks.next::<p::ImageNtHeaders64>() {
+                if let Ok(imp) = table.import::<p::ImageNtHeaders64>(t) {
+                    let (name, ordinal) = import_name(imp);
+                    let slot = Addr(base + iat as u64 + i * 8);
+                    out.push(Import { name, library: lib.clone(), slot: Some(slot), stub: None, ordinal, delay: true });
+                }
+                i += 1;
+                if i > 1 << 20 {
+                    break;
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn dir_bytes<'d>(file: &PeFile64<'d>, data: &'d [u8], id: usize) -> Option<&'d [u8]> {
+    let dir = file.data_directory(id)?;
+    dir.data(data, &file.section_table()).ok()
+}
+
+/// `IMAGE_LOAD_CONFIG_DIRECTORY64` fields, read by offset up to the size the file declares
+/// (older linkers write shorter structures).
+fn load_config(file: &PeFile64<'_>, data: &[u8]) -> Option<LoadConfig> {
+    let b = dir_bytes(file, data, p::IMAGE_DIRECTORY_ENTRY_LOAD_CONFIG)?;
+    let size = u32::from_le_bytes(b.get(0..4)?.try_into().ok()?);
+    let b = &b[..(size as usize).min(b.len())];
+    let u64_at = |o: usize| b.get(o..o + 8).map(|x| u64::from_le_bytes(x.try_into().unwrap_or([0; 8])));
+    let va = |o: usize| u64_at(o).filter(|&v| v != 0).map(Addr);
+    Some(LoadConfig {
+        size,
+        security_cookie: va(0x58),
+        guard_check_icall_fptr: va(0x70),
+        guard_dispatch_icall_fptr: va(0x78),
+        guard_cf_function_table: va(0x80),
+        guard_cf_function_count: u64_at(0x88).unwrap_or(0),
+        guard_flags: b.get(0x90..0x94).map(|x| u32::from_le_bytes(x.try_into().unwrap_or([0; 4]))).unwrap_or(0),
+    })
+}
+
+/// `IMAGE_DEBUG_TYPE_EX_DLLCHARACTERISTICS` (20) entry with `CET_COMPAT` (bit 0).
+fn cet_compat(file: &PeFile64<'_>, data: &[u8]) -> bool {
+    let Some(b) = dir_bytes(file, data, p::IMAGE_DIRECTORY_ENTRY_DEBUG) else { return false };
+    b.chunks_exact(28).any(|e| {
+        let ty = u32::from_le_bytes(e[12..16].try_into().unwrap_or([0; 4]));
+        let ptr = u32::from_le_bytes(e[24..28].try_into().unwrap_or([0; 4])) as usize;
+        ty == 20 && data.get(ptr..ptr + 4).is_some_and(|v| v[0] & 1 != 0)
+    })
+}
+

@@ -1,0 +1,38 @@
+//! `<symbol+off>` labels for addresses, the one rule every output uses.
+use gloss_core::{Image, SectionKind};
+use std::fmt::Write;
+
+/// Writes ` <name+0xoff>` for `addr` into `out`: the symbol that really covers the address, else
+/// the section and offset. Returns false (writing nothing) for addresses outside every section.
+pub fn write_label(out: &mut String, image: &Image, addr: u64) -> bool {
+    if let Some(s) = image.symbols.containing(addr) {
+        write_name_off(out, s.display_name(), addr - s.addr.0);
+        return true;
+    }
+    write_section_label(out, image, addr)
+}
+
+/// ` <.section+0xoff>`: used where a symbol would mislead (an ADRP page) or none covers `addr`.
+pub fn write_section_label(out: &mut String, image: &Image, addr: u64) -> bool {
+    match image.sections.iter().find(|s| s.kind != SectionKind::Other && s.contains(addr)) {
+        Some(sec) => {
+            write_name_off(out, &sec.name, addr - sec.addr.0);
+            true
+        }
+        None => false,
+    }
+}
+
+fn write_name_off(out: &mut String, name: &str, off: u64) {
+    if off == 0 {
+        let _ = write!(out, " <{name}>");
+    } else {
+        let _ = write!(out, " <{name}+{off:#x}>");
+    }
+}
+
+/// The label as a plain string without the surrounding `<>`, for JSON.
+pub fn label_string(image: &Image, addr: u64) -> Option<String> {
+    let mut s = String::new();
+    write_label(&mut s, image, addr).then(|| s.trim_start().trim_start_matches('<').trim_end_matches('>').to_string())
+}

@@ -1,0 +1,6 @@
+//! gloss-render: turns images, decoded instructions and analysis results into text and JSON.
+//! Output is deterministic: address order, no absolute paths, no timestamps.
+
+pub mod info;
+pub mod label;
+pub mod listing;

@@ -1,0 +1,290 @@
+//! The annotated listing: `address <func+off>: bytes  mnemonic operands  <target>` lines, and the
+//! same content as JSON (docs/json.md).
+use crate::label::{label_string, write_label, write_section_label};
+use gloss_analysis::regions::{Region, RegionKind};
+use gloss_core::{Arch, Disassembler, Flow, Image, Insn, InsnStatus, InsnText, Reloc, Syntax};
+use serde::Serialize;
+use std::fmt::Write as _;
+use std::io::{self, Write};
+
+#[derive(Clone, Copy, Debug)]
+pub struct ListingOptions {
+    pub syntax: Syntax,
+    pub show_bytes: bool,
+}
+
+impl Default for ListingOptions {
+    fn default() -> Self {
+        ListingOptions { syntax: Syntax::Att, show_bytes: true }
+    }
+}
+
+/// One instruction (or data unit) as the listing and JSON present it.
+#[derive(Serialize, Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    pub addr: gloss_core::Addr,
+    /// Hex bytes as in the file, lowest address first.
+    pub bytes: String,
+    pub mnemonic: String,
+    pub operands: String,
+    pub status: InsnStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<gloss_core::Addr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_label: Option<String>,
+    /// Address a PC-relative operand denotes (RIP-relative memory, ADR/ADRP, literal loads).
+    #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
+    pub pc_ref: Option<gloss_core::Addr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ref_label: Option<String>,
+    /// A relocation (relocatable objects) naming what the instruction's bytes refer to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reloc: Option<String>,
+}
+
+/// Decodes regions one instruction at a time; data regions yield `.word`/`.byte` units.
+pub struct Walker<'a> {
+    image: &'a Image,
+    dis: &'a dyn Disassembler,
+    syntax: Syntax,
+    text: InsnText,
+}
+
+impl<'a> Walker<'a> {
+    pub fn new(image: &'a Image, dis: &'a dyn Disassembler, syntax: Syntax) -> Walker<'a> {
+        Walker { image, dis, syntax, text: InsnText::default() }
+    }
+
+    /// Calls `f` for each unit of the region, in order.
+    pub fn walk<E>(&mut self, region: &Region, mut f: impl FnMut(&Insn, &InsnText, &[u8]) -> Result<(), E>) -> Result<(), E> {
+        let Some(sec) = self.image.section_at(region.start.0) else { return Ok(()) };
+        let data = self.image.section_bytes(sec);
+        let mut a = region.start.0;
+        while a < region.end.0 {
+            let off = (a - sec.addr.0) as usize;
+            let lim = ((region.end.0 - sec.addr.0) as usize).min(data.len());
+            if off >= lim {
+                break;
+            }
+            let bytes = &data[off..lim];
+            let insn = if region.kind == RegionKind::Data {
+                data_unit(bytes, a, &mut self.text)
+            } else {
+                self.dis.decode_text(bytes, a, self.syntax, &mut self.text)
+            };
+            let len = (insn.len as usize).clamp(1, bytes.len());
+            f(&insn, &self.text, &bytes[..len])?;
+            a += len as u64;
+        }
+        Ok(())
+    }
+}
+
+fn data_unit(bytes: &[u8], addr: u64, text: &mut InsnText) -> Insn {
+    text.clear();
+    let len = if bytes.len() >= 4 && addr % 4 == 0 { 4 } else { 1 };
+    if len == 4 {
+        text.mnemonic.push_str(".word");
+        let _ = write!(text.operands, "{:#010x}", u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]));
+    } else {
+        text.mnemonic.push_str(".byte");
+        let _ = write!(text.operands, "{:#04x}", bytes[0]);
+    }
+    Insn { addr, len, status: InsnStatus::Valid, flow: Flow::Next, pc_ref: None }
+}
+
+fn is_adrp(arch: Arch, text: &InsnText) -> bool {
+    arch == Arch::Aarch64 && text.mnemonic == "adrp"
+}
+
+fn reloc_in<'r>(relocs: &'r [Reloc], insn: &Insn) -> Option<&'r Reloc> {
+    let i = relocs.partition_point(|r| r.at.0 < insn.addr);
+    relocs.get(i).filter(|r| r.at.0 < insn.end())
+}
+
+fn reloc_text(r: &Reloc) -> String {
+    match r.addend {
+        0 => r.symbol.clone(),
+        a if a < 0 => format!("{}-{:#x}", r.symbol, a.unsigned_abs()),
+        a => format!("{}+{:#x}", r.symbol, a),
+    }
+}
+
+fn hex_bytes(arch: Arch, bytes: &[u8], out: &mut String) {
+    if arch == Arch::Aarch64 && bytes.len() == 4 {
+        // AArch64 listings show the instruction word, as objdump and llvm-objdump do.
+        let _ = write!(out, "{:08x}", u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]));
+        return;
+    }
+    for (i, b) in bytes.iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        let _ = write!(out, "{b:02x}");
+    }
+}
+
+/// Builds the structured line for one unit (used by JSON and tests).
+pub fn line(image: &Image, insn: &Insn, text: &InsnText, bytes: &[u8]) -> Line {
+    let mut b = String::new();
+    hex_bytes(image.arch, bytes, &mut b);
+    let reloc = reloc_in(&image.relocs, insn);
+    let target = insn.flow.target();
+    let adrp = is_adrp(image.arch, text);
+    Line {
+        addr: gloss_core::Addr(insn.addr),
+        bytes: b,
+        mnemonic: text.mnemonic.clone(),
+        operands: text.operands.clone(),
+        status: insn.status,
+        target: target.map(gloss_core::Addr),
+        target_label: if reloc.is_some() { None } else { target.and_then(|t| label_string(image, t)) },
+        pc_ref: insn.pc_ref.map(gloss_core::Addr),
+        ref_label: match (reloc, insn.pc_ref) {
+            (None, Some(r)) if adrp => {
+                let mut s = String::new();
+                write_section_label(&mut s, image, r).then(|| s.trim().trim_matches(['<', '>']).to_string())
+            }
+            (None, Some(r)) => label_string(image, r),
+            _ => None,
+        },
+        reloc: reloc.map(reloc_text),
+    }
+}
+
+/// Writes the text listing of `regions`.
+pub fn write_text(w: &mut dyn Write, image: &Image, dis: &dyn Disassembler, regions: &[Region], opts: ListingOptions) -> io::Result<()> {
+    let mut walker = Walker::new(image, dis, opts.syntax);
+    let mut buf = String::with_capacity(1 << 16);
+    // The function heading a run of regions belongs to: data runs inside a function continue it.
+    let mut current: Option<(String, u64)> = None;
+    let mut prev_end = u64::MAX;
+    for r in regions {
+        let continues = r.kind != RegionKind::Unnamed
+            && r.start.0 == prev_end
+            && current.as_ref().is_some_and(|(n, _)| *n == r.name);
+        if !continues {
+            let start = r.start.0;
+            let _ = match r.kind {
+                RegionKind::Unnamed => writeln!(buf, "\n{start:016x} <{}+{:#x}>: (no symbol)", r.section, start - section_start(image, start)),
+                _ => writeln!(buf, "\n{start:016x} <{}>:", r.name),
+            };
+            current = (r.kind != RegionKind::Unnamed).then(|| (r.name.clone(), start));
+        }
+        prev_end = r.end.0;
+        let func_base = current.clone();
+        // Pad `addr <func+off>:` to one width per function so the bytes line up.
+        let label_width = func_base.as_ref().map_or(0, |(n, base)| n.len() + 5 + hex_digits(r.end.0.saturating_sub(*base)));
+        walker.walk(r, |insn, text, bytes| {
+            write_line(&mut buf, image, insn, text, bytes, func_base.as_ref(), label_width, opts);
+            if buf.len() > (1 << 16) - 512 {
+                w.write_all(buf.as_bytes())?;
+                buf.clear();
+            }
+            Ok::<(), io::Error>(())
+        })?;
+    }
+    w.write_all(buf.as_bytes())
+}
+
+fn section_start(image: &Image, addr: u64) -> u64 {
+    image.section_at(addr).map(|s| s.addr.0).unwrap_or(addr)
+}
+
+fn hex_digits(v: u64) -> usize {
+    (64 - v.leading_zeros() as usize).div_ceil(4).max(1)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn write_line(out: &mut String, image: &Image, insn: &Insn, text: &InsnText, bytes: &[u8], func: Option<&(String, u64)>, label_width: usize, opts: ListingOptions) {
+    let _ = write!(out, "{:>8x}", insn.addr);
+    let label_start = out.len();
+    if let Some((name, base)) = func {
+        let off = insn.addr - base;
+        if off == 0 {
+            let _ = write!(out, " <{name}>");
+        } else {
+            let _ = write!(out, " <{name}+{off:#x}>");
+        }
+    }
+    out.push(':');
+    let used = out.len() - label_start;
+    out.extend(std::iter::repeat_n(' ', label_width.saturating_sub(used) + 1));
+    if opts.show_bytes {
+        let start = out.len();
+        hex_bytes(image.arch, bytes, out);
+        let width: usize = if image.arch == Arch::Aarch64 { 8 } else { 20 };
+        let used = out.len() - start;
+        out.extend(std::iter::repeat_n(' ', width.saturating_sub(used) + 2));
+    }
+    out.push_str(&text.mnemonic);
+    if !text.operands.is_empty() {
+        out.extend(std::iter::repeat_n(' ', 7usize.saturating_sub(text.mnemonic.len()).max(1)));
+        out.push_str(&text.operands);
+    }
+    let reloc = reloc_in(&image.relocs, insn);
+    if let Some(r) = reloc {
+        let _ = write!(out, "    # reloc {}", reloc_text(r));
+    } else if let Some(t) = insn.flow.target() {
+        write_label(out, image, t);
+    } else if let Some(r) = insn.pc_ref {
+        if image.arch == Arch::Aarch64 {
+            // The operand already shows the address; ADRP names only the page's section, since
+            // the symbol nearest a page is not what the code means.
+            if is_adrp(image.arch, text) {
+                write_section_label(out, image, r);
+            } else {
+                write_label(out, image, r);
+            }
+        } else {
+            let _ = write!(out, "    # {r:#x}");
+            write_label(out, image, r);
+        }
+    }
+    out.push('\n');
+}
+
+/// Writes the JSON listing: `{"regions": [{"name", "kind", "start", "end", "insns": [Line]}]}`,
+/// streamed so memory stays flat on large binaries.
+pub fn write_json(w: &mut dyn Write, image: &Image, dis: &dyn Disassembler, regions: &[Region], opts: ListingOptions) -> io::Result<()> {
+    #[derive(Serialize)]
+    struct Head<'a> {
+        name: &'a str,
+        section: &'a str,
+        kind: &'static str,
+        start: gloss_core::Addr,
+        end: gloss_core::Addr,
+    }
+    let mut walker = Walker::new(image, dis, opts.syntax);
+    w.write_all(b"{\"regions\":[")?;
+    for (i, r) in regions.iter().enumerate() {
+        if i > 0 {
+            w.write_all(b",")?;
+        }
+        let head = Head {
+            name: &r.name,
+            section: &r.section,
+            kind: match r.kind {
+                RegionKind::Function => "function",
+                RegionKind::Unnamed => "unnamed",
+                RegionKind::Data => "data",
+            },
+            start: r.start,
+            end: r.end,
+        };
+        let mut h = serde_json::to_vec(&head).map_err(io::Error::other)?;
+        h.pop(); // reopen the object to append the instruction array
+        w.write_all(&h)?;
+        w.write_all(b",\"insns\":[")?;
+        let mut first = true;
+        walker.walk(r, |insn, text, bytes| {
+            if !first {
+                w.write_all(b",")?;
+            }
+            first = false;
+            serde_json::to_writer(&mut *w, &line(image, insn, text, bytes)).map_err(io::Error::other)
+        })?;
+        w.write_all(b"]}")?;
+    }
+    w.write_all(b"]}\n")
+}

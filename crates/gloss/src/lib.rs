@@ -1,0 +1,91 @@
+//! gloss: open a binary, pick what to show, render it. The facade over the layered crates
+//! (see ARCHITECTURE.md); library users need only this crate.
+
+pub use gloss_analysis as analysis;
+pub use gloss_core::*;
+pub use gloss_load::{demangle, load, load_raw};
+pub use gloss_render as render;
+
+use analysis::regions::{Region, RegionKind};
+use std::path::Path;
+
+/// Reads and loads a file.
+pub fn open(path: &Path) -> Result<Image, Error> {
+    let bytes = std::fs::read(path)?;
+    load(bytes)
+}
+
+/// The decoder for an image's architecture.
+pub fn disassembler(arch: Arch) -> &'static dyn Disassembler {
+    gloss_arch::disassembler(arch)
+}
+
+/// What `show` lists.
+#[derive(Clone, Debug)]
+pub enum Selection {
+    All,
+    /// A symbol's raw or demangled name.
+    Name(String),
+    /// An address: the function that covers it, or from there to the region's end.
+    Addr(u64),
+}
+
+impl Selection {
+    /// `0x...` (or bare hex digits with a letter a-f) is an address, anything else a name.
+    pub fn parse(s: &str) -> Selection {
+        if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+            if let Ok(a) = u64::from_str_radix(h, 16) {
+                return Selection::Addr(a);
+            }
+        }
+        Selection::Name(s.to_string())
+    }
+}
+
+/// The regions to list for a selection, or `NotFound` naming what was asked for.
+pub fn select(image: &Image, sel: &Selection) -> Result<Vec<Region>, Error> {
+    let all = analysis::regions::plan(image);
+    let keep_run = |start: u64| -> Vec<Region> {
+        // A function plus any data runs inside it (regions that continue the same name).
+        let Some(i) = all.iter().position(|r| r.start.0 <= start && start < r.end.0) else { return vec![] };
+        let name = &all[i].name;
+        let mut first = i;
+        while first > 0 && all[first - 1].name == *name && all[first - 1].end == all[first].start && all[first].kind != RegionKind::Unnamed {
+            first -= 1;
+        }
+        let mut out = vec![all[first].clone()];
+        for r in &all[first + 1..] {
+            if r.name != *name || r.start != out.last().map(|l| l.end).unwrap_or(r.start) || r.kind == RegionKind::Unnamed {
+                break;
+            }
+            out.push(r.clone());
+        }
+        out
+    };
+    match sel {
+        Selection::All => Ok(all),
+        Selection::Name(n) => {
+            let sym = image
+                .symbols
+                .by_name(n)
+                .or_else(|| image.symbols.by_name(&format!("_{n}"))) // Mach-O C names
+                .ok_or_else(|| Error::NotFound(format!("no symbol named `{n}`")))?;
+            let r = keep_run(sym.addr.0);
+            if r.is_empty() {
+                return Err(Error::NotFound(format!("`{n}` at {} is not in a code section", sym.addr)));
+            }
+            Ok(r)
+        }
+        Selection::Addr(a) => {
+            let mut r = keep_run(*a);
+            if r.is_empty() {
+                return Err(Error::NotFound(format!("address {a:#x} is not in a code section")));
+            }
+            if r[0].kind == RegionKind::Unnamed {
+                // No function covers it: list from the address itself, not from the gap's start.
+                r[0].start = Addr(*a);
+            }
+            Ok(r)
+        }
+    }
+}
