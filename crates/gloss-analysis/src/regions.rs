@@ -2,7 +2,8 @@
 //!
 //! Disassembly starts at symbols, not at a blind sweep: each function symbol opens a region that
 //! runs to its stated size (or to the next symbol), bytes that no symbol covers form their own
-//! regions, and AArch64 `$d` mapping-symbol runs are data, shown as `.word`, never decoded.
+//! regions, and AArch64 `$d` mapping-symbol runs and object symbols are data, shown as `.word`,
+//! never decoded.
 //! (Code-flow discovery of stripped binaries and data islands found by the CFG come with the
 //! function discovery work; until then unnamed bytes are decoded linearly and said to be so.)
 use gloss_core::{Addr, Image, SectionKind, SymbolKind};
@@ -13,7 +14,7 @@ pub enum RegionKind {
     Function,
     /// Bytes in a code section that no symbol covers: padding or unnamed code.
     Unnamed,
-    /// Data inside a code section (AArch64 `$d` runs).
+    /// Data inside a code section (AArch64 `$d` runs, object symbols).
     Data,
 }
 
@@ -33,16 +34,19 @@ pub fn plan(image: &Image) -> Vec<Region> {
     for sec in image.sections.iter().filter(|s| s.kind == SectionKind::Code && s.file_range.is_some()) {
         let sec_end = sec.addr.0 + image.section_bytes(sec).len() as u64;
         // Function-like symbols that start inside this section, one per address.
-        let mut starts: Vec<(u64, u64, String)> = image
+        // Object symbols in a code section (tables the assembler typed STT_OBJECT) are data.
+        let mut starts: Vec<(u64, u64, String, RegionKind)> = image
             .symbols
             .iter()
-            .filter(|s| matches!(s.kind, SymbolKind::Function | SymbolKind::Import | SymbolKind::Unknown))
             .filter(|s| s.addr.0 >= sec.addr.0 && s.addr.0 < sec_end)
-            .map(|s| (s.addr.0, s.size, s.display_name().to_string()))
+            .map(|s| {
+                let kind = if s.kind == SymbolKind::Object { RegionKind::Data } else { RegionKind::Function };
+                (s.addr.0, s.size, s.display_name().to_string(), kind)
+            })
             .collect();
         starts.dedup_by_key(|s| s.0);
         let mut pos = sec.addr.0;
-        for (i, (addr, size, name)) in starts.iter().enumerate() {
+        for (i, (addr, size, name, kind)) in starts.iter().enumerate() {
             if *addr < pos {
                 continue; // nested or overlapping symbol: already covered
             }
@@ -52,7 +56,7 @@ pub fn plan(image: &Image) -> Vec<Region> {
             let next = starts.get(i + 1).map(|s| s.0).unwrap_or(sec_end);
             let end = if *size > 0 { (addr + size).min(sec_end) } else { next.min(sec_end) };
             let end = end.max(*addr + 1).min(sec_end);
-            push_split(image, &mut out, *addr, end, RegionKind::Function, name, &sec.name);
+            push_split(image, &mut out, *addr, end, kind.clone(), name, &sec.name);
             pos = end;
         }
         if pos < sec_end {

@@ -82,7 +82,7 @@ impl<'a> Walker<'a> {
 
 fn data_unit(bytes: &[u8], addr: u64, text: &mut InsnText) -> Insn {
     text.clear();
-    let len = if bytes.len() >= 4 && addr % 4 == 0 { 4 } else { 1 };
+    let len = if bytes.len() >= 4 { 4 } else { 1 };
     if len == 4 {
         text.mnemonic.push_str(".word");
         let _ = write!(text.operands, "{:#010x}", u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]));
@@ -160,9 +160,7 @@ pub fn write_text(w: &mut dyn Write, image: &Image, dis: &dyn Disassembler, regi
     let mut current: Option<(String, u64)> = None;
     let mut prev_end = u64::MAX;
     for r in regions {
-        let continues = r.kind != RegionKind::Unnamed
-            && r.start.0 == prev_end
-            && current.as_ref().is_some_and(|(n, _)| *n == r.name);
+        let continues = r.kind != RegionKind::Unnamed && r.start.0 == prev_end && current.as_ref().is_some_and(|(n, _)| *n == r.name);
         if !continues {
             let start = r.start.0;
             let _ = match r.kind {
@@ -174,7 +172,7 @@ pub fn write_text(w: &mut dyn Write, image: &Image, dis: &dyn Disassembler, regi
         prev_end = r.end.0;
         let func_base = current.clone();
         // Pad `addr <func+off>:` to one width per function so the bytes line up.
-        let label_width = func_base.as_ref().map_or(0, |(n, base)| n.len() + 5 + hex_digits(r.end.0.saturating_sub(*base)));
+        let label_width = func_base.as_ref().map_or(0, |(n, base)| n.len() + 7 + hex_digits(r.end.0.saturating_sub(*base)));
         walker.walk(r, |insn, text, bytes| {
             write_line(&mut buf, image, insn, text, bytes, func_base.as_ref(), label_width, opts);
             if buf.len() > (1 << 16) - 512 {
