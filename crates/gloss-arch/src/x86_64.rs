@@ -120,6 +120,11 @@ impl Disassembler for X86_64 {
             f.format_mnemonic(&i, &mut out.mnemonic);
             f.format_all_operands(&i, &mut out.operands);
         });
+        // iced's GAS tables spell 64-bit-default stack and branch ops with a `q` even when the
+        // suffix option is off; binutils 2.40 prints `push`, `jmp *`, `call *` there.
+        if syntax == Syntax::Att && matches!(out.mnemonic.as_str(), "pushq" | "popq" | "jmpq" | "callq") {
+            out.mnemonic.pop();
+        }
         insn
     }
 }
@@ -147,6 +152,10 @@ mod tests {
             (&[0xff, 0xe0], "jmp *%rax"),
             (&[0xf0, 0x83, 0x8f, 0x98, 0, 0, 0, 0x01], "lock orl $0x1,0x98(%rdi)"),
             (&[0xc7, 0x45, 0xfc, 0, 0, 0, 0], "movl $0x0,-0x4(%rbp)"),
+            (&[0xff, 0x35, 0xca, 0x2f, 0, 0], "push 0x2fca(%rip)"),
+            (&[0xff, 0x25, 0xcc, 0x2f, 0, 0], "jmp *0x2fcc(%rip)"),
+            (&[0xff, 0x15, 0xcc, 0x2f, 0, 0], "call *0x2fcc(%rip)"),
+            (&[0x6a, 0x00], "push $0x0"),
         ];
         for (bytes, want) in cases {
             assert_eq!(text(bytes, 0, Syntax::Att).0, *want, "bytes {bytes:02x?}");
