@@ -215,3 +215,15 @@ fn closed_pipe_is_not_an_error() {
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(0));
 }
+
+#[test]
+fn macho_data_in_code_jump_table_is_data() {
+    // fixtures/README.md: globals-x86_64.macho keeps dispatch's 10 x int32 table at 0x100000838
+    // inside __text, described by LC_DATA_IN_CODE (40 bytes).
+    let out = ok_stdout(&["show", &fixture("globals-x86_64.macho"), "_dispatch"]);
+    for i in 0..10u64 {
+        let l = line_at(&out, 0x100000838 + 4 * i);
+        assert!(l.contains(".word"), "table entry {i} decoded as code: {l}");
+    }
+    assert!(!line_at(&out, 0x100000836).contains(".word"), "code before the table is code");
+}

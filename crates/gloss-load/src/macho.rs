@@ -62,11 +62,17 @@ pub(crate) fn load(bytes: Arc<dyn AsRef<[u8]> + Send + Sync>, range: Range<usize
         ..Default::default()
     };
     let mut indirect: &[object::U32<object::Endianness, m::IndirectSymbol>] = &[];
+    let mut data_in_code: &[u8] = &[];
     if let Ok(mut cmds) = file.macho_load_commands() {
         while let Ok(Some(cmd)) = cmds.next() {
             match cmd.cmd() {
                 m::LC_FUNCTION_STARTS => facts.has_function_starts = true,
                 m::LC_DYLD_CHAINED_FIXUPS => facts.chained_fixups = true,
+                m::LC_DATA_IN_CODE => {
+                    if let Ok(c) = cmd.data::<m::LinkeditDataCommand<object::Endianness>>() {
+                        data_in_code = c.data(endian, data).unwrap_or(&[]);
+                    }
+                }
                 m::LC_DYSYMTAB => {
                     if let Ok(Some(d)) = cmd.dysymtab() {
                         indirect = d.indirect_symbols(endian, data).unwrap_or(&[]);
@@ -76,6 +82,19 @@ pub(crate) fn load(bytes: Arc<dyn AsRef<[u8]> + Send + Sync>, range: Range<usize
             }
         }
     }
+
+    // LC_DATA_IN_CODE: jump tables and constants the compiler left inside __text. Entries give
+    // file offsets from the Mach-O header; they become data runs like AArch64 `$d` symbols.
+    for e in data_in_code.chunks_exact(8) {
+        let off = u32::from_le_bytes([e[0], e[1], e[2], e[3]]) as u64 + range.start as u64;
+        let len = u16::from_le_bytes([e[4], e[5]]) as u64;
+        let Some(sec) = img.sections.iter().find(|s| s.file_offset.is_some_and(|f| off >= f && off < f + s.size)) else { continue };
+        let start = sec.addr.0 + (off - sec.file_offset.unwrap_or(0));
+        mapping.push((Addr(start), true));
+        mapping.push((Addr(start + len), false));
+    }
+    mapping.sort();
+    img.mapping = mapping;
 
     // Stubs and pointer sections name their entries through the indirect symbol table.
     let symtab = file.macho_symbol_table();
