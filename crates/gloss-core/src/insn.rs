@@ -86,3 +86,14 @@ pub trait Disassembler: Send + Sync {
     /// Decodes and formats one instruction into `out` (cleared first).
     fn decode_text(&self, bytes: &[u8], addr: u64, syntax: Syntax, out: &mut InsnText) -> Insn;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn insn_stays_small() {
+        // Insn is copied around by the million in listings and analyses.
+        assert!(std::mem::size_of::<Insn>() <= 48, "Insn grew to {}", std::mem::size_of::<Insn>());
+    }
+}

@@ -25,7 +25,7 @@ pub enum SymbolSource {
     Synthetic,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Symbol {
     pub addr: Addr,
     /// 0 when the file does not say.
@@ -149,5 +149,39 @@ fn rank(s: &Symbol) -> u8 {
         SymbolKind::Function | SymbolKind::Import => 3,
         SymbolKind::Object => 2,
         SymbolKind::Unknown => 1,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sym(name: &str, addr: u64, size: u64, kind: SymbolKind) -> Symbol {
+        Symbol { addr: Addr(addr), size, name: name.into(), demangled: None, kind, source: SymbolSource::Symtab, global: true }
+    }
+
+    #[test]
+    fn containing_never_names_a_symbol_that_does_not_cover_the_address() {
+        let t = SymbolTable::new(vec![
+            sym("unrelated_global", 0x3000, 0x320, SymbolKind::Object),
+            sym("c_info", 0x3320, 0x20, SymbolKind::Object),
+            sym("f", 0x1000, 0x40, SymbolKind::Function),
+            sym("label", 0x2000, 0, SymbolKind::Unknown),
+        ]);
+        assert_eq!(t.containing(0x3000).map(|s| s.name.as_str()), Some("unrelated_global"));
+        assert_eq!(t.containing(0x3320).map(|s| s.name.as_str()), Some("c_info"));
+        assert_eq!(t.containing(0x3328).map(|s| s.name.as_str()), Some("c_info"));
+        assert_eq!(t.containing(0x3340), None, "past c_info's end");
+        assert_eq!(t.containing(0x1040), None, "past f's end");
+        assert_eq!(t.containing(0x2000).map(|s| s.name.as_str()), Some("label"));
+        assert_eq!(t.containing(0x2004), None, "a size-0 symbol covers only its own address");
+        assert_eq!(t.by_name("c_info").map(|s| s.addr), Some(Addr(0x3320)));
+    }
+
+    #[test]
+    fn innermost_symbol_wins() {
+        let t = SymbolTable::new(vec![sym("outer", 0x100, 0x100, SymbolKind::Function), sym("inner", 0x140, 0x10, SymbolKind::Function)]);
+        assert_eq!(t.containing(0x144).map(|s| s.name.as_str()), Some("inner"));
+        assert_eq!(t.containing(0x160).map(|s| s.name.as_str()), Some("outer"));
     }
 }
