@@ -31,7 +31,11 @@ pub struct Region {
 /// All regions of all code sections, in address order.
 pub fn plan(image: &Image) -> Vec<Region> {
     let mut out = Vec::new();
-    for sec in image.sections.iter().filter(|s| s.kind == SectionKind::Code && s.file_range.is_some()) {
+    for sec in image
+        .sections
+        .iter()
+        .filter(|s| s.kind == SectionKind::Code && s.file_range.is_some())
+    {
         let sec_end = sec.addr.0 + image.section_bytes(sec).len() as u64;
         // Function-like symbols that start inside this section, one per address.
         // Object symbols in a code section (tables the assembler typed STT_OBJECT) are data.
@@ -40,7 +44,11 @@ pub fn plan(image: &Image) -> Vec<Region> {
             .iter()
             .filter(|s| s.addr.0 >= sec.addr.0 && s.addr.0 < sec_end)
             .map(|s| {
-                let kind = if s.kind == SymbolKind::Object { RegionKind::Data } else { RegionKind::Function };
+                let kind = if s.kind == SymbolKind::Object {
+                    RegionKind::Data
+                } else {
+                    RegionKind::Function
+                };
                 (s.addr.0, s.size, s.display_name().to_string(), kind)
             })
             .collect();
@@ -51,28 +59,69 @@ pub fn plan(image: &Image) -> Vec<Region> {
                 continue; // nested or overlapping symbol: already covered
             }
             if *addr > pos {
-                push_split(image, &mut out, pos, *addr, RegionKind::Unnamed, &sec.name, &sec.name);
+                push_split(
+                    image,
+                    &mut out,
+                    pos,
+                    *addr,
+                    RegionKind::Unnamed,
+                    &sec.name,
+                    &sec.name,
+                );
             }
             let next = starts.get(i + 1).map(|s| s.0).unwrap_or(sec_end);
-            let end = if *size > 0 { (addr + size).min(sec_end) } else { next.min(sec_end) };
+            let end = if *size > 0 {
+                (addr + size).min(sec_end)
+            } else {
+                next.min(sec_end)
+            };
             let end = end.max(*addr + 1).min(sec_end);
             push_split(image, &mut out, *addr, end, kind.clone(), name, &sec.name);
             pos = end;
         }
         if pos < sec_end {
-            push_split(image, &mut out, pos, sec_end, RegionKind::Unnamed, &sec.name, &sec.name);
+            push_split(
+                image,
+                &mut out,
+                pos,
+                sec_end,
+                RegionKind::Unnamed,
+                &sec.name,
+                &sec.name,
+            );
         }
     }
     out
 }
 
 /// Pushes `[start, end)`, cut at mapping-symbol changes so `$d` runs become data regions.
-fn push_split(image: &Image, out: &mut Vec<Region>, start: u64, end: u64, kind: RegionKind, name: &str, section: &str) {
+fn push_split(
+    image: &Image,
+    out: &mut Vec<Region>,
+    start: u64,
+    end: u64,
+    kind: RegionKind,
+    name: &str,
+    section: &str,
+) {
     let mut a = start;
     while a < end {
-        let b = image.next_mapping_change(a).filter(|&b| b < end).unwrap_or(end);
-        let k = if image.is_mapped_data(a) { RegionKind::Data } else { kind.clone() };
-        out.push(Region { start: Addr(a), end: Addr(b), kind: k, name: name.to_string(), section: section.to_string() });
+        let b = image
+            .next_mapping_change(a)
+            .filter(|&b| b < end)
+            .unwrap_or(end);
+        let k = if image.is_mapped_data(a) {
+            RegionKind::Data
+        } else {
+            kind.clone()
+        };
+        out.push(Region {
+            start: Addr(a),
+            end: Addr(b),
+            kind: k,
+            name: name.to_string(),
+            section: section.to_string(),
+        });
         a = b;
     }
 }
@@ -100,7 +149,10 @@ mod tests {
         img.symbols = SymbolTable::new(vec![sym("f", 0x1000, 0x10), sym("g", 0x1020, 0)]);
         img.mapping = vec![(Addr(0x1028), true), (Addr(0x1030), false)];
         let r = plan(&img);
-        let got: Vec<(u64, u64, RegionKind)> = r.iter().map(|r| (r.start.0, r.end.0, r.kind.clone())).collect();
+        let got: Vec<(u64, u64, RegionKind)> = r
+            .iter()
+            .map(|r| (r.start.0, r.end.0, r.kind.clone()))
+            .collect();
         assert_eq!(
             got,
             vec![

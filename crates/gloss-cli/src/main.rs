@@ -12,7 +12,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "gloss", version, about = "Readable, auditable x86-64 and AArch64 machine code")]
+#[command(
+    name = "gloss",
+    version,
+    about = "Readable, auditable x86-64 and AArch64 machine code"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -75,7 +79,10 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // A closed pipe (`gloss show ... | head`) is the reader's choice, not an error.
-            if e.chain().any(|c| c.downcast_ref::<io::Error>().is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)) {
+            if e.chain().any(|c| {
+                c.downcast_ref::<io::Error>()
+                    .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+            }) {
                 return ExitCode::SUCCESS;
             }
             let _ = writeln!(io::stderr(), "gloss: {e:#}");
@@ -104,11 +111,26 @@ fn run(cli: Cli) -> Result<()> {
                 }
             }
         }
-        Cmd::Show { file, what, all, syntax, format, no_bytes, raw, arch, base } => {
+        Cmd::Show {
+            file,
+            what,
+            all,
+            syntax,
+            format,
+            no_bytes,
+            raw,
+            arch,
+            base,
+        } => {
             let (image, sel) = if raw {
-                let arch = arch.as_deref().ok_or_else(|| anyhow!("--raw needs --arch x86_64|aarch64"))?;
-                let arch = Arch::parse(arch).ok_or_else(|| anyhow!("unknown architecture `{arch}` (use x86_64 or aarch64)"))?;
-                let base = raw_input::parse_addr(&base).ok_or_else(|| anyhow!("--base: `{base}` is not an address"))?;
+                let arch = arch
+                    .as_deref()
+                    .ok_or_else(|| anyhow!("--raw needs --arch x86_64|aarch64"))?;
+                let arch = Arch::parse(arch).ok_or_else(|| {
+                    anyhow!("unknown architecture `{arch}` (use x86_64 or aarch64)")
+                })?;
+                let base = raw_input::parse_addr(&base)
+                    .ok_or_else(|| anyhow!("--base: `{base}` is not an address"))?;
                 let mut args = vec![file];
                 args.extend(what);
                 let bytes = raw_input::bytes(&args, arch)?;

@@ -21,12 +21,19 @@ pub fn bytes(args: &[String], arch: Arch) -> Result<Vec<u8>> {
         }
     }
     let mut out = Vec::new();
-    for tok in args.iter().flat_map(|a| a.split([' ', ',', '\n', '\t'])).filter(|t| !t.is_empty()) {
+    for tok in args
+        .iter()
+        .flat_map(|a| a.split([' ', ',', '\n', '\t']))
+        .filter(|t| !t.is_empty())
+    {
         let t = tok.trim_start_matches("0x").trim_start_matches("0X");
         if t.len() % 2 != 0 || !t.bytes().all(|b| b.is_ascii_hexdigit()) {
             bail!("`{tok}` is neither a file nor hex bytes");
         }
-        let mut bs: Vec<u8> = (0..t.len()).step_by(2).map(|i| u8::from_str_radix(&t[i..i + 2], 16).unwrap_or(0)).collect();
+        let mut bs: Vec<u8> = (0..t.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&t[i..i + 2], 16).unwrap_or(0))
+            .collect();
         if arch == Arch::Aarch64 && bs.len() == 4 {
             bs.reverse();
         }

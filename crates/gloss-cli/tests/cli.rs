@@ -9,12 +9,19 @@ fn fixture(name: &str) -> String {
 }
 
 fn gloss(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gloss")).args(args).output().expect("run gloss")
+    Command::new(env!("CARGO_BIN_EXE_gloss"))
+        .args(args)
+        .output()
+        .expect("run gloss")
 }
 
 fn ok_stdout(args: &[&str]) -> String {
     let o = gloss(args);
-    assert!(o.status.success(), "gloss {args:?} failed: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "gloss {args:?} failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     String::from_utf8(o.stdout).expect("utf-8")
 }
 
@@ -35,7 +42,10 @@ fn line_at(listing: &str, addr: u64) -> String {
 #[test]
 fn seed_aarch64_atomic_loop_reads_as_gdb_printed_it() {
     // shared/seeds/000: gdb's listing of aio_ctx_prepare+32..+44 on AArch64.
-    let out = ok_stdout(&["show", "--raw", "--arch", "aarch64", "--base", "0x550e0c", "885ffc01", "32000021", "8802fc01", "35ffffa2"]);
+    let out = ok_stdout(&[
+        "show", "--raw", "--arch", "aarch64", "--base", "0x550e0c", "885ffc01", "32000021",
+        "8802fc01", "35ffffa2",
+    ]);
     let want = [
         (0x550e0c, "ldaxr  w1, [x0]"),
         (0x550e10, "orr    w1, w1, #0x1"),
@@ -43,32 +53,73 @@ fn seed_aarch64_atomic_loop_reads_as_gdb_printed_it() {
         (0x550e18, "cbnz   w2, 0x550e0c"),
     ];
     for (a, text) in want {
-        assert!(line_at(&out, a).contains(text), "{a:#x}: want `{text}` in\n{out}");
+        assert!(
+            line_at(&out, a).contains(text),
+            "{a:#x}: want `{text}` in\n{out}"
+        );
     }
 }
 
 #[test]
 fn seed_x86_lock_or_reads_as_gdb_printed_it() {
-    let out = ok_stdout(&["show", "--raw", "--arch", "x86_64", "--base", "0x55555564beac", "f0 83 8f 98 00 00 00 01"]);
+    let out = ok_stdout(&[
+        "show",
+        "--raw",
+        "--arch",
+        "x86_64",
+        "--base",
+        "0x55555564beac",
+        "f0 83 8f 98 00 00 00 01",
+    ]);
     assert!(out.contains("lock orl $0x1,0x98(%rdi)"), "{out}");
-    let intel = ok_stdout(&["show", "--raw", "--arch", "x86_64", "--syntax", "intel", "f0838f9800000001"]);
-    assert!(intel.contains("lock or DWORD PTR [rdi+0x98],0x1"), "{intel}");
+    let intel = ok_stdout(&[
+        "show",
+        "--raw",
+        "--arch",
+        "x86_64",
+        "--syntax",
+        "intel",
+        "f0838f9800000001",
+    ]);
+    assert!(
+        intel.contains("lock or DWORD PTR [rdi+0x98],0x1"),
+        "{intel}"
+    );
 }
 
 #[test]
 fn elf_calls_name_plt_imports_on_both_architectures() {
     // hello.c: main calls puts then printf.
-    for bin in ["hello-x86_64-gcc-O2-pie.elf", "hello-x86_64-gcc-O2-nopie.elf", "hello-x86_64-clang-O2.elf", "hello-aarch64-gcc-O2.elf", "hello-aarch64-clang-O2.elf"] {
+    for bin in [
+        "hello-x86_64-gcc-O2-pie.elf",
+        "hello-x86_64-gcc-O2-nopie.elf",
+        "hello-x86_64-clang-O2.elf",
+        "hello-aarch64-gcc-O2.elf",
+        "hello-aarch64-clang-O2.elf",
+    ] {
         let out = ok_stdout(&["show", &fixture(bin), "main"]);
-        let calls: Vec<&str> = out.lines().filter(|l| l.contains("call ") || l.contains(" bl ")).collect();
-        assert!(calls.iter().any(|l| l.contains("<puts@plt>")), "{bin}: no call of puts@plt in\n{out}");
-        assert!(calls.iter().any(|l| l.contains("<printf@plt>")), "{bin}: no call of printf@plt in\n{out}");
+        let calls: Vec<&str> = out
+            .lines()
+            .filter(|l| l.contains("call ") || l.contains(" bl "))
+            .collect();
+        assert!(
+            calls.iter().any(|l| l.contains("<puts@plt>")),
+            "{bin}: no call of puts@plt in\n{out}"
+        );
+        assert!(
+            calls.iter().any(|l| l.contains("<printf@plt>")),
+            "{bin}: no call of printf@plt in\n{out}"
+        );
     }
 }
 
 #[test]
 fn macho_calls_name_stubs() {
-    for bin in ["hello-x86_64.macho", "hello-arm64.macho", "hello-arm64-chained.macho"] {
+    for bin in [
+        "hello-x86_64.macho",
+        "hello-arm64.macho",
+        "hello-arm64-chained.macho",
+    ] {
         let out = ok_stdout(&["show", &fixture(bin), "main"]);
         assert!(out.contains("<_puts@stub>"), "{bin}:\n{out}");
     }
@@ -77,7 +128,11 @@ fn macho_calls_name_stubs() {
 #[test]
 fn rip_relative_operand_names_the_real_global() {
     // fixtures/README.md: globals-x86_64-gcc-O2-pie.elf 0x11d9 is `lea c_info(%rip)`, c_info = 0x4340.
-    let out = ok_stdout(&["show", &fixture("globals-x86_64-gcc-O2-pie.elf"), "make_widget"]);
+    let out = ok_stdout(&[
+        "show",
+        &fixture("globals-x86_64-gcc-O2-pie.elf"),
+        "make_widget",
+    ]);
     let l = line_at(&out, 0x11d9);
     assert!(l.contains("# 0x4340 <c_info>"), "{l}");
 }
@@ -85,58 +140,137 @@ fn rip_relative_operand_names_the_real_global() {
 #[test]
 fn adrp_page_is_never_labelled_with_a_nearby_symbol() {
     // The seed article's case: the ARM64 PE's `adrp x0` lands on the page of unrelated_global.
-    let out = ok_stdout(&["show", &fixture("globals-aarch64-msvc-clang.exe"), "make_widget"]);
+    let out = ok_stdout(&[
+        "show",
+        &fixture("globals-aarch64-msvc-clang.exe"),
+        "make_widget",
+    ]);
     let adrps: Vec<&str> = out.lines().filter(|l| l.contains(" adrp ")).collect();
     assert!(!adrps.is_empty(), "{out}");
     for l in adrps {
-        assert!(!l.contains("unrelated_global") && !l.contains("c_info"), "ADRP labelled with a symbol: {l}");
-        assert!(l.contains(" <."), "ADRP page should be labelled by its section: {l}");
+        assert!(
+            !l.contains("unrelated_global") && !l.contains("c_info"),
+            "ADRP labelled with a symbol: {l}"
+        );
+        assert!(
+            l.contains(" <."),
+            "ADRP page should be labelled by its section: {l}"
+        );
     }
 }
 
 #[test]
 fn pe_imports_and_iat_slots() {
     // globals.c built with -DWIDGET_IMPORT imports CreateWidget and ResetDoodad from widget.dll.
-    for bin in ["globals-x86_64-msvc-clang.exe", "globals-aarch64-msvc-clang.exe", "globals-x86_64-mingw.exe"] {
-        let v: serde_json::Value = serde_json::from_str(&ok_stdout(&["info", &fixture(bin), "--format", "json"])).unwrap();
+    for bin in [
+        "globals-x86_64-msvc-clang.exe",
+        "globals-aarch64-msvc-clang.exe",
+        "globals-x86_64-mingw.exe",
+    ] {
+        let v: serde_json::Value =
+            serde_json::from_str(&ok_stdout(&["info", &fixture(bin), "--format", "json"])).unwrap();
         for name in ["CreateWidget", "ResetDoodad"] {
-            let imp = v["imports"].as_array().unwrap().iter().find(|i| i["name"] == name).unwrap_or_else(|| panic!("{bin}: no import {name}"));
-            assert_eq!(imp["library"].as_str().map(str::to_ascii_lowercase).as_deref(), Some("widget.dll"), "{bin}");
-            assert!(imp["slot"].as_str().unwrap().starts_with("0x14"), "{bin}: {imp}");
+            let imp = v["imports"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|i| i["name"] == name)
+                .unwrap_or_else(|| panic!("{bin}: no import {name}"));
+            assert_eq!(
+                imp["library"]
+                    .as_str()
+                    .map(str::to_ascii_lowercase)
+                    .as_deref(),
+                Some("widget.dll"),
+                "{bin}"
+            );
+            assert!(
+                imp["slot"].as_str().unwrap().starts_with("0x14"),
+                "{bin}: {imp}"
+            );
         }
     }
     // x64: the call through the IAT names the slot.
-    let out = ok_stdout(&["show", &fixture("globals-x86_64-msvc-clang.exe"), "make_widget"]);
-    assert!(out.lines().any(|l| l.contains("call ") && l.contains("<__imp_CreateWidget>")), "{out}");
+    let out = ok_stdout(&[
+        "show",
+        &fixture("globals-x86_64-msvc-clang.exe"),
+        "make_widget",
+    ]);
+    assert!(
+        out.lines()
+            .any(|l| l.contains("call ") && l.contains("<__imp_CreateWidget>")),
+        "{out}"
+    );
 }
 
 #[test]
 fn pe_cfg_load_config_slots() {
     // vcall-*-cfg.exe are linked with /guard:cf and a load config (fixtures/src/loadcfg.c).
-    for bin in ["vcall-x86_64-msvc-clang-cfg.exe", "vcall-aarch64-msvc-clang-cfg.exe"] {
-        let v: serde_json::Value = serde_json::from_str(&ok_stdout(&["info", &fixture(bin), "--format", "json"])).unwrap();
+    for bin in [
+        "vcall-x86_64-msvc-clang-cfg.exe",
+        "vcall-aarch64-msvc-clang-cfg.exe",
+    ] {
+        let v: serde_json::Value =
+            serde_json::from_str(&ok_stdout(&["info", &fixture(bin), "--format", "json"])).unwrap();
         let lc = &v["facts"]["pe"]["load_config"];
         assert!(lc["guard_check_icall_fptr"].is_string(), "{bin}: {lc}");
         assert!(lc["guard_dispatch_icall_fptr"].is_string(), "{bin}: {lc}");
         assert_ne!(lc["guard_flags"].as_u64(), Some(0), "{bin}: {lc}");
-        let names: Vec<&str> = v["facts"]["pe"]["dll_characteristics_names"].as_array().unwrap().iter().filter_map(|x| x.as_str()).collect();
+        let names: Vec<&str> = v["facts"]["pe"]["dll_characteristics_names"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|x| x.as_str())
+            .collect();
         assert!(names.contains(&"GUARD_CF"), "{bin}: {names:?}");
     }
-    let v: serde_json::Value = serde_json::from_str(&ok_stdout(&["info", &fixture("vcall-x86_64-msvc-clang.exe"), "--format", "json"])).unwrap();
-    let names: Vec<&str> = v["facts"]["pe"]["dll_characteristics_names"].as_array().unwrap().iter().filter_map(|x| x.as_str()).collect();
-    assert!(!names.contains(&"GUARD_CF"), "built without /guard:cf: {names:?}");
+    let v: serde_json::Value = serde_json::from_str(&ok_stdout(&[
+        "info",
+        &fixture("vcall-x86_64-msvc-clang.exe"),
+        "--format",
+        "json",
+    ]))
+    .unwrap();
+    let names: Vec<&str> = v["facts"]["pe"]["dll_characteristics_names"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|x| x.as_str())
+        .collect();
+    assert!(
+        !names.contains(&"GUARD_CF"),
+        "built without /guard:cf: {names:?}"
+    );
 }
 
 #[test]
 fn elf_facts_follow_the_link_flags() {
-    let pie: serde_json::Value = serde_json::from_str(&ok_stdout(&["info", &fixture("hello-x86_64-gcc-O2-pie.elf"), "--format", "json"])).unwrap();
-    let nopie: serde_json::Value = serde_json::from_str(&ok_stdout(&["info", &fixture("hello-x86_64-gcc-O2-nopie.elf"), "--format", "json"])).unwrap();
+    let pie: serde_json::Value = serde_json::from_str(&ok_stdout(&[
+        "info",
+        &fixture("hello-x86_64-gcc-O2-pie.elf"),
+        "--format",
+        "json",
+    ]))
+    .unwrap();
+    let nopie: serde_json::Value = serde_json::from_str(&ok_stdout(&[
+        "info",
+        &fixture("hello-x86_64-gcc-O2-nopie.elf"),
+        "--format",
+        "json",
+    ]))
+    .unwrap();
     assert_eq!(pie["facts"]["elf"]["pie"], true);
     assert_eq!(nopie["facts"]["elf"]["pie"], false);
     assert_eq!(nopie["facts"]["elf"]["file_type"], "ET_EXEC");
     assert_eq!(pie["facts"]["elf"]["nx"], true);
     assert!(pie["facts"]["elf"]["build_id"].is_string());
-    let o: serde_json::Value = serde_json::from_str(&ok_stdout(&["info", &fixture("globals-x86_64-gcc-O2.o"), "--format", "json"])).unwrap();
+    let o: serde_json::Value = serde_json::from_str(&ok_stdout(&[
+        "info",
+        &fixture("globals-x86_64-gcc-O2.o"),
+        "--format",
+        "json",
+    ]))
+    .unwrap();
     assert_eq!(o["synthetic_layout"], true);
 }
 
@@ -144,7 +278,11 @@ fn elf_facts_follow_the_link_flags() {
 fn relocatable_object_shows_relocations() {
     // globals.c: make_widget calls CreateWidget; in the .o the call is a relocation.
     let out = ok_stdout(&["show", &fixture("globals-x86_64-gcc-O2.o"), "make_widget"]);
-    assert!(out.lines().any(|l| l.contains("call ") && l.contains("reloc CreateWidget")), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.contains("call ") && l.contains("reloc CreateWidget")),
+        "{out}"
+    );
 }
 
 #[test]
@@ -152,21 +290,35 @@ fn data_in_text_is_data_not_instructions() {
     // data_in_text_aarch64.s: lookup_table holds 0x1111, 0x1234, 0xdeadbeef, 0.
     let out = ok_stdout(&["show", &fixture("data_in_text-aarch64.elf"), "lookup_table"]);
     for w in ["0x00001111", "0x00001234", "0xdeadbeef", "0x00000000"] {
-        assert!(out.lines().any(|l| l.contains(".word") && l.contains(w)), "{w} not shown as data in\n{out}");
+        assert!(
+            out.lines().any(|l| l.contains(".word") && l.contains(w)),
+            "{w} not shown as data in\n{out}"
+        );
     }
     assert!(!out.contains("udf"), "table decoded as code:\n{out}");
 }
 
 #[test]
 fn json_listing_uses_string_addresses() {
-    let v: serde_json::Value =
-        serde_json::from_str(&ok_stdout(&["show", &fixture("hello-aarch64-gcc-O2.elf"), "main", "--format", "json"])).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&ok_stdout(&[
+        "show",
+        &fixture("hello-aarch64-gcc-O2.elf"),
+        "main",
+        "--format",
+        "json",
+    ]))
+    .unwrap();
     let r = &v["regions"][0];
     assert_eq!(r["name"], "main");
     let insns = r["insns"].as_array().unwrap();
     assert!(!insns.is_empty());
     assert!(insns[0]["addr"].as_str().unwrap().starts_with("0x"));
-    assert!(insns.iter().any(|i| i["mnemonic"] == "bl" && i["target_label"] == "puts@plt"), "{r}");
+    assert!(
+        insns
+            .iter()
+            .any(|i| i["mnemonic"] == "bl" && i["target_label"] == "puts@plt"),
+        "{r}"
+    );
 }
 
 #[test]
@@ -184,18 +336,31 @@ fn bad_input_exits_2_naming_the_file() {
     let elf32_path = dir.join("i386.elf");
     std::fs::write(&elf32_path, &elf32).unwrap();
     let cases = [
-        (garbage.to_str().unwrap().to_string(), "not an ELF, PE or Mach-O"),
+        (
+            garbage.to_str().unwrap().to_string(),
+            "not an ELF, PE or Mach-O",
+        ),
         (truncated.to_str().unwrap().to_string(), "malformed ELF"),
         (elf32_path.to_str().unwrap().to_string(), "32-bit ELF"),
-        (dir.join("missing").to_str().unwrap().to_string(), "No such file"),
+        (
+            dir.join("missing").to_str().unwrap().to_string(),
+            "No such file",
+        ),
     ];
     for (path, msg) in cases {
         let o = gloss(&["show", &path]);
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(2), "{path}: {err}");
-        assert!(err.contains(&path) && err.contains(msg), "{path}: want `{msg}` in: {err}");
+        assert!(
+            err.contains(&path) && err.contains(msg),
+            "{path}: want `{msg}` in: {err}"
+        );
     }
-    let o = gloss(&["show", &fixture("hello-x86_64-gcc-O2-pie.elf"), "no_such_function"]);
+    let o = gloss(&[
+        "show",
+        &fixture("hello-x86_64-gcc-O2-pie.elf"),
+        "no_such_function",
+    ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("no_such_function"));
 }
@@ -210,7 +375,12 @@ fn closed_pipe_is_not_an_error() {
         .spawn()
         .unwrap();
     let mut first = [0u8; 16];
-    child.stdout.as_mut().unwrap().read_exact(&mut first).unwrap();
+    child
+        .stdout
+        .as_mut()
+        .unwrap()
+        .read_exact(&mut first)
+        .unwrap();
     drop(child.stdout.take());
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(0));
@@ -225,5 +395,8 @@ fn macho_data_in_code_jump_table_is_data() {
         let l = line_at(&out, 0x100000838 + 4 * i);
         assert!(l.contains(".word"), "table entry {i} decoded as code: {l}");
     }
-    assert!(!line_at(&out, 0x100000836).contains(".word"), "code before the table is code");
+    assert!(
+        !line_at(&out, 0x100000836).contains(".word"),
+        "code before the table is code"
+    );
 }

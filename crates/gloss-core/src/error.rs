@@ -27,7 +27,11 @@ impl fmt::Display for Location {
 pub enum Error {
     /// The bytes are not a well-formed file of the format they claim.
     #[error("malformed {format} file{location}: {what}")]
-    Malformed { format: &'static str, location: Location, what: String },
+    Malformed {
+        format: &'static str,
+        location: Location,
+        what: String,
+    },
     /// A well-formed file that gloss does not handle (another architecture, a format variant).
     #[error("unsupported file: {0}")]
     Unsupported(String),
@@ -40,6 +44,10 @@ pub enum Error {
 
 impl Error {
     pub fn malformed(format: &'static str, location: Location, what: impl Into<String>) -> Error {
-        Error::Malformed { format, location, what: what.into() }
+        Error::Malformed {
+            format,
+            location,
+            what: what.into(),
+        }
     }
 }

@@ -142,7 +142,9 @@ impl Image {
     }
 
     pub fn section_at(&self, addr: u64) -> Option<&Section> {
-        self.sections.iter().find(|s| s.kind != SectionKind::Other && s.contains(addr))
+        self.sections
+            .iter()
+            .find(|s| s.kind != SectionKind::Other && s.contains(addr))
     }
 
     /// Reads `len` bytes at a virtual address, if the file holds them.
@@ -154,7 +156,8 @@ impl Image {
     }
 
     pub fn read_u64(&self, addr: u64) -> Option<u64> {
-        self.read_at(addr, 8).map(|b| u64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
+        self.read_at(addr, 8)
+            .map(|b| u64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
     }
 
     /// Whether `addr` lies in a `$d` run of the mapping symbols.

@@ -94,6 +94,10 @@ mod tests {
     #[test]
     fn insn_stays_small() {
         // Insn is copied around by the million in listings and analyses.
-        assert!(std::mem::size_of::<Insn>() <= 48, "Insn grew to {}", std::mem::size_of::<Insn>());
+        assert!(
+            std::mem::size_of::<Insn>() <= 48,
+            "Insn grew to {}",
+            std::mem::size_of::<Insn>()
+        );
     }
 }

@@ -15,7 +15,8 @@ pub use addr::Addr;
 pub use arch::{Arch, Format, Syntax};
 pub use error::{Error, Location};
 pub use facts::{
-    BinaryFacts, ElfFacts, GnuProperty, LoadConfig, MachOFacts, PeFacts, Relro, PE_DLL_CHARACTERISTICS,
+    BinaryFacts, ElfFacts, GnuProperty, LoadConfig, MachOFacts, PE_DLL_CHARACTERISTICS, PeFacts,
+    Relro,
 };
 pub use image::{Image, Import, Reloc, Section, SectionKind, Segment, SourceLine};
 pub use insn::{Disassembler, Flow, Insn, InsnStatus, InsnText, Symbolizer};

@@ -88,7 +88,11 @@ impl SymbolTable {
             m = m.max(s.addr.0.saturating_add(s.size.max(1)));
             max_end.push(m);
         }
-        SymbolTable { syms, by_name, max_end }
+        SymbolTable {
+            syms,
+            by_name,
+            max_end,
+        }
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Symbol> {
@@ -109,7 +113,9 @@ impl SymbolTable {
     /// Symbols that start exactly at `addr`.
     pub fn at(&self, addr: u64) -> impl Iterator<Item = &Symbol> {
         let start = self.syms.partition_point(|s| s.addr.0 < addr);
-        self.syms[start..].iter().take_while(move |s| s.addr.0 == addr)
+        self.syms[start..]
+            .iter()
+            .take_while(move |s| s.addr.0 == addr)
     }
 
     /// The best symbol that really covers `addr`: one whose `[addr, addr+size)` contains it (a
@@ -140,7 +146,8 @@ impl SymbolTable {
 
     /// The function symbol that covers `addr`, for `<func+off>` prefixes in listings.
     pub fn function_containing(&self, addr: u64) -> Option<&Symbol> {
-        self.containing(addr).filter(|s| matches!(s.kind, SymbolKind::Function | SymbolKind::Import))
+        self.containing(addr)
+            .filter(|s| matches!(s.kind, SymbolKind::Function | SymbolKind::Import))
     }
 }
 
@@ -157,7 +164,15 @@ mod tests {
     use super::*;
 
     fn sym(name: &str, addr: u64, size: u64, kind: SymbolKind) -> Symbol {
-        Symbol { addr: Addr(addr), size, name: name.into(), demangled: None, kind, source: SymbolSource::Symtab, global: true }
+        Symbol {
+            addr: Addr(addr),
+            size,
+            name: name.into(),
+            demangled: None,
+            kind,
+            source: SymbolSource::Symtab,
+            global: true,
+        }
     }
 
     #[test]
@@ -168,19 +183,35 @@ mod tests {
             sym("f", 0x1000, 0x40, SymbolKind::Function),
             sym("label", 0x2000, 0, SymbolKind::Unknown),
         ]);
-        assert_eq!(t.containing(0x3000).map(|s| s.name.as_str()), Some("unrelated_global"));
-        assert_eq!(t.containing(0x3320).map(|s| s.name.as_str()), Some("c_info"));
-        assert_eq!(t.containing(0x3328).map(|s| s.name.as_str()), Some("c_info"));
+        assert_eq!(
+            t.containing(0x3000).map(|s| s.name.as_str()),
+            Some("unrelated_global")
+        );
+        assert_eq!(
+            t.containing(0x3320).map(|s| s.name.as_str()),
+            Some("c_info")
+        );
+        assert_eq!(
+            t.containing(0x3328).map(|s| s.name.as_str()),
+            Some("c_info")
+        );
         assert_eq!(t.containing(0x3340), None, "past c_info's end");
         assert_eq!(t.containing(0x1040), None, "past f's end");
         assert_eq!(t.containing(0x2000).map(|s| s.name.as_str()), Some("label"));
-        assert_eq!(t.containing(0x2004), None, "a size-0 symbol covers only its own address");
+        assert_eq!(
+            t.containing(0x2004),
+            None,
+            "a size-0 symbol covers only its own address"
+        );
         assert_eq!(t.by_name("c_info").map(|s| s.addr), Some(Addr(0x3320)));
     }
 
     #[test]
     fn innermost_symbol_wins() {
-        let t = SymbolTable::new(vec![sym("outer", 0x100, 0x100, SymbolKind::Function), sym("inner", 0x140, 0x10, SymbolKind::Function)]);
+        let t = SymbolTable::new(vec![
+            sym("outer", 0x100, 0x100, SymbolKind::Function),
+            sym("inner", 0x140, 0x10, SymbolKind::Function),
+        ]);
         assert_eq!(t.containing(0x144).map(|s| s.name.as_str()), Some("inner"));
         assert_eq!(t.containing(0x160).map(|s| s.name.as_str()), Some("outer"));
     }

@@ -1,6 +1,8 @@
 //! The format-independent part of loading: sections, symbols, relocations.
 use crate::demangle::demangle;
-use gloss_core::{Addr, Error, Location, Reloc, Section, SectionKind, Symbol, SymbolKind, SymbolSource};
+use gloss_core::{
+    Addr, Error, Location, Reloc, Section, SectionKind, Symbol, SymbolKind, SymbolSource,
+};
 use object::{Object, ObjectSection, ObjectSymbol, RelocationTarget, SectionIndex};
 use std::collections::HashMap;
 
@@ -9,7 +11,10 @@ pub(crate) fn malformed(format: &'static str, e: object::Error) -> Error {
 }
 
 pub(crate) fn elf32_machine(data: &[u8]) -> String {
-    let m = data.get(18..20).map(|b| u16::from_le_bytes([b[0], b[1]])).unwrap_or(0);
+    let m = data
+        .get(18..20)
+        .map(|b| u16::from_le_bytes([b[0], b[1]]))
+        .unwrap_or(0);
     match m {
         3 => "i386".into(),
         40 => "ARM".into(),
@@ -59,7 +64,12 @@ pub(crate) fn section_kind(k: object::SectionKind) -> SectionKind {
 }
 
 /// Sections; `file_base` is the offset of this object within the whole file (fat Mach-O slices).
-pub(crate) fn sections<'d>(file: &impl Object<'d>, layout: &Layout, file_base: usize, file_len: usize) -> Vec<Section> {
+pub(crate) fn sections<'d>(
+    file: &impl Object<'d>,
+    layout: &Layout,
+    file_base: usize,
+    file_len: usize,
+) -> Vec<Section> {
     let mut out = Vec::new();
     for s in file.sections() {
         let kind = section_kind(s.kind());
@@ -75,7 +85,14 @@ pub(crate) fn sections<'d>(file: &impl Object<'d>, layout: &Layout, file_base: u
             }
         };
         let file_offset = file_range.as_ref().map(|r| r.start as u64);
-        out.push(Section { name, addr: Addr(addr), size: s.size(), kind, file_range, file_offset });
+        out.push(Section {
+            name,
+            addr: Addr(addr),
+            size: s.size(),
+            kind,
+            file_range,
+            file_offset,
+        });
     }
     out
 }
@@ -90,8 +107,23 @@ pub(crate) fn symbol_kind(k: object::SymbolKind) -> Option<SymbolKind> {
     }
 }
 
-pub(crate) fn make_symbol(name: &str, addr: u64, size: u64, kind: SymbolKind, source: SymbolSource, global: bool) -> Symbol {
-    Symbol { addr: Addr(addr), size, name: name.to_string(), demangled: demangle(name), kind, source, global }
+pub(crate) fn make_symbol(
+    name: &str,
+    addr: u64,
+    size: u64,
+    kind: SymbolKind,
+    source: SymbolSource,
+    global: bool,
+) -> Symbol {
+    Symbol {
+        addr: Addr(addr),
+        size,
+        name: name.to_string(),
+        demangled: demangle(name),
+        kind,
+        source,
+        global,
+    }
 }
 
 /// Defined symbols of one table, plus AArch64 mapping symbols (`$x`, `$d`) returned apart.
@@ -106,7 +138,9 @@ pub(crate) fn symbols<'d, 'f, S: ObjectSymbol<'d>>(
         if sym.is_undefined() {
             continue;
         }
-        let Some(index) = sym.section_index() else { continue };
+        let Some(index) = sym.section_index() else {
+            continue;
+        };
         let Ok(name) = sym.name() else { continue };
         let addr = sym.address() + layout.bias(index);
         if name.starts_with("$x") || name.starts_with("$d") {
@@ -116,8 +150,17 @@ pub(crate) fn symbols<'d, 'f, S: ObjectSymbol<'d>>(
         if name.is_empty() || name.starts_with(".L") || name.starts_with("ltmp") {
             continue;
         }
-        let Some(kind) = symbol_kind(sym.kind()) else { continue };
-        out.push(make_symbol(name, addr, sym.size(), kind, source, sym.is_global()));
+        let Some(kind) = symbol_kind(sym.kind()) else {
+            continue;
+        };
+        out.push(make_symbol(
+            name,
+            addr,
+            sym.size(),
+            kind,
+            source,
+            sym.is_global(),
+        ));
     }
     out
 }
@@ -128,9 +171,18 @@ pub(crate) fn infer_sizes(syms: &mut [Symbol], sections: &[Section]) {
     syms.sort_by_key(|s| s.addr);
     let starts: Vec<u64> = syms.iter().map(|s| s.addr.0).collect();
     for s in syms.iter_mut().filter(|s| s.size == 0) {
-        let Some(sec) = sections.iter().find(|x| x.kind != SectionKind::Other && x.contains(s.addr.0)) else { continue };
+        let Some(sec) = sections
+            .iter()
+            .find(|x| x.kind != SectionKind::Other && x.contains(s.addr.0))
+        else {
+            continue;
+        };
         let next_i = starts.partition_point(|&a| a <= s.addr.0);
-        let next = starts.get(next_i).copied().unwrap_or(u64::MAX).min(sec.end());
+        let next = starts
+            .get(next_i)
+            .copied()
+            .unwrap_or(u64::MAX)
+            .min(sec.end());
         s.size = next - s.addr.0;
     }
 }
@@ -156,7 +208,10 @@ pub(crate) fn relocations<'d>(file: &impl Object<'d>, layout: &Layout) -> Vec<Re
                     },
                     Err(_) => continue,
                 },
-                RelocationTarget::Section(si) => match file.section_by_index(si).and_then(|x| x.name().map(str::to_string)) {
+                RelocationTarget::Section(si) => match file
+                    .section_by_index(si)
+                    .and_then(|x| x.name().map(str::to_string))
+                {
                     Ok(n) => n,
                     Err(_) => continue,
                 },
@@ -168,7 +223,12 @@ pub(crate) fn relocations<'d>(file: &impl Object<'d>, layout: &Layout) -> Vec<Re
                 object::RelocationFlags::MachO { r_type, .. } => r_type.0 as u32,
                 _ => 0,
             };
-            out.push(Reloc { at: Addr(bias + off), symbol, addend: r.addend(), r_type });
+            out.push(Reloc {
+                at: Addr(bias + off),
+                symbol,
+                addend: r.addend(),
+                r_type,
+            });
         }
     }
     out.sort_by_key(|r| r.at);

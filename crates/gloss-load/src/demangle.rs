@@ -3,7 +3,10 @@
 /// The demangled form of `name`, or `None` when it is not a mangled name gloss recognises.
 pub fn demangle(name: &str) -> Option<String> {
     // Mach-O prefixes every C symbol with `_`, so Itanium names arrive as `__Z...`.
-    let name = name.strip_prefix('_').filter(|n| n.starts_with("_Z") || n.starts_with("_R")).unwrap_or(name);
+    let name = name
+        .strip_prefix('_')
+        .filter(|n| n.starts_with("_Z") || n.starts_with("_R"))
+        .unwrap_or(name);
     if name.starts_with("_R") || (name.starts_with("_ZN") && name.ends_with('E')) {
         if let Ok(d) = rustc_demangle::try_demangle(name) {
             let s = format!("{d:#}");
@@ -26,7 +29,9 @@ pub fn demangle(name: &str) -> Option<String> {
 
 /// Legacy Rust mangling ends with a `17h<16 hex digits>E` hash segment.
 fn is_rust_legacy(name: &str) -> bool {
-    let Some(body) = name.strip_suffix('E') else { return false };
+    let Some(body) = name.strip_suffix('E') else {
+        return false;
+    };
     body.len() > 19 && {
         let tail = &body[body.len() - 19..];
         tail.starts_with("17h") && tail[3..].bytes().all(|b| b.is_ascii_hexdigit())
@@ -39,13 +44,22 @@ mod tests {
 
     #[test]
     fn itanium_rust_and_msvc() {
-        assert_eq!(demangle("_ZN4Base6methodEi").as_deref(), Some("Base::method(int)"));
-        assert_eq!(demangle("__ZN4Base6methodEi").as_deref(), Some("Base::method(int)"));
+        assert_eq!(
+            demangle("_ZN4Base6methodEi").as_deref(),
+            Some("Base::method(int)")
+        );
+        assert_eq!(
+            demangle("__ZN4Base6methodEi").as_deref(),
+            Some("Base::method(int)")
+        );
         assert_eq!(
             demangle("_ZN4core3fmt5write17h0123456789abcdefE").as_deref(),
             Some("core::fmt::write")
         );
-        assert_eq!(demangle("_RNvCs1234_7mycrate3foo").as_deref(), Some("mycrate::foo"));
+        assert_eq!(
+            demangle("_RNvCs1234_7mycrate3foo").as_deref(),
+            Some("mycrate::foo")
+        );
         assert_eq!(
             demangle("?method@Base@@UEAAXH@Z").as_deref(),
             Some("public: virtual void __cdecl Base::method(int)")

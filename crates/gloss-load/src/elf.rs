@@ -1,8 +1,8 @@
 //! ELF64: architecture, hardening facts, and names for PLT entries and GOT slots.
 use crate::common::{self, Layout, make_symbol};
 use gloss_core::{
-    Addr, Arch, ElfFacts, Error, Format, GnuProperty, Image, Import, Relro, SectionKind, Segment, SymbolKind,
-    SymbolSource, SymbolTable,
+    Addr, Arch, ElfFacts, Error, Format, GnuProperty, Image, Import, Relro, SectionKind, Segment,
+    SymbolKind, SymbolSource, SymbolTable,
 };
 use object::elf::{self as e};
 use object::read::elf::{ElfFile64, FileHeader, ProgramHeader};
@@ -11,16 +11,25 @@ use std::sync::Arc;
 
 pub(crate) fn load(bytes: Arc<dyn AsRef<[u8]> + Send + Sync>) -> Result<Image, Error> {
     let data: &[u8] = (*bytes).as_ref();
-    let file = ElfFile64::<object::Endianness>::parse(data).map_err(|e| common::malformed("ELF", e))?;
+    let file =
+        ElfFile64::<object::Endianness>::parse(data).map_err(|e| common::malformed("ELF", e))?;
     let endian = file.endian();
     let hdr = file.elf_header();
     let arch = match hdr.e_machine(endian) {
         e::EM_X86_64 => Arch::X86_64,
         e::EM_AARCH64 => Arch::Aarch64,
-        m => return Err(Error::Unsupported(format!("ELF64 for machine {} ({}); gloss decodes x86-64 and AArch64", m.0, machine_name(m)))),
+        m => {
+            return Err(Error::Unsupported(format!(
+                "ELF64 for machine {} ({}); gloss decodes x86-64 and AArch64",
+                m.0,
+                machine_name(m)
+            )));
+        }
     };
     if !file.is_little_endian() {
-        return Err(Error::Unsupported("big-endian ELF; gloss decodes little-endian x86-64 and AArch64".into()));
+        return Err(Error::Unsupported(
+            "big-endian ELF; gloss decodes little-endian x86-64 and AArch64".into(),
+        ));
     }
     let e_type = hdr.e_type(endian);
     let relocatable = e_type == e::ET_REL;
@@ -52,7 +61,12 @@ pub(crate) fn load(bytes: Arc<dyn AsRef<[u8]> + Send + Sync>) -> Result<Image, E
     // Symbols: .symtab first so its names win over .dynsym duplicates.
     let mut mapping = Vec::new();
     let mut syms = common::symbols(file.symbols(), &layout, SymbolSource::Symtab, &mut mapping);
-    syms.extend(common::symbols(file.dynamic_symbols(), &layout, SymbolSource::Dynsym, &mut mapping));
+    syms.extend(common::symbols(
+        file.dynamic_symbols(),
+        &layout,
+        SymbolSource::Dynsym,
+        &mut mapping,
+    ));
     mapping.sort();
     mapping.dedup();
     img.mapping = mapping;
@@ -61,11 +75,29 @@ pub(crate) fn load(bytes: Arc<dyn AsRef<[u8]> + Send + Sync>) -> Result<Image, E
     name_plt_entries(&img.sections, data, arch, &mut img.imports);
     for imp in &img.imports {
         if let Some(slot) = imp.slot {
-            syms.push(make_symbol(&format!("{}@got", imp.name), slot.0, 8, SymbolKind::Import, SymbolSource::Synthetic, false));
+            syms.push(make_symbol(
+                &format!("{}@got", imp.name),
+                slot.0,
+                8,
+                SymbolKind::Import,
+                SymbolSource::Synthetic,
+                false,
+            ));
         }
         if let Some(stub) = imp.stub {
-            let size = if arch == Arch::X86_64 { plt_entry_size(&img.sections, stub.0) } else { 16 };
-            syms.push(make_symbol(&format!("{}@plt", imp.name), stub.0, size, SymbolKind::Import, SymbolSource::Synthetic, false));
+            let size = if arch == Arch::X86_64 {
+                plt_entry_size(&img.sections, stub.0)
+            } else {
+                16
+            };
+            syms.push(make_symbol(
+                &format!("{}@plt", imp.name),
+                stub.0,
+                size,
+                SymbolKind::Import,
+                SymbolSource::Synthetic,
+                false,
+            ));
         }
     }
     img.symbols = SymbolTable::new(syms);
@@ -103,7 +135,10 @@ fn describe(f: &ElfFacts, e_type: e::FileType) -> String {
 
 fn facts(file: &ElfFile64<'_, object::Endianness>, data: &[u8], e_type: e::FileType) -> ElfFacts {
     let endian = file.endian();
-    let mut f = ElfFacts { file_type: type_name(e_type).into(), ..Default::default() };
+    let mut f = ElfFacts {
+        file_type: type_name(e_type).into(),
+        ..Default::default()
+    };
     let mut has_stack_hdr = false;
     let mut relro = false;
     for ph in file.elf_program_headers() {
@@ -171,18 +206,27 @@ fn type_name(t: e::FileType) -> &'static str {
 /// bits. Parsed by hand: the layout is two u32s per property, data padded to 8 bytes.
 fn gnu_property(file: &ElfFile64<'_, object::Endianness>, _data: &[u8]) -> GnuProperty {
     let mut p = GnuProperty::default();
-    let Some(sec) = file.section_by_name(".note.gnu.property") else { return p };
+    let Some(sec) = file.section_by_name(".note.gnu.property") else {
+        return p;
+    };
     let Ok(d) = sec.data() else { return p };
-    let u32_at = |o: usize| d.get(o..o + 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+    let u32_at = |o: usize| {
+        d.get(o..o + 4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    };
     let mut off = 0usize;
-    while let (Some(namesz), Some(descsz), Some(ntype)) = (u32_at(off), u32_at(off + 4), u32_at(off + 8)) {
+    while let (Some(namesz), Some(descsz), Some(ntype)) =
+        (u32_at(off), u32_at(off + 4), u32_at(off + 8))
+    {
         let name_end = off + 12 + (namesz as usize).div_ceil(4) * 4;
         let desc_end = name_end.saturating_add((descsz as usize).div_ceil(8) * 8);
         if ntype == e::NT_GNU_PROPERTY_TYPE_0.0 && d.get(off + 12..off + 15) == Some(b"GNU") {
             p.present = true;
             let mut q = name_end;
             while q + 8 <= desc_end.min(d.len()) {
-                let (Some(pr_type), Some(datasz)) = (u32_at(q), u32_at(q + 4)) else { break };
+                let (Some(pr_type), Some(datasz)) = (u32_at(q), u32_at(q + 4)) else {
+                    break;
+                };
                 let bits = u32_at(q + 8).unwrap_or(0);
                 match e::GnuPropertyType(pr_type) {
                     e::GNU_PROPERTY_X86_FEATURE_1_AND => {
@@ -209,32 +253,56 @@ fn gnu_property(file: &ElfFile64<'_, object::Endianness>, _data: &[u8]) -> GnuPr
 /// GOT slots that the dynamic linker fills with imported addresses (`JUMP_SLOT`, `GLOB_DAT`).
 fn imports(file: &ElfFile64<'_, object::Endianness>) -> Vec<Import> {
     let mut out = Vec::new();
-    let Some(relocs) = file.dynamic_relocations() else { return out };
+    let Some(relocs) = file.dynamic_relocations() else {
+        return out;
+    };
     let dynsym = file.dynamic_symbol_table();
     for (off, r) in relocs {
-        let object::RelocationFlags::Elf { r_type } = r.flags() else { continue };
+        let object::RelocationFlags::Elf { r_type } = r.flags() else {
+            continue;
+        };
         let is_slot = matches!(
             r_type,
-            e::R_X86_64_JUMP_SLOT | e::R_X86_64_GLOB_DAT | e::R_AARCH64_JUMP_SLOT | e::R_AARCH64_GLOB_DAT
+            e::R_X86_64_JUMP_SLOT
+                | e::R_X86_64_GLOB_DAT
+                | e::R_AARCH64_JUMP_SLOT
+                | e::R_AARCH64_GLOB_DAT
         );
-        let RelocationTarget::Symbol(idx) = r.target() else { continue };
+        let RelocationTarget::Symbol(idx) = r.target() else {
+            continue;
+        };
         if !is_slot {
             continue;
         }
-        let Some(name) = dynsym.as_ref().and_then(|t| t.symbol_by_index(idx).ok()).and_then(|s| s.name().ok()) else {
+        let Some(name) = dynsym
+            .as_ref()
+            .and_then(|t| t.symbol_by_index(idx).ok())
+            .and_then(|s| s.name().ok())
+        else {
             continue;
         };
         if name.is_empty() {
             continue;
         }
-        out.push(Import { name: name.to_string(), library: None, slot: Some(Addr(off)), stub: None, ordinal: None, delay: false });
+        out.push(Import {
+            name: name.to_string(),
+            library: None,
+            slot: Some(Addr(off)),
+            stub: None,
+            ordinal: None,
+            delay: false,
+        });
     }
     out.sort_by_key(|i| i.slot);
     out
 }
 
 fn plt_entry_size(sections: &[gloss_core::Section], addr: u64) -> u64 {
-    match sections.iter().find(|s| s.contains(addr)).map(|s| s.name.as_str()) {
+    match sections
+        .iter()
+        .find(|s| s.contains(addr))
+        .map(|s| s.name.as_str())
+    {
         Some(".plt.got") => 8,
         _ => 16,
     }
@@ -244,18 +312,35 @@ fn plt_entry_size(sections: &[gloss_core::Section], addr: u64) -> u64 {
 /// x86-64 `jmp *disp(%rip)` (`ff 25`, optionally after `endbr64`/`bnd`), AArch64
 /// `adrp x16, page; ldr x17, [x16, #off]`. Entries whose slot is not an import slot (the PLT
 /// header's jump to the resolver) stay unnamed.
-fn name_plt_entries(sections: &[gloss_core::Section], data: &[u8], arch: Arch, imports: &mut [Import]) {
-    let by_slot: std::collections::HashMap<u64, usize> =
-        imports.iter().enumerate().filter_map(|(i, imp)| imp.slot.map(|s| (s.0, i))).collect();
-    for s in sections.iter().filter(|s| s.kind == SectionKind::Code && s.name.starts_with(".plt")) {
-        let Some(bytes) = s.file_range.clone().and_then(|r| data.get(r)) else { continue };
+fn name_plt_entries(
+    sections: &[gloss_core::Section],
+    data: &[u8],
+    arch: Arch,
+    imports: &mut [Import],
+) {
+    let by_slot: std::collections::HashMap<u64, usize> = imports
+        .iter()
+        .enumerate()
+        .filter_map(|(i, imp)| imp.slot.map(|s| (s.0, i)))
+        .collect();
+    for s in sections
+        .iter()
+        .filter(|s| s.kind == SectionKind::Code && s.name.starts_with(".plt"))
+    {
+        let Some(bytes) = s.file_range.clone().and_then(|r| data.get(r)) else {
+            continue;
+        };
         match arch {
             Arch::X86_64 => {
                 let step = plt_entry_size(sections, s.addr.0) as usize;
                 for entry in (0..bytes.len()).step_by(step) {
                     let e = &bytes[entry..(entry + step).min(bytes.len())];
-                    let Some(p) = e.windows(2).position(|w| w == [0xff, 0x25]) else { continue };
-                    let Some(disp) = e.get(p + 2..p + 6) else { continue };
+                    let Some(p) = e.windows(2).position(|w| w == [0xff, 0x25]) else {
+                        continue;
+                    };
+                    let Some(disp) = e.get(p + 2..p + 6) else {
+                        continue;
+                    };
                     let disp = i32::from_le_bytes([disp[0], disp[1], disp[2], disp[3]]) as i64;
                     let slot = (s.addr.0 + (entry + p + 6) as u64).wrapping_add(disp as u64);
                     if let Some(&i) = by_slot.get(&slot) {
@@ -264,7 +349,11 @@ fn name_plt_entries(sections: &[gloss_core::Section], data: &[u8], arch: Arch, i
                 }
             }
             Arch::Aarch64 => {
-                let word = |o: usize| bytes.get(o..o + 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+                let word = |o: usize| {
+                    bytes
+                        .get(o..o + 4)
+                        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                };
                 let mut o = 0;
                 while let (Some(w0), Some(w1)) = (word(o), word(o + 4)) {
                     let pc = s.addr.0 + o as u64;
@@ -272,7 +361,11 @@ fn name_plt_entries(sections: &[gloss_core::Section], data: &[u8], arch: Arch, i
                         if rn == (w0 & 0x1f) {
                             if let Some(&i) = by_slot.get(&page.wrapping_add(off)) {
                                 // A BTI landing pad before the ADRP belongs to the entry.
-                                let start = if o >= 4 && word(o - 4) == Some(0xd503245f) { pc - 4 } else { pc };
+                                let start = if o >= 4 && word(o - 4) == Some(0xd503245f) {
+                                    pc - 4
+                                } else {
+                                    pc
+                                };
                                 imports[i].stub.get_or_insert(Addr(start));
                             }
                         }

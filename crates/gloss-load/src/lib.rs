@@ -35,14 +35,20 @@ pub fn load_shared(bytes: Arc<dyn AsRef<[u8]> + Send + Sync>) -> Result<Image, E
             common::elf32_machine(data)
         ))),
         FileKind::Pe64 => pe::load(bytes.clone()),
-        FileKind::Pe32 => Err(Error::Unsupported("32-bit PE (PE32); gloss decodes x86-64 and ARM64 PE32+".into())),
+        FileKind::Pe32 => Err(Error::Unsupported(
+            "32-bit PE (PE32); gloss decodes x86-64 and ARM64 PE32+".into(),
+        )),
         FileKind::MachO64 => macho::load(bytes.clone(), 0..data.len()),
-        FileKind::MachO32 => Err(Error::Unsupported("32-bit Mach-O; gloss decodes x86_64 and arm64".into())),
+        FileKind::MachO32 => Err(Error::Unsupported(
+            "32-bit Mach-O; gloss decodes x86_64 and arm64".into(),
+        )),
         FileKind::MachOFat32 | FileKind::MachOFat64 => macho::load_fat(bytes.clone()),
-        FileKind::Coff | FileKind::CoffBig | FileKind::CoffImport => {
-            Err(Error::Unsupported("COFF object file; link it, or disassemble its bytes with --raw".into()))
-        }
-        other => Err(Error::Unsupported(format!("{other:?} files are not supported"))),
+        FileKind::Coff | FileKind::CoffBig | FileKind::CoffImport => Err(Error::Unsupported(
+            "COFF object file; link it, or disassemble its bytes with --raw".into(),
+        )),
+        other => Err(Error::Unsupported(format!(
+            "{other:?} files are not supported"
+        ))),
     }
 }
 

@@ -1,9 +1,13 @@
 //! Mach-O 64 (x86_64, arm64) and fat files: symbols, `__stubs` and `__got` names through the
 //! indirect symbol table, function starts and chained-fixup presence.
 use crate::common::{self, Layout, make_symbol};
-use gloss_core::{Addr, Arch, Error, Format, Image, Import, MachOFacts, SymbolKind, SymbolSource, SymbolTable};
+use gloss_core::{
+    Addr, Arch, Error, Format, Image, Import, MachOFacts, SymbolKind, SymbolSource, SymbolTable,
+};
 use object::macho as m;
-use object::read::macho::{MachHeader, MachOFatFile32, MachOFatFile64, MachOFile64, Nlist, Section as _};
+use object::read::macho::{
+    MachHeader, MachOFatFile32, MachOFatFile64, MachOFile64, Nlist, Section as _,
+};
 use object::{Object, ObjectSection};
 use std::ops::Range;
 use std::sync::Arc;
@@ -11,10 +15,30 @@ use std::sync::Arc;
 pub(crate) fn load_fat(bytes: Arc<dyn AsRef<[u8]> + Send + Sync>) -> Result<Image, Error> {
     let data: &[u8] = (*bytes).as_ref();
     let ranges: Vec<(m::CpuType, Range<usize>)> = if let Ok(f) = MachOFatFile32::parse(data) {
-        f.arches().iter().map(|a| (a.cputype.get(object::BigEndian), a.offset.get(object::BigEndian) as usize..(a.offset.get(object::BigEndian) as usize).saturating_add(a.size.get(object::BigEndian) as usize))).collect()
+        f.arches()
+            .iter()
+            .map(|a| {
+                (
+                    a.cputype.get(object::BigEndian),
+                    a.offset.get(object::BigEndian) as usize
+                        ..(a.offset.get(object::BigEndian) as usize)
+                            .saturating_add(a.size.get(object::BigEndian) as usize),
+                )
+            })
+            .collect()
     } else {
         let f = MachOFatFile64::parse(data).map_err(|e| common::malformed("fat Mach-O", e))?;
-        f.arches().iter().map(|a| (a.cputype.get(object::BigEndian), a.offset.get(object::BigEndian) as usize..(a.offset.get(object::BigEndian) as usize).saturating_add(a.size.get(object::BigEndian) as usize))).collect()
+        f.arches()
+            .iter()
+            .map(|a| {
+                (
+                    a.cputype.get(object::BigEndian),
+                    a.offset.get(object::BigEndian) as usize
+                        ..(a.offset.get(object::BigEndian) as usize)
+                            .saturating_add(a.size.get(object::BigEndian) as usize),
+                )
+            })
+            .collect()
     };
     // The first slice gloss can decode; arm64 before x86_64 when both exist.
     let pick = ranges
@@ -23,21 +47,33 @@ pub(crate) fn load_fat(bytes: Arc<dyn AsRef<[u8]> + Send + Sync>) -> Result<Imag
         .or_else(|| ranges.iter().find(|(c, _)| *c == m::CPU_TYPE_X86_64))
         .ok_or_else(|| Error::Unsupported("fat Mach-O without an x86_64 or arm64 slice".into()))?;
     if pick.1.end > data.len() {
-        return Err(Error::malformed("fat Mach-O", gloss_core::Location::Offset(pick.1.start as u64), "slice extends past the end of the file"));
+        return Err(Error::malformed(
+            "fat Mach-O",
+            gloss_core::Location::Offset(pick.1.start as u64),
+            "slice extends past the end of the file",
+        ));
     }
     load(bytes.clone(), pick.1.clone())
 }
 
-pub(crate) fn load(bytes: Arc<dyn AsRef<[u8]> + Send + Sync>, range: Range<usize>) -> Result<Image, Error> {
+pub(crate) fn load(
+    bytes: Arc<dyn AsRef<[u8]> + Send + Sync>,
+    range: Range<usize>,
+) -> Result<Image, Error> {
     let whole: &[u8] = (*bytes).as_ref();
     let data = &whole[range.clone()];
-    let file = MachOFile64::<object::Endianness>::parse(data).map_err(|e| common::malformed("Mach-O", e))?;
+    let file = MachOFile64::<object::Endianness>::parse(data)
+        .map_err(|e| common::malformed("Mach-O", e))?;
     let endian = file.endian();
     let hdr = file.macho_header();
     let arch = match hdr.cputype(endian) {
         m::CPU_TYPE_X86_64 => Arch::X86_64,
         m::CPU_TYPE_ARM64 => Arch::Aarch64,
-        c => return Err(Error::Unsupported(format!("Mach-O for CPU type {c:#x}; gloss decodes x86_64 and arm64"))),
+        c => {
+            return Err(Error::Unsupported(format!(
+                "Mach-O for CPU type {c:#x}; gloss decodes x86_64 and arm64"
+            )));
+        }
     };
     let filetype = hdr.filetype(endian);
     let relocatable = filetype == m::MH_OBJECT;
@@ -88,7 +124,13 @@ pub(crate) fn load(bytes: Arc<dyn AsRef<[u8]> + Send + Sync>, range: Range<usize
     for e in data_in_code.chunks_exact(8) {
         let off = u32::from_le_bytes([e[0], e[1], e[2], e[3]]) as u64 + range.start as u64;
         let len = u16::from_le_bytes([e[4], e[5]]) as u64;
-        let Some(sec) = img.sections.iter().find(|s| s.file_offset.is_some_and(|f| off >= f && off < f + s.size)) else { continue };
+        let Some(sec) = img
+            .sections
+            .iter()
+            .find(|s| s.file_offset.is_some_and(|f| off >= f && off < f + s.size))
+        else {
+            continue;
+        };
         let start = sec.addr.0 + (off - sec.file_offset.unwrap_or(0));
         mapping.push((Addr(start), true));
         mapping.push((Addr(start + len), false));
@@ -104,34 +146,63 @@ pub(crate) fn load(bytes: Arc<dyn AsRef<[u8]> + Send + Sync>, range: Range<usize
         let first = raw.reserved1(endian) as usize;
         let (entry_size, is_stub) = match kind {
             k if k == m::S_SYMBOL_STUBS.0 => (raw.reserved2(endian) as u64, true),
-            k if k == m::S_NON_LAZY_SYMBOL_POINTERS.0 || k == m::S_LAZY_SYMBOL_POINTERS.0 => (8, false),
+            k if k == m::S_NON_LAZY_SYMBOL_POINTERS.0 || k == m::S_LAZY_SYMBOL_POINTERS.0 => {
+                (8, false)
+            }
             _ => continue,
         };
         if entry_size == 0 {
             continue;
         }
         for i in 0..(s.size() / entry_size) {
-            let Some(idx) = indirect.get(first + i as usize).map(|x| x.get(endian).0) else { break };
+            let Some(idx) = indirect.get(first + i as usize).map(|x| x.get(endian).0) else {
+                break;
+            };
             if idx & (m::INDIRECT_SYMBOL_LOCAL.0 | m::INDIRECT_SYMBOL_ABS.0) != 0 {
                 continue;
             }
-            let Ok(nl) = symtab.symbol(object::SymbolIndex(idx as usize)) else { continue };
-            let Ok(name) = nl.name(endian, symtab.strings()) else { continue };
+            let Ok(nl) = symtab.symbol(object::SymbolIndex(idx as usize)) else {
+                continue;
+            };
+            let Ok(name) = nl.name(endian, symtab.strings()) else {
+                continue;
+            };
             let name = String::from_utf8_lossy(name).into_owned();
             let at = s.address() + i * entry_size;
             let imp = match img.imports.iter_mut().find(|x| x.name == name) {
                 Some(x) => x,
                 None => {
-                    img.imports.push(Import { name: name.clone(), library: None, slot: None, stub: None, ordinal: None, delay: false });
+                    img.imports.push(Import {
+                        name: name.clone(),
+                        library: None,
+                        slot: None,
+                        stub: None,
+                        ordinal: None,
+                        delay: false,
+                    });
                     img.imports.last_mut().expect("just pushed")
                 }
             };
             if is_stub {
                 imp.stub.get_or_insert(Addr(at));
-                syms.push(make_symbol(&format!("{name}@stub"), at, entry_size, SymbolKind::Import, SymbolSource::Synthetic, false));
+                syms.push(make_symbol(
+                    &format!("{name}@stub"),
+                    at,
+                    entry_size,
+                    SymbolKind::Import,
+                    SymbolSource::Synthetic,
+                    false,
+                ));
             } else {
                 imp.slot.get_or_insert(Addr(at));
-                syms.push(make_symbol(&format!("{name}@got"), at, 8, SymbolKind::Import, SymbolSource::Synthetic, false));
+                syms.push(make_symbol(
+                    &format!("{name}@got"),
+                    at,
+                    8,
+                    SymbolKind::Import,
+                    SymbolSource::Synthetic,
+                    false,
+                ));
             }
         }
     }
@@ -140,7 +211,15 @@ pub(crate) fn load(bytes: Arc<dyn AsRef<[u8]> + Send + Sync>, range: Range<usize
     if relocatable {
         img.relocs = common::relocations(&file, &layout);
     }
-    img.kind = format!("Mach-O 64 {} ({})", facts.file_type, if arch == Arch::X86_64 { "x86_64" } else { "arm64" });
+    img.kind = format!(
+        "Mach-O 64 {} ({})",
+        facts.file_type,
+        if arch == Arch::X86_64 {
+            "x86_64"
+        } else {
+            "arm64"
+        }
+    );
     img.facts.macho = Some(facts);
     Ok(img)
 }

@@ -2,8 +2,8 @@
 //! (CFG function-pointer slots, guard flags), DllCharacteristics and CET compatibility.
 use crate::common::{self, Layout, make_symbol};
 use gloss_core::{
-    Addr, Arch, Error, Format, Image, Import, LoadConfig, Location, PE_DLL_CHARACTERISTICS, PeFacts, SectionKind,
-    SymbolKind, SymbolSource, SymbolTable,
+    Addr, Arch, Error, Format, Image, Import, LoadConfig, Location, PE_DLL_CHARACTERISTICS,
+    PeFacts, SectionKind, SymbolKind, SymbolSource, SymbolTable,
 };
 use object::pe as p;
 use object::read::pe::{ImageNtHeaders, ImageOptionalHeader, PeFile64};
@@ -18,9 +18,15 @@ pub(crate) fn load(bytes: Arc<dyn AsRef<[u8]> + Send + Sync>) -> Result<Image, E
         p::IMAGE_FILE_MACHINE_AMD64 => Arch::X86_64,
         p::IMAGE_FILE_MACHINE_ARM64 => Arch::Aarch64,
         p::IMAGE_FILE_MACHINE_ARM64EC | p::IMAGE_FILE_MACHINE_ARM64X => {
-            return Err(Error::Unsupported("ARM64EC/ARM64X PE (mixed x64 and ARM64 code) is not supported yet".into()));
+            return Err(Error::Unsupported(
+                "ARM64EC/ARM64X PE (mixed x64 and ARM64 code) is not supported yet".into(),
+            ));
         }
-        m => return Err(Error::Unsupported(format!("PE32+ for machine {m:#06x}; gloss decodes x64 and ARM64"))),
+        m => {
+            return Err(Error::Unsupported(format!(
+                "PE32+ for machine {m:#06x}; gloss decodes x64 and ARM64"
+            )));
+        }
     };
     let opt = file.nt_headers().optional_header();
     let image_base = opt.image_base();
@@ -28,13 +34,15 @@ pub(crate) fn load(bytes: Arc<dyn AsRef<[u8]> + Send + Sync>) -> Result<Image, E
 
     let mut img = Image::new(Format::Pe, arch, bytes.clone());
     img.sections = common::sections(&file, &layout, 0, data.len());
-    img.entry = (opt.address_of_entry_point() != 0).then(|| Addr(image_base + opt.address_of_entry_point() as u64));
+    img.entry = (opt.address_of_entry_point() != 0)
+        .then(|| Addr(image_base + opt.address_of_entry_point() as u64));
 
     let mut mapping = Vec::new();
     let mut syms = common::symbols(file.symbols(), &layout, SymbolSource::Coff, &mut mapping);
     for ex in file.exports().map_err(|e| common::malformed("PE", e))? {
         let ex = ex.map_err(|e| common::malformed("PE", e))?;
-        let (object::NameOrOrdinal::Name(name), object::ExportTarget::Address { address }) = (ex.name(), ex.target())
+        let (object::NameOrOrdinal::Name(name), object::ExportTarget::Address { address }) =
+            (ex.name(), ex.target())
         else {
             continue; // forwarders and ordinal-only exports name no code here
         };
@@ -43,13 +51,27 @@ pub(crate) fn load(bytes: Arc<dyn AsRef<[u8]> + Send + Sync>) -> Result<Image, E
             Some(SectionKind::Code) => SymbolKind::Function,
             _ => SymbolKind::Object,
         };
-        syms.push(make_symbol(&name, address, 0, kind, SymbolSource::Export, true));
+        syms.push(make_symbol(
+            &name,
+            address,
+            0,
+            kind,
+            SymbolSource::Export,
+            true,
+        ));
     }
 
     img.imports = imports(&file, image_base)?;
     for imp in &img.imports {
         if let Some(slot) = imp.slot {
-            syms.push(make_symbol(&format!("__imp_{}", imp.name), slot.0, 8, SymbolKind::Import, SymbolSource::Synthetic, false));
+            syms.push(make_symbol(
+                &format!("__imp_{}", imp.name),
+                slot.0,
+                8,
+                SymbolKind::Import,
+                SymbolSource::Synthetic,
+                false,
+            ));
         }
     }
 
@@ -63,7 +85,14 @@ pub(crate) fn load(bytes: Arc<dyn AsRef<[u8]> + Send + Sync>) -> Result<Image, E
             (lc.security_cookie, "__security_cookie"),
         ] {
             if let Some(a) = slot.filter(|a| !syms.iter().any(|s| s.addr == *a)) {
-                syms.push(make_symbol(name, a.0, 8, SymbolKind::Object, SymbolSource::Synthetic, false));
+                syms.push(make_symbol(
+                    name,
+                    a.0,
+                    8,
+                    SymbolKind::Object,
+                    SymbolSource::Synthetic,
+                    false,
+                ));
             }
         }
     }
@@ -72,7 +101,11 @@ pub(crate) fn load(bytes: Arc<dyn AsRef<[u8]> + Send + Sync>) -> Result<Image, E
     img.relocs = common::relocations(&file, &layout);
 
     let dll = file.nt_headers().file_header().characteristics.get(LE).0 & p::IMAGE_FILE_DLL.0 != 0;
-    img.kind = format!("PE32+ {} ({})", if dll { "DLL" } else { "executable" }, if arch == Arch::X86_64 { "x64" } else { "ARM64" });
+    img.kind = format!(
+        "PE32+ {} ({})",
+        if dll { "DLL" } else { "executable" },
+        if arch == Arch::X86_64 { "x64" } else { "ARM64" }
+    );
     img.facts.pe = Some(PeFacts {
         image_base: Addr(image_base),
         dll,
@@ -83,7 +116,9 @@ pub(crate) fn load(bytes: Arc<dyn AsRef<[u8]> + Send + Sync>) -> Result<Image, E
             .map(|(_, n)| *n)
             .collect(),
         load_config,
-        has_pdata: file.data_directory(p::IMAGE_DIRECTORY_ENTRY_EXCEPTION).is_some_and(|d| d.size.get(LE) > 0),
+        has_pdata: file
+            .data_directory(p::IMAGE_DIRECTORY_ENTRY_EXCEPTION)
+            .is_some_and(|d| d.size.get(LE) > 0),
         cet_compat: cet_compat(&file, data),
     });
     Ok(img)
@@ -102,23 +137,39 @@ fn imports(file: &PeFile64<'_>, base: u64) -> Result<Vec<Import>, Error> {
     if let Some(table) = file.import_table().map_err(bad)? {
         let mut descs = table.descriptors().map_err(bad)?;
         while let Some(d) = descs.next().map_err(bad)? {
-            let lib = table.name(d.name.get(LE)).map(|n| String::from_utf8_lossy(n).into_owned()).ok();
+            let lib = table
+                .name(d.name.get(LE))
+                .map(|n| String::from_utf8_lossy(n).into_owned())
+                .ok();
             let iat = d.first_thunk.get(LE);
             let int = match d.original_first_thunk.get(LE) {
                 0 => iat,
                 x => x,
             };
-            let Ok(mut thunks) = table.thunks(int) else { continue };
+            let Ok(mut thunks) = table.thunks(int) else {
+                continue;
+            };
             let mut i = 0u64;
             while let Ok(Some(t)) = thunks.next::<p::ImageNtHeaders64>() {
                 if let Ok(imp) = table.import::<p::ImageNtHeaders64>(t) {
                     let (name, ordinal) = import_name(imp);
                     let slot = Addr(base + iat as u64 + i * 8);
-                    out.push(Import { name, library: lib.clone(), slot: Some(slot), stub: None, ordinal, delay: false });
+                    out.push(Import {
+                        name,
+                        library: lib.clone(),
+                        slot: Some(slot),
+                        stub: None,
+                        ordinal,
+                        delay: false,
+                    });
                 }
                 i += 1;
                 if i > 1 << 20 {
-                    return Err(Error::malformed("PE", Location::Addr(Addr(base + iat as u64)), "unterminated import thunk list"));
+                    return Err(Error::malformed(
+                        "PE",
+                        Location::Addr(Addr(base + iat as u64)),
+                        "unterminated import thunk list",
+                    ));
                 }
             }
         }
@@ -126,15 +177,27 @@ fn imports(file: &PeFile64<'_>, base: u64) -> Result<Vec<Import>, Error> {
     if let Some(table) = file.delay_load_import_table().map_err(bad)? {
         let mut descs = table.descriptors().map_err(bad)?;
         while let Some(d) = descs.next().map_err(bad)? {
-            let lib = table.name(d.dll_name_rva.get(LE)).map(|n| String::from_utf8_lossy(n).into_owned()).ok();
+            let lib = table
+                .name(d.dll_name_rva.get(LE))
+                .map(|n| String::from_utf8_lossy(n).into_owned())
+                .ok();
             let iat = d.import_address_table_rva.get(LE);
-            let Ok(mut thunks) = table.thunks(d.import_name_table_rva.get(LE)) else { continue };
+            let Ok(mut thunks) = table.thunks(d.import_name_table_rva.get(LE)) else {
+                continue;
+            };
             let mut i = 0u64;
             while let Ok(Some(t)) = thunks.next::<p::ImageNtHeaders64>() {
                 if let Ok(imp) = table.import::<p::ImageNtHeaders64>(t) {
                     let (name, ordinal) = import_name(imp);
                     let slot = Addr(base + iat as u64 + i * 8);
-                    out.push(Import { name, library: lib.clone(), slot: Some(slot), stub: None, ordinal, delay: true });
+                    out.push(Import {
+                        name,
+                        library: lib.clone(),
+                        slot: Some(slot),
+                        stub: None,
+                        ordinal,
+                        delay: true,
+                    });
                 }
                 i += 1;
                 if i > 1 << 20 {
@@ -157,7 +220,10 @@ fn load_config(file: &PeFile64<'_>, data: &[u8]) -> Option<LoadConfig> {
     let b = dir_bytes(file, data, p::IMAGE_DIRECTORY_ENTRY_LOAD_CONFIG)?;
     let size = u32::from_le_bytes(b.get(0..4)?.try_into().ok()?);
     let b = &b[..(size as usize).min(b.len())];
-    let u64_at = |o: usize| b.get(o..o + 8).map(|x| u64::from_le_bytes(x.try_into().unwrap_or([0; 8])));
+    let u64_at = |o: usize| {
+        b.get(o..o + 8)
+            .map(|x| u64::from_le_bytes(x.try_into().unwrap_or([0; 8])))
+    };
     let va = |o: usize| u64_at(o).filter(|&v| v != 0).map(Addr);
     Some(LoadConfig {
         size,
@@ -166,17 +232,21 @@ fn load_config(file: &PeFile64<'_>, data: &[u8]) -> Option<LoadConfig> {
         guard_dispatch_icall_fptr: va(0x78),
         guard_cf_function_table: va(0x80),
         guard_cf_function_count: u64_at(0x88).unwrap_or(0),
-        guard_flags: b.get(0x90..0x94).map(|x| u32::from_le_bytes(x.try_into().unwrap_or([0; 4]))).unwrap_or(0),
+        guard_flags: b
+            .get(0x90..0x94)
+            .map(|x| u32::from_le_bytes(x.try_into().unwrap_or([0; 4])))
+            .unwrap_or(0),
     })
 }
 
 /// `IMAGE_DEBUG_TYPE_EX_DLLCHARACTERISTICS` (20) entry with `CET_COMPAT` (bit 0).
 fn cet_compat(file: &PeFile64<'_>, data: &[u8]) -> bool {
-    let Some(b) = dir_bytes(file, data, p::IMAGE_DIRECTORY_ENTRY_DEBUG) else { return false };
+    let Some(b) = dir_bytes(file, data, p::IMAGE_DIRECTORY_ENTRY_DEBUG) else {
+        return false;
+    };
     b.chunks_exact(28).any(|e| {
         let ty = u32::from_le_bytes(e[12..16].try_into().unwrap_or([0; 4]));
         let ptr = u32::from_le_bytes(e[24..28].try_into().unwrap_or([0; 4])) as usize;
         ty == 20 && data.get(ptr..ptr + 4).is_some_and(|v| v[0] & 1 != 0)
     })
 }
-

@@ -15,7 +15,10 @@ pub struct ListingOptions {
 
 impl Default for ListingOptions {
     fn default() -> Self {
-        ListingOptions { syntax: Syntax::Att, show_bytes: true }
+        ListingOptions {
+            syntax: Syntax::Att,
+            show_bytes: true,
+        }
     }
 }
 
@@ -52,12 +55,23 @@ pub struct Walker<'a> {
 
 impl<'a> Walker<'a> {
     pub fn new(image: &'a Image, dis: &'a dyn Disassembler, syntax: Syntax) -> Walker<'a> {
-        Walker { image, dis, syntax, text: InsnText::default() }
+        Walker {
+            image,
+            dis,
+            syntax,
+            text: InsnText::default(),
+        }
     }
 
     /// Calls `f` for each unit of the region, in order.
-    pub fn walk<E>(&mut self, region: &Region, mut f: impl FnMut(&Insn, &InsnText, &[u8]) -> Result<(), E>) -> Result<(), E> {
-        let Some(sec) = self.image.section_at(region.start.0) else { return Ok(()) };
+    pub fn walk<E>(
+        &mut self,
+        region: &Region,
+        mut f: impl FnMut(&Insn, &InsnText, &[u8]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let Some(sec) = self.image.section_at(region.start.0) else {
+            return Ok(());
+        };
         let data = self.image.section_bytes(sec);
         let mut a = region.start.0;
         while a < region.end.0 {
@@ -85,12 +99,22 @@ fn data_unit(bytes: &[u8], addr: u64, text: &mut InsnText) -> Insn {
     let len = if bytes.len() >= 4 { 4 } else { 1 };
     if len == 4 {
         text.mnemonic.push_str(".word");
-        let _ = write!(text.operands, "{:#010x}", u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]));
+        let _ = write!(
+            text.operands,
+            "{:#010x}",
+            u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]])
+        );
     } else {
         text.mnemonic.push_str(".byte");
         let _ = write!(text.operands, "{:#04x}", bytes[0]);
     }
-    Insn { addr, len, status: InsnStatus::Valid, flow: Flow::Next, pc_ref: None }
+    Insn {
+        addr,
+        len,
+        status: InsnStatus::Valid,
+        flow: Flow::Next,
+        pc_ref: None,
+    }
 }
 
 fn is_adrp(arch: Arch, text: &InsnText) -> bool {
@@ -113,7 +137,11 @@ fn reloc_text(r: &Reloc) -> String {
 fn hex_bytes(arch: Arch, bytes: &[u8], out: &mut String) {
     if arch == Arch::Aarch64 && bytes.len() == 4 {
         // AArch64 listings show the instruction word, as objdump and llvm-objdump do.
-        let _ = write!(out, "{:08x}", u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]));
+        let _ = write!(
+            out,
+            "{:08x}",
+            u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]])
+        );
         return;
     }
     for (i, b) in bytes.iter().enumerate() {
@@ -138,12 +166,17 @@ pub fn line(image: &Image, insn: &Insn, text: &InsnText, bytes: &[u8]) -> Line {
         operands: text.operands.clone(),
         status: insn.status,
         target: target.map(gloss_core::Addr),
-        target_label: if reloc.is_some() { None } else { target.and_then(|t| label_string(image, t)) },
+        target_label: if reloc.is_some() {
+            None
+        } else {
+            target.and_then(|t| label_string(image, t))
+        },
         pc_ref: insn.pc_ref.map(gloss_core::Addr),
         ref_label: match (reloc, insn.pc_ref) {
             (None, Some(r)) if adrp => {
                 let mut s = String::new();
-                write_section_label(&mut s, image, r).then(|| s.trim().trim_matches(['<', '>']).to_string())
+                write_section_label(&mut s, image, r)
+                    .then(|| s.trim().trim_matches(['<', '>']).to_string())
             }
             (None, Some(r)) => label_string(image, r),
             _ => None,
@@ -153,18 +186,31 @@ pub fn line(image: &Image, insn: &Insn, text: &InsnText, bytes: &[u8]) -> Line {
 }
 
 /// Writes the text listing of `regions`.
-pub fn write_text(w: &mut dyn Write, image: &Image, dis: &dyn Disassembler, regions: &[Region], opts: ListingOptions) -> io::Result<()> {
+pub fn write_text(
+    w: &mut dyn Write,
+    image: &Image,
+    dis: &dyn Disassembler,
+    regions: &[Region],
+    opts: ListingOptions,
+) -> io::Result<()> {
     let mut walker = Walker::new(image, dis, opts.syntax);
     let mut buf = String::with_capacity(1 << 16);
     // The function heading a run of regions belongs to: data runs inside a function continue it.
     let mut current: Option<(String, u64)> = None;
     let mut prev_end = u64::MAX;
     for r in regions {
-        let continues = r.kind != RegionKind::Unnamed && r.start.0 == prev_end && current.as_ref().is_some_and(|(n, _)| *n == r.name);
+        let continues = r.kind != RegionKind::Unnamed
+            && r.start.0 == prev_end
+            && current.as_ref().is_some_and(|(n, _)| *n == r.name);
         if !continues {
             let start = r.start.0;
             let _ = match r.kind {
-                RegionKind::Unnamed => writeln!(buf, "\n{start:016x} <{}+{:#x}>: (no symbol)", r.section, start - section_start(image, start)),
+                RegionKind::Unnamed => writeln!(
+                    buf,
+                    "\n{start:016x} <{}+{:#x}>: (no symbol)",
+                    r.section,
+                    start - section_start(image, start)
+                ),
                 _ => writeln!(buf, "\n{start:016x} <{}>:", r.name),
             };
             current = (r.kind != RegionKind::Unnamed).then(|| (r.name.clone(), start));
@@ -172,9 +218,20 @@ pub fn write_text(w: &mut dyn Write, image: &Image, dis: &dyn Disassembler, regi
         prev_end = r.end.0;
         let func_base = current.clone();
         // Pad `addr <func+off>:` to one width per function so the bytes line up.
-        let label_width = func_base.as_ref().map_or(0, |(n, base)| n.len() + 7 + hex_digits(r.end.0.saturating_sub(*base)));
+        let label_width = func_base.as_ref().map_or(0, |(n, base)| {
+            n.len() + 7 + hex_digits(r.end.0.saturating_sub(*base))
+        });
         walker.walk(r, |insn, text, bytes| {
-            write_line(&mut buf, image, insn, text, bytes, func_base.as_ref(), label_width, opts);
+            write_line(
+                &mut buf,
+                image,
+                insn,
+                text,
+                bytes,
+                func_base.as_ref(),
+                label_width,
+                opts,
+            );
             if buf.len() > (1 << 16) - 512 {
                 w.write_all(buf.as_bytes())?;
                 buf.clear();
@@ -194,7 +251,16 @@ fn hex_digits(v: u64) -> usize {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn write_line(out: &mut String, image: &Image, insn: &Insn, text: &InsnText, bytes: &[u8], func: Option<&(String, u64)>, label_width: usize, opts: ListingOptions) {
+fn write_line(
+    out: &mut String,
+    image: &Image,
+    insn: &Insn,
+    text: &InsnText,
+    bytes: &[u8],
+    func: Option<&(String, u64)>,
+    label_width: usize,
+    opts: ListingOptions,
+) {
     let _ = write!(out, "{:>8x}", insn.addr);
     let label_start = out.len();
     if let Some((name, base)) = func {
@@ -207,7 +273,10 @@ fn write_line(out: &mut String, image: &Image, insn: &Insn, text: &InsnText, byt
     }
     out.push(':');
     let used = out.len() - label_start;
-    out.extend(std::iter::repeat_n(' ', label_width.saturating_sub(used) + 1));
+    out.extend(std::iter::repeat_n(
+        ' ',
+        label_width.saturating_sub(used) + 1,
+    ));
     if opts.show_bytes {
         let start = out.len();
         hex_bytes(image.arch, bytes, out);
@@ -217,7 +286,10 @@ fn write_line(out: &mut String, image: &Image, insn: &Insn, text: &InsnText, byt
     }
     out.push_str(&text.mnemonic);
     if !text.operands.is_empty() {
-        out.extend(std::iter::repeat_n(' ', 7usize.saturating_sub(text.mnemonic.len()).max(1)));
+        out.extend(std::iter::repeat_n(
+            ' ',
+            7usize.saturating_sub(text.mnemonic.len()).max(1),
+        ));
         out.push_str(&text.operands);
     }
     let reloc = reloc_in(&image.relocs, insn);
@@ -244,7 +316,13 @@ fn write_line(out: &mut String, image: &Image, insn: &Insn, text: &InsnText, byt
 
 /// Writes the JSON listing: `{"regions": [{"name", "kind", "start", "end", "insns": [Line]}]}`,
 /// streamed so memory stays flat on large binaries.
-pub fn write_json(w: &mut dyn Write, image: &Image, dis: &dyn Disassembler, regions: &[Region], opts: ListingOptions) -> io::Result<()> {
+pub fn write_json(
+    w: &mut dyn Write,
+    image: &Image,
+    dis: &dyn Disassembler,
+    regions: &[Region],
+    opts: ListingOptions,
+) -> io::Result<()> {
     #[derive(Serialize)]
     struct Head<'a> {
         name: &'a str,
@@ -280,7 +358,8 @@ pub fn write_json(w: &mut dyn Write, image: &Image, dis: &dyn Disassembler, regi
                 w.write_all(b",")?;
             }
             first = false;
-            serde_json::to_writer(&mut *w, &line(image, insn, text, bytes)).map_err(io::Error::other)
+            serde_json::to_writer(&mut *w, &line(image, insn, text, bytes))
+                .map_err(io::Error::other)
         })?;
         w.write_all(b"]}")?;
     }

@@ -47,15 +47,27 @@ pub fn select(image: &Image, sel: &Selection) -> Result<Vec<Region>, Error> {
     let all = analysis::regions::plan(image);
     let keep_run = |start: u64| -> Vec<Region> {
         // A function plus any data runs inside it (regions that continue the same name).
-        let Some(i) = all.iter().position(|r| r.start.0 <= start && start < r.end.0) else { return vec![] };
+        let Some(i) = all
+            .iter()
+            .position(|r| r.start.0 <= start && start < r.end.0)
+        else {
+            return vec![];
+        };
         let name = &all[i].name;
         let mut first = i;
-        while first > 0 && all[first - 1].name == *name && all[first - 1].end == all[first].start && all[first].kind != RegionKind::Unnamed {
+        while first > 0
+            && all[first - 1].name == *name
+            && all[first - 1].end == all[first].start
+            && all[first].kind != RegionKind::Unnamed
+        {
             first -= 1;
         }
         let mut out = vec![all[first].clone()];
         for r in &all[first + 1..] {
-            if r.name != *name || r.start != out.last().map(|l| l.end).unwrap_or(r.start) || r.kind == RegionKind::Unnamed {
+            if r.name != *name
+                || r.start != out.last().map(|l| l.end).unwrap_or(r.start)
+                || r.kind == RegionKind::Unnamed
+            {
                 break;
             }
             out.push(r.clone());
@@ -72,14 +84,19 @@ pub fn select(image: &Image, sel: &Selection) -> Result<Vec<Region>, Error> {
                 .ok_or_else(|| Error::NotFound(format!("no symbol named `{n}`")))?;
             let r = keep_run(sym.addr.0);
             if r.is_empty() {
-                return Err(Error::NotFound(format!("`{n}` at {} is not in a code section", sym.addr)));
+                return Err(Error::NotFound(format!(
+                    "`{n}` at {} is not in a code section",
+                    sym.addr
+                )));
             }
             Ok(r)
         }
         Selection::Addr(a) => {
             let mut r = keep_run(*a);
             if r.is_empty() {
-                return Err(Error::NotFound(format!("address {a:#x} is not in a code section")));
+                return Err(Error::NotFound(format!(
+                    "address {a:#x} is not in a code section"
+                )));
             }
             if r[0].kind == RegionKind::Unnamed {
                 // No function covers it: list from the address itself, not from the gap's start.

@@ -47,11 +47,26 @@ fn crates_depend_only_on_lower_layers() {
 
 #[test]
 fn only_adapters_name_decoders_and_formats() {
-    let owners = [("object", "gloss-load"), ("iced-x86", "gloss-arch"), ("bad64", "gloss-arch")];
-    for krate in ["gloss-core", "gloss-load", "gloss-arch", "gloss-analysis", "gloss-render", "gloss", "gloss-cli"] {
+    let owners = [
+        ("object", "gloss-load"),
+        ("iced-x86", "gloss-arch"),
+        ("bad64", "gloss-arch"),
+    ];
+    for krate in [
+        "gloss-core",
+        "gloss-load",
+        "gloss-arch",
+        "gloss-analysis",
+        "gloss-render",
+        "gloss",
+        "gloss-cli",
+    ] {
         for d in deps(krate) {
             for (dep, owner) in owners {
-                assert!(d != dep || krate == owner, "{krate} depends on {dep}; only {owner} may");
+                assert!(
+                    d != dep || krate == owner,
+                    "{krate} depends on {dep}; only {owner} may"
+                );
             }
         }
     }
