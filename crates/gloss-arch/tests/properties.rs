@@ -52,8 +52,16 @@ fn check_len(arch: Arch, rest: &[u8], len: usize) {
     }
 }
 
+/// Case count: `PROPTEST_CASES` when set (for long local runs), else the default given.
+fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 2048, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig::with_cases(cases(2048)))]
 
     #[test]
     fn decode_never_panics_x86_64(bytes in proptest::collection::vec(any::<u8>(), 0..64), addr in any::<u64>()) {

@@ -39,9 +39,9 @@ impl Layout {
             for s in file.sections() {
                 if !matches!(section_kind(s.kind()), SectionKind::Other) && s.size() > 0 {
                     let align = s.align().clamp(1, 1 << 16);
-                    next = next.div_ceil(align) * align;
+                    next = next.div_ceil(align).saturating_mul(align);
                     bias.insert(s.index(), next);
-                    next += s.size();
+                    next = next.saturating_add(s.size());
                 }
             }
         }
@@ -74,7 +74,7 @@ pub(crate) fn sections<'d>(
     for s in file.sections() {
         let kind = section_kind(s.kind());
         let name = s.name().unwrap_or("?").to_string();
-        let addr = s.address() + layout.bias(s.index());
+        let addr = s.address().wrapping_add(layout.bias(s.index()));
         let file_range = match (kind, s.file_range()) {
             (SectionKind::Uninit, _) | (_, None) => None,
             (_, Some((off, size))) => {
@@ -142,7 +142,7 @@ pub(crate) fn symbols<'d, 'f, S: ObjectSymbol<'d>>(
             continue;
         };
         let Ok(name) = sym.name() else { continue };
-        let addr = sym.address() + layout.bias(index);
+        let addr = sym.address().wrapping_add(layout.bias(index));
         if name.starts_with("$x") || name.starts_with("$d") {
             mapping.push((Addr(addr), name.starts_with("$d")));
             continue;
@@ -194,7 +194,7 @@ pub(crate) fn relocations<'d>(file: &impl Object<'d>, layout: &Layout) -> Vec<Re
         if section_kind(s.kind()) == SectionKind::Other {
             continue;
         }
-        let bias = s.address() + layout.bias(s.index());
+        let bias = s.address().wrapping_add(layout.bias(s.index()));
         for (off, r) in s.relocations() {
             let symbol = match r.target() {
                 RelocationTarget::Symbol(i) => match file.symbol_by_index(i) {
@@ -224,7 +224,7 @@ pub(crate) fn relocations<'d>(file: &impl Object<'d>, layout: &Layout) -> Vec<Re
                 _ => 0,
             };
             out.push(Reloc {
-                at: Addr(bias + off),
+                at: Addr(bias.wrapping_add(off)),
                 symbol,
                 addend: r.addend(),
                 r_type,

@@ -22,7 +22,13 @@ pub fn demangle(name: &str) -> Option<String> {
         return sym.demangle_with_options(&opts).ok();
     }
     if name.starts_with('?') {
-        return msvc_demangler::demangle(name, msvc_demangler::DemangleFlags::llvm()).ok();
+        // msvc-demangler 0.11 can panic on malformed names (u8 underflow on `??_C@_000?$0`
+        // with overflow checks on); names come from untrusted files.
+        return std::panic::catch_unwind(|| {
+            msvc_demangler::demangle(name, msvc_demangler::DemangleFlags::llvm())
+        })
+        .ok()?
+        .ok();
     }
     None
 }

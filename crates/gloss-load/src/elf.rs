@@ -342,9 +342,15 @@ fn name_plt_entries(
                         continue;
                     };
                     let disp = i32::from_le_bytes([disp[0], disp[1], disp[2], disp[3]]) as i64;
-                    let slot = (s.addr.0 + (entry + p + 6) as u64).wrapping_add(disp as u64);
+                    let slot = s
+                        .addr
+                        .0
+                        .wrapping_add((entry + p + 6) as u64)
+                        .wrapping_add(disp as u64);
                     if let Some(&i) = by_slot.get(&slot) {
-                        imports[i].stub.get_or_insert(Addr(s.addr.0 + entry as u64));
+                        imports[i]
+                            .stub
+                            .get_or_insert(Addr(s.addr.0.wrapping_add(entry as u64)));
                     }
                 }
             }
@@ -356,13 +362,13 @@ fn name_plt_entries(
                 };
                 let mut o = 0;
                 while let (Some(w0), Some(w1)) = (word(o), word(o + 4)) {
-                    let pc = s.addr.0 + o as u64;
+                    let pc = s.addr.0.wrapping_add(o as u64);
                     if let (Some(page), Some((rn, off))) = (adrp_page(w0, pc), ldr_x_uimm(w1)) {
                         if rn == (w0 & 0x1f) {
                             if let Some(&i) = by_slot.get(&page.wrapping_add(off)) {
                                 // A BTI landing pad before the ADRP belongs to the entry.
                                 let start = if o >= 4 && word(o - 4) == Some(0xd503245f) {
-                                    pc - 4
+                                    pc.wrapping_sub(4)
                                 } else {
                                     pc
                                 };

@@ -127,13 +127,13 @@ pub(crate) fn load(
         let Some(sec) = img
             .sections
             .iter()
-            .find(|s| s.file_offset.is_some_and(|f| off >= f && off < f + s.size))
+            .find(|s| s.file_offset.is_some_and(|f| off >= f && off - f < s.size))
         else {
             continue;
         };
-        let start = sec.addr.0 + (off - sec.file_offset.unwrap_or(0));
+        let start = sec.addr.0.wrapping_add(off - sec.file_offset.unwrap_or(0));
         mapping.push((Addr(start), true));
-        mapping.push((Addr(start + len), false));
+        mapping.push((Addr(start.wrapping_add(len)), false));
     }
     mapping.sort();
     img.mapping = mapping;
@@ -168,7 +168,7 @@ pub(crate) fn load(
                 continue;
             };
             let name = String::from_utf8_lossy(name).into_owned();
-            let at = s.address() + i * entry_size;
+            let at = s.address().wrapping_add(i.wrapping_mul(entry_size));
             let imp = match img.imports.iter_mut().find(|x| x.name == name) {
                 Some(x) => x,
                 None => {

