@@ -10,7 +10,9 @@ use std::fmt::Write;
 pub struct Aarch64;
 
 fn word(bytes: &[u8]) -> Option<u32> {
-    bytes.get(..4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    bytes
+        .get(..4)
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
 }
 
 fn label(ops: &[Operand]) -> Option<u64> {
@@ -29,43 +31,67 @@ fn classify(i: &bad64::Instruction) -> (Flow, Option<u64>) {
     let flow = match i.op() {
         B | B_AL => Flow::Jump(t()),
         BL => Flow::Call(t()),
-        B_EQ | B_NE | B_CS | B_CC | B_MI | B_PL | B_VS | B_VC | B_HI | B_LS | B_GE | B_LT | B_GT | B_LE | CBZ | CBNZ
-        | TBZ | TBNZ | CBEQ | CBNE | CBGE | CBGT | CBHI | CBHS | CBLE | CBLO | CBLS | CBLT | CBBEQ | CBBGE | CBBGT
-        | CBBHI | CBBHS | CBBLE | CBBLO | CBBLS | CBBLT | CBBNE | CBHEQ | CBHGE | CBHGT | CBHHI | CBHHS | CBHLE
-        | CBHLO | CBHLS | CBHLT | CBHNE => Flow::CondJump(t()),
+        B_EQ | B_NE | B_CS | B_CC | B_MI | B_PL | B_VS | B_VC | B_HI | B_LS | B_GE | B_LT
+        | B_GT | B_LE | CBZ | CBNZ | TBZ | TBNZ | CBEQ | CBNE | CBGE | CBGT | CBHI | CBHS
+        | CBLE | CBLO | CBLS | CBLT | CBBEQ | CBBGE | CBBGT | CBBHI | CBBHS | CBBLE | CBBLO
+        | CBBLS | CBBLT | CBBNE | CBHEQ | CBHGE | CBHGT | CBHHI | CBHHS | CBHLE | CBHLO | CBHLS
+        | CBHLT | CBHNE => Flow::CondJump(t()),
         // `b.nv` behaves as `b` architecturally.
         B_NV => Flow::Jump(t()),
         BR | BRAA | BRAAZ | BRAB | BRABZ => Flow::IndirectJump,
         BLR | BLRAA | BLRAAZ | BLRAB | BLRABZ => Flow::IndirectCall,
-        RET | RETAA | RETAB | RETAASPPC | RETABSPPC | RETAASPPCR | RETABSPPCR | ERET | ERETAA | ERETAB => Flow::Return,
+        RET | RETAA | RETAB | RETAASPPC | RETABSPPC | RETAASPPCR | RETABSPPCR | ERET | ERETAA
+        | ERETAB => Flow::Return,
         BRK | UDF | HLT => Flow::Trap,
         _ => Flow::Next,
     };
     // ADR, ADRP and literal loads carry a label that is a data address, not a branch target.
-    let pc_ref = if flow.target().is_none() { target } else { None };
+    let pc_ref = if flow.target().is_none() {
+        target
+    } else {
+        None
+    };
     (flow, pc_ref)
 }
 
 fn decode_bad64(bytes: &[u8], addr: u64) -> Result<bad64::Instruction, Insn> {
     let Some(w) = word(bytes) else {
-        return Err(Insn { addr, len: bytes.len().min(4) as u8, status: InsnStatus::Invalid, flow: Flow::Next, pc_ref: None });
+        return Err(Insn {
+            addr,
+            len: bytes.len().min(4) as u8,
+            status: InsnStatus::Invalid,
+            flow: Flow::Next,
+            pc_ref: None,
+        });
     };
     bad64::decode(w, addr).map_err(|e| {
         // Unallocated/reserved encodings are not instructions; anything else the decoder cannot
         // match may be a newer extension (FEAT_MOPS in glibc), so it is `Unknown`, not data.
         let status = match e {
-            bad64::DecodeError::Unallocated(_) | bad64::DecodeError::Reserved(_) | bad64::DecodeError::Undefined(_) => {
-                InsnStatus::Invalid
-            }
+            bad64::DecodeError::Unallocated(_)
+            | bad64::DecodeError::Reserved(_)
+            | bad64::DecodeError::Undefined(_) => InsnStatus::Invalid,
             _ => InsnStatus::Unknown,
         };
-        Insn { addr, len: 4, status, flow: Flow::Next, pc_ref: None }
+        Insn {
+            addr,
+            len: 4,
+            status,
+            flow: Flow::Next,
+            pc_ref: None,
+        }
     })
 }
 
 fn to_insn(i: &bad64::Instruction, addr: u64) -> Insn {
     let (flow, pc_ref) = classify(i);
-    Insn { addr, len: 4, status: InsnStatus::Valid, flow, pc_ref }
+    Insn {
+        addr,
+        len: 4,
+        status: InsnStatus::Valid,
+        flow,
+        pc_ref,
+    }
 }
 
 impl Disassembler for Aarch64 {
@@ -85,11 +111,12 @@ impl Disassembler for Aarch64 {
         match decode_bad64(bytes, addr) {
             Ok(i) => {
                 out.mnemonic.push_str(i.op().mnem());
+                let style = Style::of(&i);
                 for (n, op) in i.operands().iter().enumerate() {
                     if n > 0 {
                         out.operands.push_str(", ");
                     }
-                    write_operand(&mut out.operands, op);
+                    write_operand(&mut out.operands, op, &style);
                 }
                 to_insn(&i, addr)
             }
@@ -101,13 +128,139 @@ impl Disassembler for Aarch64 {
                     }
                     None => {
                         out.mnemonic.push_str(".byte");
-                        let hex: Vec<String> = bytes.iter().take(3).map(|b| format!("{b:#04x}")).collect();
+                        let hex: Vec<String> =
+                            bytes.iter().take(3).map(|b| format!("{b:#04x}")).collect();
                         out.operands.push_str(&hex.join(", "));
                     }
                 }
                 bad
             }
         }
+    }
+}
+
+/// Per-instruction printing choices where llvm-objdump's style depends on the instruction, not
+/// only on the operand (AArch64InstPrinter special-cases these).
+#[derive(Default)]
+struct Style {
+    /// Bitfield aliases (`lsl`/`lsr`/`asr` by immediate, `ubfx`, `bfi`, ...) print decimal immediates.
+    decimal_imm: bool,
+    /// `mov Rd, #imm` (MOVZ/MOVN/ORR aliases) prints the value signed at the register's width.
+    mov_width: Option<u32>,
+    /// `movi Dd`/`movi Vd.2d` print the 64-bit byte mask as C's `%#016llx`.
+    movi_mask: bool,
+    /// `mrs`/`msr`: system register names in LLVM's (upper) case.
+    sysreg: bool,
+    /// AdvSIMD compares with zero (`cmeq v0.4s, v1.4s, #0`): LLVM prints a literal `#0`.
+    zero_literal: bool,
+    /// SIMD structure loads/stores print the post-index amount (the transfer size) in decimal.
+    decimal_post_index: bool,
+    /// Immediates that LLVM prints signed, where bad64 gives the two's complement as unsigned
+    /// (SVE arithmetic and compares, `addvl`/`addpl`/`rdvl`).
+    signed_imm: bool,
+    /// SVE `mov`/`dup`/`cpy` of an immediate: unsigned at the element width (`mov z0.b, #0xff`).
+    element_bits: Option<u32>,
+    /// SVE `fadd`/`fmul`/... with one of the exact immediates 0.5, 1.0, 2.0: `#0.5`, not `%.8f`.
+    exact_fp: bool,
+}
+
+impl Style {
+    fn of(i: &bad64::Instruction) -> Style {
+        let ops = i.operands();
+        let first_gpr = match ops.first() {
+            Some(Operand::Reg { reg, arrspec: None }) => gpr_width(*reg),
+            _ => None,
+        };
+        let has_imm = ops
+            .iter()
+            .any(|o| matches!(o, Operand::Imm32 { .. } | Operand::Imm64 { .. }));
+        let first_sve = matches!(ops.first(), Some(Operand::Reg { reg, .. } | Operand::QualReg { reg, .. }) if reg.is_sve() || reg.is_pred());
+        let mut s = Style::default();
+        match i.op() {
+            Op::LSL | Op::LSR | Op::ASR => s.decimal_imm = first_gpr.is_some() && has_imm,
+            Op::UBFX | Op::SBFX | Op::UBFIZ | Op::SBFIZ | Op::BFI | Op::BFXIL | Op::BFC => {
+                s.decimal_imm = true
+            }
+            Op::MOV => s.mov_width = first_gpr.filter(|_| has_imm),
+            Op::MOVI => {
+                s.movi_mask = match ops.first() {
+                    Some(Operand::Reg { reg, arrspec }) => match arrspec {
+                        Some(bad64::ArrSpec::TwoDoubles(None)) => true,
+                        None => reg.name().starts_with('d'),
+                        _ => false,
+                    },
+                    _ => false,
+                }
+            }
+            Op::MRS | Op::MSR => s.sysreg = true,
+            Op::CMEQ | Op::CMGE | Op::CMGT | Op::CMLE | Op::CMLT => s.zero_literal = !first_sve,
+            Op::LD1
+            | Op::LD2
+            | Op::LD3
+            | Op::LD4
+            | Op::ST1
+            | Op::ST2
+            | Op::ST3
+            | Op::ST4
+            | Op::LD1R
+            | Op::LD2R
+            | Op::LD3R
+            | Op::LD4R => {
+                s.decimal_post_index = !first_sve;
+                s.decimal_imm = !first_sve;
+            }
+            // Exception generation: LLVM prints a zero comment as `#0` (`svc #0`, `brk #0`).
+            Op::SVC | Op::HVC | Op::SMC | Op::BRK | Op::HLT => s.zero_literal = true,
+            Op::ADDVL | Op::ADDPL | Op::RDVL => s.signed_imm = true,
+            _ => {}
+        }
+        if first_sve {
+            match i.op() {
+                Op::MOV | Op::DUP | Op::CPY => s.element_bits = element_bits(ops.first()),
+                // Bitmask immediates stay unsigned.
+                Op::AND | Op::ORR | Op::EOR | Op::BIC | Op::DUPM => {}
+                Op::FADD
+                | Op::FSUB
+                | Op::FSUBR
+                | Op::FMUL
+                | Op::FMAX
+                | Op::FMIN
+                | Op::FMAXNM
+                | Op::FMINNM => s.exact_fp = true,
+                _ => s.signed_imm = true,
+            }
+        }
+        s
+    }
+}
+
+/// The element size of an SVE vector operand (`z0.b` is 8).
+fn element_bits(op: Option<&Operand>) -> Option<u32> {
+    let Some(Operand::Reg {
+        reg,
+        arrspec: Some(a),
+    }) = op
+    else {
+        return None;
+    };
+    match a.suffix(*reg) {
+        ".b" => Some(8),
+        ".h" => Some(16),
+        ".s" => Some(32),
+        ".d" => Some(64),
+        _ => None,
+    }
+}
+
+/// 32 or 64 for a W or X register (including wzr/xzr and wsp/sp), `None` for the rest.
+fn gpr_width(r: Reg) -> Option<u32> {
+    let n = r.name();
+    if n.starts_with('w') {
+        Some(32)
+    } else if n.starts_with('x') || n == "sp" || n == "fp" || n == "lr" {
+        Some(64)
+    } else {
+        None
     }
 }
 
@@ -127,6 +280,13 @@ fn write_reg(out: &mut String, r: Reg, arrspec: Option<bad64::ArrSpec>) {
     }
 }
 
+fn imm_value(imm: Imm) -> i128 {
+    match imm {
+        Imm::Signed(v) => v as i128,
+        Imm::Unsigned(v) => v as i128,
+    }
+}
+
 fn write_imm(out: &mut String, imm: Imm) {
     match imm {
         Imm::Signed(v) if v < 0 => {
@@ -138,6 +298,48 @@ fn write_imm(out: &mut String, imm: Imm) {
         Imm::Unsigned(v) => {
             let _ = write!(out, "#{v:#x}");
         }
+    }
+}
+
+/// An immediate operand as llvm-objdump prints it for this instruction; `bits` is the operand's
+/// width as bad64 reports it (Imm32 or Imm64).
+fn write_styled_imm(out: &mut String, imm: Imm, bits: u32, style: &Style) {
+    if style.zero_literal && imm_value(imm) == 0 {
+        out.push_str("#0");
+    } else if let Some(eb) = style.element_bits {
+        let v = imm_value(imm) as u64;
+        let v = if eb < 64 { v & ((1u64 << eb) - 1) } else { v };
+        let _ = write!(out, "#{v:#x}");
+    } else if style.signed_imm {
+        let raw = imm_value(imm) as u64;
+        let v = if bits == 32 {
+            raw as u32 as i32 as i64
+        } else {
+            raw as i64
+        };
+        write_imm(out, Imm::Signed(v));
+    } else if style.decimal_imm {
+        let _ = write!(out, "#{}", imm_value(imm));
+    } else if let Some(width) = style.mov_width {
+        // bad64 gives the 64-bit pattern even for W registers; LLVM prints it sign-extended from
+        // the register width: `mov w0, #-0x1`, `mov x0, #-0x5555555555555556`.
+        let raw = imm_value(imm) as u64;
+        let v = if width == 32 {
+            raw as u32 as i32 as i64
+        } else {
+            raw as i64
+        };
+        write_imm(out, Imm::Signed(v));
+    } else if style.movi_mask {
+        // C's `%#016llx`: no `0x` for zero, and the prefix counts towards the width.
+        match imm_value(imm) as u64 {
+            0 => out.push_str("#0000000000000000"),
+            v => {
+                let _ = write!(out, "#{v:#016x}");
+            }
+        }
+    } else {
+        write_imm(out, imm);
     }
 }
 
@@ -168,10 +370,45 @@ fn name_str(bytes: &[u8]) -> &str {
     std::str::from_utf8(&bytes[..end]).unwrap_or("?")
 }
 
-fn write_operand(out: &mut String, op: &Operand) {
+/// A system register operand of `mrs`/`msr` as LLVM prints it: names upper case (`FPCR`,
+/// `TPIDR_EL0`, LLVM's own `SPSel`, `DAIFSet`, `DAIFClr`), and registers in the
+/// IMPLEMENTATION DEFINED space (op0 = 3, CRn = 11 or 15) by encoding, `S3_4_C15_C2_0`, where bad64
+/// would use Apple's names (shared/research/decoders.md §7, pitfall 11).
+fn write_sysreg(out: &mut String, sr: bad64::SysReg) {
+    let enc = sr as u32;
+    // bad64's register values are the MRS/MSR encoding op0:op1:CRn:CRm:op2 (op0 >= 2); PSTATE
+    // fields of `msr <field>, #imm` use smaller values.
+    if (0x8000..0x10000).contains(&enc) {
+        let (op0, op1, crn, crm, op2) = (
+            enc >> 14,
+            (enc >> 11) & 7,
+            (enc >> 7) & 15,
+            (enc >> 3) & 15,
+            enc & 7,
+        );
+        if op0 == 3 && (crn == 11 || crn == 15) {
+            let _ = write!(out, "S{op0}_{op1}_C{crn}_C{crm}_{op2}");
+            return;
+        }
+    }
+    let name = sr.name();
+    match name.strip_prefix("pstate_").unwrap_or(name) {
+        "spsel" => out.push_str("SPSel"),
+        "daifset" => out.push_str("DAIFSet"),
+        "daifclr" => out.push_str("DAIFClr"),
+        n => out.push_str(&n.to_ascii_uppercase()),
+    }
+}
+
+fn write_operand(out: &mut String, op: &Operand, style: &Style) {
     match *op {
         Operand::Imm32 { imm, shift } | Operand::Imm64 { imm, shift } => {
-            write_imm(out, imm);
+            let bits = if matches!(op, Operand::Imm32 { .. }) {
+                32
+            } else {
+                64
+            };
+            write_styled_imm(out, imm, bits, style);
             if let Some(s) = shift {
                 out.push_str(", ");
                 write_shift(out, s);
@@ -179,6 +416,20 @@ fn write_operand(out: &mut String, op: &Operand) {
         }
         Operand::Reg { reg, arrspec } => {
             write_reg(out, reg, arrspec);
+            if let Some(lane) = arrspec.and_then(|a| a.lane()) {
+                let _ = write!(out, "[{lane}]");
+            }
+        }
+        Operand::MultiReg { regs, arrspec } => {
+            // LLVM pads register lists: `{ v0.16b, v1.16b }`, `{ v0.s }[1]`.
+            out.push_str("{ ");
+            for (n, r) in regs.iter().flatten().enumerate() {
+                if n > 0 {
+                    out.push_str(", ");
+                }
+                write_reg(out, *r, arrspec);
+            }
+            out.push_str(" }");
             if let Some(lane) = arrspec.and_then(|a| a.lane()) {
                 let _ = write!(out, "[{lane}]");
             }
@@ -198,11 +449,17 @@ fn write_operand(out: &mut String, op: &Operand) {
         Operand::MemReg(r) => {
             let _ = write!(out, "[{}]", reg_name(r));
         }
-        Operand::MemOffset { reg, offset, mul_vl, arrspec } => {
+        Operand::MemOffset {
+            reg,
+            offset,
+            mul_vl,
+            arrspec,
+        } => {
             out.push('[');
             write_reg(out, reg, arrspec);
+            // `[x0]`, not `[x0, #0x0, mul vl]`.
             let zero = matches!(offset, Imm::Signed(0) | Imm::Unsigned(0));
-            if !zero || mul_vl {
+            if !zero {
                 out.push_str(", ");
                 write_imm(out, offset);
                 if mul_vl {
@@ -218,12 +475,20 @@ fn write_operand(out: &mut String, op: &Operand) {
         }
         Operand::MemPostIdxImm { reg, imm } => {
             let _ = write!(out, "[{}], ", reg_name(reg));
-            write_imm(out, imm);
+            if style.decimal_post_index {
+                let _ = write!(out, "#{}", imm_value(imm));
+            } else {
+                write_imm(out, imm);
+            }
         }
         Operand::MemPostIdxReg(regs) => {
             let _ = write!(out, "[{}], {}", reg_name(regs[0]), reg_name(regs[1]));
         }
-        Operand::MemExt { regs, shift, arrspec } => {
+        Operand::MemExt {
+            regs,
+            shift,
+            arrspec,
+        } => {
             out.push('[');
             write_reg(out, regs[0], arrspec);
             out.push_str(", ");
@@ -234,17 +499,40 @@ fn write_operand(out: &mut String, op: &Operand) {
             }
             out.push(']');
         }
-        Operand::Name(n) => out.push_str(name_str(&n)),
+        // `bti c`, `dmb ish`, `prfm pldl1keep`; bad64 upper-cases some (`dc ZVA`), LLVM never.
+        Operand::Name(n) => {
+            let name = name_str(&n);
+            // bad64 names an unallocated prefetch operation `#31`; LLVM prints it in hex.
+            match name.strip_prefix('#').and_then(|d| d.parse::<u32>().ok()) {
+                Some(v) => {
+                    let _ = write!(out, "#{v:#x}");
+                }
+                None => out.push_str(&name.to_ascii_lowercase()),
+            }
+        }
         Operand::StrImm { str, imm } => {
             let _ = write!(out, "{} #{imm}", name_str(&str));
         }
         Operand::ImplSpec { o0, o1, cm, cn, o2 } => {
-            let _ = write!(out, "s{}_{o1}_c{cn}_c{cm}_{o2}", o0 + 2);
+            let _ = write!(out, "S{}_{o1}_C{cn}_C{cm}_{o2}", o0 + 2);
         }
-        Operand::FImm32(bits) => {
+        Operand::SysReg(sr) if style.sysreg => write_sysreg(out, sr),
+        // `dc zva`, `tlbi vmalle1is`, `at s1e1r`: LLVM prints the operation in lower case.
+        Operand::SysReg(sr) => out.push_str(&sr.name().to_ascii_lowercase()),
+        // Compares with zero (`fcmp`, `fcmpe`, `fcmeq ..., #0.0`) print LLVM's literal `#0.0`;
+        // no other instruction has a zero FP immediate.
+        Operand::FImm32(0) => out.push_str("#0.0"),
+        Operand::FImm32(bits) if style.exact_fp => {
             let _ = write!(out, "#{:?}", f32::from_bits(bits));
         }
-        // Vector lists, SME tiles, conditions, system registers: bad64's text is LLVM's.
+        Operand::FImm32(bits) => {
+            // LLVM: `format("#%.8f", value)`.
+            let _ = write!(out, "#{:.8}", f32::from_bits(bits));
+        }
+        // LLVM's `hs`/`lo`, not the `cs`/`cc` synonyms.
+        Operand::Cond(bad64::Condition::CS) => out.push_str("hs"),
+        Operand::Cond(bad64::Condition::CC) => out.push_str("lo"),
+        // SME tiles, other conditions: bad64's text is LLVM's.
         _ => {
             let _ = write!(out, "{op}");
         }
@@ -258,7 +546,12 @@ mod tests {
     fn text(w: u32, addr: u64) -> (String, Insn) {
         let mut t = InsnText::default();
         let insn = Aarch64.decode_text(&w.to_le_bytes(), addr, Syntax::Att, &mut t);
-        (format!("{} {}", t.mnemonic, t.operands).trim_end().to_string(), insn)
+        (
+            format!("{} {}", t.mnemonic, t.operands)
+                .trim_end()
+                .to_string(),
+            insn,
+        )
     }
 
     /// Expected texts are llvm-objdump-19's for the same words.
@@ -289,12 +582,82 @@ mod tests {
         }
     }
 
+    /// Regression tests for printing differences found by the differential test
+    /// (crates/gloss/tests/differential.rs); expected texts are llvm-objdump-19's.
+    #[test]
+    fn llvm_style_fixes() {
+        let cases: &[(u32, &str)] = &[
+            // Bitfield aliases print decimal immediates; register-shift forms keep theirs.
+            (0xd37df020, "lsl x0, x1, #3"),
+            (0xd37ffc22, "lsr x2, x1, #63"),
+            (0x13017c08, "asr w8, w0, #1"),
+            (0xd34b2c84, "ubfx x4, x4, #11, #1"),
+            (0x33000c40 | (8 << 16) | (19 << 10), "bfxil w0, w2, #8, #12"),
+            (0xd3607c60 | (0x1c << 16), "ubfiz x0, x3, #4, #32"),
+            (0x9ac22020, "lsl x0, x1, x2"),
+            (0x13810c20, "ror w0, w1, #0x3"),
+            // `mov` immediates are signed at the register's width.
+            (0x92800000, "mov x0, #-0x1"),
+            (0x12800000, "mov w0, #-0x1"),
+            (0xb201f3e0, "mov x0, #-0x5555555555555556"),
+            (0x3201f3e0, "mov w0, #-0x55555556"),
+            (0x52b00000, "mov w0, #-0x80000000"),
+            (0xd2820000, "mov x0, #0x1000"),
+            // `hs`/`lo`, not `cs`/`cc`.
+            (0xfa422024, "ccmp x1, x2, #0x4, hs"),
+            (0x1a823420, "csinc w0, w1, w2, lo"),
+            // System registers: LLVM's case; IMPLEMENTATION DEFINED ones by encoding, not Apple's names.
+            (0xd53bd040, "mrs x0, TPIDR_EL0"),
+            (0xd51b4400, "msr FPCR, x0"),
+            (0xd53cf200, "mrs x0, S3_4_C15_C2_0"),
+            (0xd50342df, "msr DAIFSet, #0x2"),
+            (0xd50b7420, "dc zva, x0"),
+            // FP immediates with eight decimals; register lists padded; movi 64-bit masks.
+            (0x1e7c1000, "fmov d0, #-0.50000000"),
+            (0x1e263000, "fmov s0, #17.00000000"),
+            (0x1e202058, "fcmpe s2, #0.0"),
+            // Literal zeros; decimal structure post-index amounts.
+            (0x5ee09820, "cmeq d0, d1, #0"),
+            (0x4ea0a820, "cmlt v0.4s, v1.4s, #0"),
+            (0xd4000001, "svc #0"),
+            (0xd4001001, "svc #0x80"),
+            (0x4cdf7000, "ld1 { v0.16b }, [x0], #16"),
+            (0x4ddfc800, "ld1r { v0.4s }, [x0], #4"),
+            (0x4cdf0800, "ld4 { v0.4s, v1.4s, v2.4s, v3.4s }, [x0], #64"),
+            // SVE immediates: element-width for mov/cpy, signed for arithmetic, compares and vl.
+            (0x2538dfe0, "mov z0.b, #0xff"),
+            (0x05501fc0, "mov z0.h, p0/z, #0xfffe"),
+            (0x251d8410, "cmpne p0.b, p1/z, z0.b, #-0x3"),
+            (0x25b0dfa0, "mul z0.s, z0.s, #-0x3"),
+            (0x043f57df, "addvl sp, sp, #-0x2"),
+            (0x04bf57e0, "rdvl x0, #-0x1"),
+            (0x659a8020, "fmul z0.s, p0/m, z0.s, #2.0"),
+            (0xa400a000, "ld1b { z0.b }, p0/z, [x0]"),
+            // Unallocated prefetch operation; PSTATE field and register spelled `SPSel`.
+            (0xf980001f, "prfm #0x1f, [x0]"),
+            (0xd50041bf, "msr SPSel, #0x1"),
+            (0xd5384200, "mrs x0, SPSel"),
+            (0x4c40a000, "ld1 { v0.16b, v1.16b }, [x0]"),
+            (0x0d409000, "ld1 { v0.s }[1], [x0]"),
+            (0x6f00e400, "movi v0.2d, #0000000000000000"),
+            (0x6f07e7e0, "movi v0.2d, #0xffffffffffffffff"),
+            (0x2f02e6a0, "movi d0, #0xff00ff00ff00ff"),
+            (0x2f04e401, "movi d1, #0xff00000000000000"),
+        ];
+        for &(w, want) in cases {
+            assert_eq!(text(w, 0).0, want, "word {w:#010x}");
+        }
+    }
+
     #[test]
     fn flow_and_pc_refs() {
         // bl 0x20 at 0x20 (offset 0), adrp x20, page 0x1000 from 0x1018, cbnz w0, +0xcc.
         assert_eq!(text(0x94000000, 0x20).1.flow, Flow::Call(0x20));
         let (t, i) = text(0x90000014, 0x1018);
-        assert_eq!((t.as_str(), i.pc_ref, i.flow), ("adrp x20, 0x1000", Some(0x1000), Flow::Next));
+        assert_eq!(
+            (t.as_str(), i.pc_ref, i.flow),
+            ("adrp x20, 0x1000", Some(0x1000), Flow::Next)
+        );
         assert_eq!(text(0x35000660, 0x24).1.flow, Flow::CondJump(0xf0));
         assert_eq!(text(0xd63f0100, 0).1.flow, Flow::IndirectCall);
         assert_eq!(text(0xd65f0bff, 0).1.flow, Flow::Return); // retaa

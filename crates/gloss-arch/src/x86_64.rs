@@ -5,8 +5,8 @@
 //! objdump, so every option that affects text is pinned.
 use gloss_core::{Arch, Disassembler, Flow, Insn, InsnStatus, InsnText, Syntax};
 use iced_x86::{
-    Code, Decoder, DecoderOptions, FlowControl, Formatter, GasFormatter, Instruction, IntelFormatter, MemorySizeOptions,
-    Mnemonic,
+    Code, Decoder, DecoderOptions, FlowControl, Formatter, GasFormatter, Instruction,
+    IntelFormatter, MemorySizeOptions, Mnemonic,
 };
 use std::cell::RefCell;
 
@@ -42,12 +42,13 @@ fn gas_formatter() -> GasFormatter {
     f
 }
 
-/// Intel as `objdump -M intel` prints it: `mov rbp,rsp`, `lea rdi,[rip+0x2ed9]`, `DWORD PTR`.
+/// Intel as `objdump -M intel` prints it: `mov rbp,rsp`, `lea rdi,[rip+0x2ed9]`, and a size on
+/// every memory operand (`mov rax,QWORD PTR [rip+0x1ffad]`), as GNU objdump does.
 fn intel_formatter() -> IntelFormatter {
     let mut f = IntelFormatter::new();
     let o = f.options_mut();
     pin_common(o);
-    o.set_memory_size_options(MemorySizeOptions::Default);
+    o.set_memory_size_options(MemorySizeOptions::Always);
     o.set_uppercase_keywords(true);
     o.set_space_after_memory_bracket(false);
     o.set_space_between_memory_add_operators(false);
@@ -62,7 +63,13 @@ fn decode_one(bytes: &[u8], addr: u64) -> Instruction {
 fn to_insn(i: &Instruction, addr: u64) -> Insn {
     if i.is_invalid() {
         // Never trust an invalid decode's length: resynchronise one byte on.
-        return Insn { addr, len: 1, status: InsnStatus::Invalid, flow: Flow::Next, pc_ref: None };
+        return Insn {
+            addr,
+            len: 1,
+            status: InsnStatus::Invalid,
+            flow: Flow::Next,
+            pc_ref: None,
+        };
     }
     let flow = match i.flow_control() {
         FlowControl::Next | FlowControl::XbeginXabortXend => match i.mnemonic() {
@@ -85,13 +92,23 @@ fn to_insn(i: &Instruction, addr: u64) -> Insn {
     };
     // Far branches have no near target; treat them as indirect rather than inventing one.
     let flow = match flow {
-        Flow::Jump(_) | Flow::CondJump(_) | Flow::Call(_) if i.near_branch_target() == 0 && i.is_jmp_far() => {
+        Flow::Jump(_) | Flow::CondJump(_) | Flow::Call(_)
+            if i.near_branch_target() == 0 && i.is_jmp_far() =>
+        {
             Flow::IndirectJump
         }
         f => f,
     };
-    let pc_ref = i.is_ip_rel_memory_operand().then(|| i.ip_rel_memory_address());
-    Insn { addr, len: i.len() as u8, status: InsnStatus::Valid, flow, pc_ref }
+    let pc_ref = i
+        .is_ip_rel_memory_operand()
+        .then(|| i.ip_rel_memory_address());
+    Insn {
+        addr,
+        len: i.len() as u8,
+        status: InsnStatus::Valid,
+        flow,
+        pc_ref,
+    }
 }
 
 impl Disassembler for X86_64 {
@@ -122,7 +139,9 @@ impl Disassembler for X86_64 {
         });
         // iced's GAS tables spell 64-bit-default stack and branch ops with a `q` even when the
         // suffix option is off; binutils 2.40 prints `push`, `jmp *`, `call *` there.
-        if syntax == Syntax::Att && matches!(out.mnemonic.as_str(), "pushq" | "popq" | "jmpq" | "callq") {
+        if syntax == Syntax::Att
+            && matches!(out.mnemonic.as_str(), "pushq" | "popq" | "jmpq" | "callq")
+        {
             out.mnemonic.pop();
         }
         insn
@@ -136,7 +155,12 @@ mod tests {
     fn text(hex: &[u8], addr: u64, syntax: Syntax) -> (String, Insn) {
         let mut t = InsnText::default();
         let insn = X86_64.decode_text(hex, addr, syntax, &mut t);
-        (format!("{} {}", t.mnemonic, t.operands).trim_end().to_string(), insn)
+        (
+            format!("{} {}", t.mnemonic, t.operands)
+                .trim_end()
+                .to_string(),
+            insn,
+        )
     }
 
     /// Expected texts are GNU objdump 2.40's for the same bytes.
@@ -150,7 +174,10 @@ mod tests {
             (&[0x48, 0x8d, 0x54, 0x24, 0x08], "lea 0x8(%rsp),%rdx"),
             (&[0x48, 0x63, 0x04, 0x9a], "movslq (%rdx,%rbx,4),%rax"),
             (&[0xff, 0xe0], "jmp *%rax"),
-            (&[0xf0, 0x83, 0x8f, 0x98, 0, 0, 0, 0x01], "lock orl $0x1,0x98(%rdi)"),
+            (
+                &[0xf0, 0x83, 0x8f, 0x98, 0, 0, 0, 0x01],
+                "lock orl $0x1,0x98(%rdi)",
+            ),
             (&[0xc7, 0x45, 0xfc, 0, 0, 0, 0], "movl $0x0,-0x4(%rbp)"),
             (&[0xff, 0x35, 0xca, 0x2f, 0, 0], "push 0x2fca(%rip)"),
             (&[0xff, 0x25, 0xcc, 0x2f, 0, 0], "jmp *0x2fcc(%rip)"),
@@ -174,11 +201,44 @@ mod tests {
         assert_eq!(t, "lea rdi,[rip+0x10]");
     }
 
+    /// GNU objdump -M intel (2.40; these are its texts) names the size of every memory operand
+    /// (`lea` has none); iced's default shows it only when ambiguous. Found by the differential
+    /// test (docs/differential.md).
+    #[test]
+    fn intel_shows_memory_sizes_like_objdump() {
+        let cases: &[(&[u8], &str)] = &[
+            (
+                &[0x48, 0x8b, 0x05, 0xad, 0xff, 0x01, 0x00],
+                "mov rax,QWORD PTR [rip+0x1ffad]",
+            ),
+            (
+                &[0xff, 0x35, 0xca, 0x2f, 0, 0],
+                "push QWORD PTR [rip+0x2fca]",
+            ),
+            (&[0x8b, 0x45, 0xfc], "mov eax,DWORD PTR [rbp-0x4]"),
+            (
+                &[0xc7, 0x45, 0xfc, 0, 0, 0, 0],
+                "mov DWORD PTR [rbp-0x4],0x0",
+            ),
+            (
+                &[0x66, 0x0f, 0x6f, 0x45, 0xf0],
+                "movdqa xmm0,XMMWORD PTR [rbp-0x10]",
+            ),
+            (&[0x48, 0x8d, 0x3d, 0x10, 0, 0, 0], "lea rdi,[rip+0x10]"),
+        ];
+        for (bytes, want) in cases {
+            assert_eq!(text(bytes, 0, Syntax::Intel).0, *want, "bytes {bytes:02x?}");
+        }
+    }
+
     #[test]
     fn invalid_resyncs_one_byte() {
         // `06` is invalid in 64-bit mode; iced reports length 2 and would swallow the `nop`.
         let (t, i) = text(&[0x06, 0x90], 0, Syntax::Att);
-        assert_eq!((t.as_str(), i.len, i.status), ("(bad)", 1, InsnStatus::Invalid));
+        assert_eq!(
+            (t.as_str(), i.len, i.status),
+            ("(bad)", 1, InsnStatus::Invalid)
+        );
     }
 
     #[test]
@@ -187,7 +247,10 @@ mod tests {
         assert_eq!(X86_64.decode(&[0x0f, 0x0b], 0).flow, Flow::Trap);
         assert_eq!(X86_64.decode(&[0xcc], 0).flow, Flow::Trap);
         assert_eq!(X86_64.decode(&[0xff, 0xd0], 0).flow, Flow::IndirectCall);
-        assert_eq!(X86_64.decode(&[0x74, 0x02], 0x10).flow, Flow::CondJump(0x14));
+        assert_eq!(
+            X86_64.decode(&[0x74, 0x02], 0x10).flow,
+            Flow::CondJump(0x14)
+        );
         assert_eq!(X86_64.decode(&[0x0f, 0x05], 0).flow, Flow::Next);
     }
 }
