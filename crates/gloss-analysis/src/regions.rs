@@ -38,13 +38,15 @@ pub fn plan(image: &Image) -> Vec<Region> {
     {
         let sec_end = sec.addr.0 + image.section_bytes(sec).len() as u64;
         // Function-like symbols that start inside this section, one per address.
-        // Object symbols in a code section (tables the assembler typed STT_OBJECT) are data.
+        // Object symbols in a code section (tables the assembler typed STT_OBJECT) are data. Only
+        // ELF types its symbols; COFF's untyped labels (MinGW's `___chkstk_ms`) are not data.
+        let typed_symbols = image.format == gloss_core::Format::Elf;
         let mut starts: Vec<(u64, u64, String, RegionKind)> = image
             .symbols
             .iter()
             .filter(|s| s.addr.0 >= sec.addr.0 && s.addr.0 < sec_end)
             .map(|s| {
-                let kind = if s.kind == SymbolKind::Object {
+                let kind = if s.kind == SymbolKind::Object && typed_symbols {
                     RegionKind::Data
                 } else {
                     RegionKind::Function
