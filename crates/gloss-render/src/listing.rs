@@ -144,11 +144,25 @@ fn hex_bytes(arch: Arch, bytes: &[u8], out: &mut String) {
         );
         return;
     }
-    for (i, b) in bytes.iter().enumerate() {
+    // By table, not `write!`: this runs for every instruction and `fmt` dominated profiles.
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for (i, &b) in bytes.iter().enumerate() {
         if i > 0 {
             out.push(' ');
         }
-        let _ = write!(out, "{b:02x}");
+        out.push(HEX[(b >> 4) as usize] as char);
+        out.push(HEX[(b & 15) as usize] as char);
+    }
+}
+
+/// Appends `n` spaces.
+fn pad(out: &mut String, n: usize) {
+    const SPACES: &str = "                                                                ";
+    let mut n = n;
+    while n > 0 {
+        let k = n.min(SPACES.len());
+        out.push_str(&SPACES[..k]);
+        n -= k;
     }
 }
 
@@ -273,23 +287,17 @@ fn write_line(
     }
     out.push(':');
     let used = out.len() - label_start;
-    out.extend(std::iter::repeat_n(
-        ' ',
-        label_width.saturating_sub(used) + 1,
-    ));
+    pad(out, label_width.saturating_sub(used) + 1);
     if opts.show_bytes {
         let start = out.len();
         hex_bytes(image.arch, bytes, out);
         let width: usize = if image.arch == Arch::Aarch64 { 8 } else { 20 };
         let used = out.len() - start;
-        out.extend(std::iter::repeat_n(' ', width.saturating_sub(used) + 2));
+        pad(out, width.saturating_sub(used) + 2);
     }
     out.push_str(&text.mnemonic);
     if !text.operands.is_empty() {
-        out.extend(std::iter::repeat_n(
-            ' ',
-            7usize.saturating_sub(text.mnemonic.len()).max(1),
-        ));
+        pad(out, 7usize.saturating_sub(text.mnemonic.len()).max(1));
         out.push_str(&text.operands);
     }
     let reloc = reloc_in(&image.relocs, insn);
