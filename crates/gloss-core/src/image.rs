@@ -177,6 +177,6 @@ impl Image {
     }
 
     pub fn code_bytes(&self) -> u64 {
-        self.code_sections().map(|s| s.size).sum()
+        self.code_sections().fold(0u64, |n, s| n.saturating_add(s.size))
     }
 }
