@@ -6,7 +6,7 @@ use gloss_core::{
 };
 use object::macho as m;
 use object::read::macho::{
-    MachHeader, MachOFatFile32, MachOFatFile64, MachOFile64, Nlist, Section as _,
+    FatArch, MachHeader, MachOFatFile32, MachOFatFile64, MachOFile64, Nlist, Section as _,
 };
 use object::{Object, ObjectSection};
 use std::ops::Range;
@@ -14,31 +14,25 @@ use std::sync::Arc;
 
 pub(crate) fn load_fat(bytes: Arc<dyn AsRef<[u8]> + Send + Sync>) -> Result<Image, Error> {
     let data: &[u8] = (*bytes).as_ref();
-    let ranges: Vec<(m::CpuType, Range<usize>)> = if let Ok(f) = MachOFatFile32::parse(data) {
-        f.arches()
+    fn slices<A: FatArch>(arches: &[A]) -> Vec<(m::CpuType, Range<usize>)> {
+        arches
             .iter()
             .map(|a| {
+                let (off, size) = a.file_range();
                 (
-                    a.cputype.get(object::BigEndian),
-                    a.offset.get(object::BigEndian) as usize
-                        ..(a.offset.get(object::BigEndian) as usize)
-                            .saturating_add(a.size.get(object::BigEndian) as usize),
+                    a.cputype(),
+                    off as usize..(off as usize).saturating_add(size as usize),
                 )
             })
             .collect()
-    } else {
-        let f = MachOFatFile64::parse(data).map_err(|e| common::malformed("fat Mach-O", e))?;
-        f.arches()
-            .iter()
-            .map(|a| {
-                (
-                    a.cputype.get(object::BigEndian),
-                    a.offset.get(object::BigEndian) as usize
-                        ..(a.offset.get(object::BigEndian) as usize)
-                            .saturating_add(a.size.get(object::BigEndian) as usize),
-                )
-            })
-            .collect()
+    }
+    let ranges = match MachOFatFile32::parse(data) {
+        Ok(f) => slices(f.arches()),
+        Err(_) => slices(
+            MachOFatFile64::parse(data)
+                .map_err(|e| common::malformed("fat Mach-O", e))?
+                .arches(),
+        ),
     };
     // The first slice gloss can decode; arm64 before x86_64 when both exist.
     let pick = ranges

@@ -146,32 +146,18 @@ fn imports(file: &PeFile64<'_>, base: u64) -> Result<Vec<Import>, Error> {
                 0 => iat,
                 x => x,
             };
-            let Ok(mut thunks) = table.thunks(int) else {
+            let Ok(thunks) = table.thunks(int) else {
                 continue;
             };
-            let mut i = 0u64;
-            while let Ok(Some(t)) = thunks.next::<p::ImageNtHeaders64>() {
-                if let Ok(imp) = table.import::<p::ImageNtHeaders64>(t) {
-                    let (name, ordinal) = import_name(imp);
-                    let slot = Addr(base.wrapping_add(iat as u64).wrapping_add(i * 8));
-                    out.push(Import {
-                        name,
-                        library: lib.clone(),
-                        slot: Some(slot),
-                        stub: None,
-                        ordinal,
-                        delay: false,
-                    });
-                }
-                i += 1;
-                if i > 1 << 20 {
-                    return Err(Error::malformed(
-                        "PE",
-                        Location::Addr(Addr(base.wrapping_add(iat as u64))),
-                        "unterminated import thunk list",
-                    ));
-                }
-            }
+            push_thunks(
+                &mut out,
+                thunks,
+                |t| table.import::<p::ImageNtHeaders64>(t),
+                lib,
+                base,
+                iat,
+                false,
+            )?;
         }
     }
     if let Some(table) = file.delay_load_import_table().map_err(bad)? {
@@ -182,31 +168,58 @@ fn imports(file: &PeFile64<'_>, base: u64) -> Result<Vec<Import>, Error> {
                 .map(|n| String::from_utf8_lossy(n).into_owned())
                 .ok();
             let iat = d.import_address_table_rva.get(LE);
-            let Ok(mut thunks) = table.thunks(d.import_name_table_rva.get(LE)) else {
+            let Ok(thunks) = table.thunks(d.import_name_table_rva.get(LE)) else {
                 continue;
             };
-            let mut i = 0u64;
-            while let Ok(Some(t)) = thunks.next::<p::ImageNtHeaders64>() {
-                if let Ok(imp) = table.import::<p::ImageNtHeaders64>(t) {
-                    let (name, ordinal) = import_name(imp);
-                    let slot = Addr(base.wrapping_add(iat as u64).wrapping_add(i * 8));
-                    out.push(Import {
-                        name,
-                        library: lib.clone(),
-                        slot: Some(slot),
-                        stub: None,
-                        ordinal,
-                        delay: true,
-                    });
-                }
-                i += 1;
-                if i > 1 << 20 {
-                    break;
-                }
-            }
+            push_thunks(
+                &mut out,
+                thunks,
+                |t| table.import::<p::ImageNtHeaders64>(t),
+                lib,
+                base,
+                iat,
+                true,
+            )?;
         }
     }
     Ok(out)
+}
+
+/// One library's thunk list: an import per thunk, its IAT slot `base + iat + 8 * i`.
+fn push_thunks<'d>(
+    out: &mut Vec<Import>,
+    mut thunks: object::read::pe::ImportThunkList<'d>,
+    import: impl Fn(p::ImageThunkData64) -> object::Result<object::read::pe::Import<'d>>,
+    library: Option<String>,
+    base: u64,
+    iat: u32,
+    delay: bool,
+) -> Result<(), Error> {
+    let table = base.wrapping_add(iat as u64);
+    let mut i = 0u64;
+    while let Ok(Some(t)) = thunks.next::<p::ImageNtHeaders64>() {
+        if let Ok(imp) = import(t) {
+            let (name, ordinal) = import_name(imp);
+            let slot = Some(Addr(table.wrapping_add(i * 8)));
+            out.push(Import {
+                name,
+                library: library.clone(),
+                slot,
+                stub: None,
+                ordinal,
+                delay,
+            });
+        }
+        i += 1;
+        if i > 1 << 20 {
+            return Err(Error::malformed(
+                "PE",
+                Location::Addr(Addr(table)),
+                "unterminated import thunk list",
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn dir_bytes<'d>(file: &PeFile64<'d>, data: &'d [u8], id: usize) -> Option<&'d [u8]> {
