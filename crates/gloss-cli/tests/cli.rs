@@ -405,5 +405,8 @@ fn macho_data_in_code_jump_table_is_data() {
 fn untyped_coff_labels_in_code_are_code() {
     // MinGW's ___chkstk_ms is an assembly routine whose COFF symbol has no function type.
     let out = ok_stdout(&["show", &fixture("hello-x86_64-mingw.exe"), "___chkstk_ms"]);
-    assert!(!out.contains(".word") && out.contains("push   %rcx"), "{out}");
+    assert!(
+        !out.contains(".word") && out.contains("push   %rcx"),
+        "{out}"
+    );
 }

@@ -177,6 +177,7 @@ impl Image {
     }
 
     pub fn code_bytes(&self) -> u64 {
-        self.code_sections().fold(0u64, |n, s| n.saturating_add(s.size))
+        self.code_sections()
+            .fold(0u64, |n, s| n.saturating_add(s.size))
     }
 }
