@@ -79,14 +79,6 @@ pub struct Reloc {
     pub r_type: u32,
 }
 
-/// One row of a DWARF line table.
-#[derive(Clone, Debug, Serialize)]
-pub struct SourceLine {
-    pub addr: Addr,
-    pub file: String,
-    pub line: u32,
-}
-
 /// A loaded binary: everything later layers need, with the file's bytes owned by the image so
 /// sections are plain ranges (zero-copy without lifetimes).
 pub struct Image {

@@ -18,6 +18,6 @@ pub use facts::{
     BinaryFacts, ElfFacts, GnuProperty, LoadConfig, MachOFacts, PE_DLL_CHARACTERISTICS, PeFacts,
     Relro,
 };
-pub use image::{Image, Import, Reloc, Section, SectionKind, Segment, SourceLine};
+pub use image::{Image, Import, Reloc, Section, SectionKind, Segment};
 pub use insn::{Disassembler, Flow, Insn, InsnStatus, InsnText, Symbolizer};
 pub use symbol::{Label, Symbol, SymbolKind, SymbolSource, SymbolTable};
