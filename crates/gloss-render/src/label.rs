@@ -1,5 +1,5 @@
 //! `<symbol+off>` labels for addresses, the one rule every output uses.
-use gloss_core::{Image, SectionKind};
+use gloss_core::Image;
 use std::fmt::Write;
 
 /// Writes ` <name+0xoff>` for `addr` into `out`: the symbol that really covers the address, else
@@ -14,11 +14,7 @@ pub fn write_label(out: &mut String, image: &Image, addr: u64) -> bool {
 
 /// ` <.section+0xoff>`: used where a symbol would mislead (an ADRP page) or none covers `addr`.
 pub fn write_section_label(out: &mut String, image: &Image, addr: u64) -> bool {
-    match image
-        .sections
-        .iter()
-        .find(|s| s.kind != SectionKind::Other && s.contains(addr))
-    {
+    match image.section_at(addr) {
         Some(sec) => {
             write_name_off(out, &sec.name, addr - sec.addr.0);
             true
@@ -38,10 +34,14 @@ fn write_name_off(out: &mut String, name: &str, off: u64) {
 /// The label as a plain string without the surrounding `<>`, for JSON.
 pub fn label_string(image: &Image, addr: u64) -> Option<String> {
     let mut s = String::new();
-    write_label(&mut s, image, addr).then(|| {
-        s.trim_start()
-            .trim_start_matches('<')
-            .trim_end_matches('>')
-            .to_string()
-    })
+    write_label(&mut s, image, addr).then(|| unwrap_label(&s))
+}
+
+/// ` <name+0x10>` -> `name+0x10`.
+pub fn unwrap_label(written: &str) -> String {
+    written
+        .trim_start()
+        .trim_start_matches('<')
+        .trim_end_matches('>')
+        .to_string()
 }

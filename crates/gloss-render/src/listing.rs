@@ -1,6 +1,6 @@
 //! The annotated listing: `address <func+off>: bytes  mnemonic operands  <target>` lines, and the
 //! same content as JSON (docs/json.md).
-use crate::label::{label_string, write_label, write_section_label};
+use crate::label::{label_string, unwrap_label, write_label, write_section_label};
 use gloss_analysis::regions::{Region, RegionKind};
 use gloss_core::{Arch, Disassembler, Flow, Image, Insn, InsnStatus, InsnText, Reloc, Syntax};
 use serde::Serialize;
@@ -121,6 +121,16 @@ fn is_adrp(arch: Arch, text: &InsnText) -> bool {
     arch == Arch::Aarch64 && text.mnemonic == "adrp"
 }
 
+/// Labels a PC-relative reference. An ADRP page names only its section: the symbol that happens
+/// to sit at a page start is not what the code means (docs/decisions/0002-symbolization.md).
+fn write_ref_label(out: &mut String, image: &Image, text: &InsnText, addr: u64) -> bool {
+    if is_adrp(image.arch, text) {
+        write_section_label(out, image, addr)
+    } else {
+        write_label(out, image, addr)
+    }
+}
+
 fn reloc_in<'r>(relocs: &'r [Reloc], insn: &Insn) -> Option<&'r Reloc> {
     let i = relocs.partition_point(|r| r.at.0 < insn.addr);
     relocs.get(i).filter(|r| r.at.0 < insn.end())
@@ -172,7 +182,6 @@ pub fn line(image: &Image, insn: &Insn, text: &InsnText, bytes: &[u8]) -> Line {
     hex_bytes(image.arch, bytes, &mut b);
     let reloc = reloc_in(&image.relocs, insn);
     let target = insn.flow.target();
-    let adrp = is_adrp(image.arch, text);
     Line {
         addr: gloss_core::Addr(insn.addr),
         bytes: b,
@@ -187,12 +196,10 @@ pub fn line(image: &Image, insn: &Insn, text: &InsnText, bytes: &[u8]) -> Line {
         },
         pc_ref: insn.pc_ref.map(gloss_core::Addr),
         ref_label: match (reloc, insn.pc_ref) {
-            (None, Some(r)) if adrp => {
+            (None, Some(r)) => {
                 let mut s = String::new();
-                write_section_label(&mut s, image, r)
-                    .then(|| s.trim().trim_matches(['<', '>']).to_string())
+                write_ref_label(&mut s, image, text, r).then(|| unwrap_label(&s))
             }
-            (None, Some(r)) => label_string(image, r),
             _ => None,
         },
         reloc: reloc.map(reloc_text),
@@ -306,18 +313,11 @@ fn write_line(
     } else if let Some(t) = insn.flow.target() {
         write_label(out, image, t);
     } else if let Some(r) = insn.pc_ref {
-        if image.arch == Arch::Aarch64 {
-            // The operand already shows the address; ADRP names only the page's section, since
-            // the symbol nearest a page is not what the code means.
-            if is_adrp(image.arch, text) {
-                write_section_label(out, image, r);
-            } else {
-                write_label(out, image, r);
-            }
-        } else {
+        // AArch64 operands already show the address; x86 memory operands only the displacement.
+        if image.arch == Arch::X86_64 {
             let _ = write!(out, "    # {r:#x}");
-            write_label(out, image, r);
         }
+        write_ref_label(out, image, text, r);
     }
     out.push('\n');
 }
