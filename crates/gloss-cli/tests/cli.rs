@@ -25,6 +25,11 @@ fn ok_stdout(args: &[&str]) -> String {
     String::from_utf8(o.stdout).expect("utf-8")
 }
 
+/// `gloss info --format json` of a file, parsed.
+fn info_json(path: &str) -> serde_json::Value {
+    serde_json::from_str(&ok_stdout(&["info", path, "--format", "json"])).expect("info JSON")
+}
+
 /// The listing line at an address (lines start with the address right-aligned).
 fn line_at(listing: &str, addr: u64) -> String {
     let key = format!("{addr:x} ");
@@ -167,8 +172,7 @@ fn pe_imports_and_iat_slots() {
         "globals-aarch64-msvc-clang.exe",
         "globals-x86_64-mingw.exe",
     ] {
-        let v: serde_json::Value =
-            serde_json::from_str(&ok_stdout(&["info", &fixture(bin), "--format", "json"])).unwrap();
+        let v = info_json(&fixture(bin));
         for name in ["CreateWidget", "ResetDoodad"] {
             let imp = v["imports"]
                 .as_array()
@@ -210,8 +214,7 @@ fn pe_cfg_load_config_slots() {
         "vcall-x86_64-msvc-clang-cfg.exe",
         "vcall-aarch64-msvc-clang-cfg.exe",
     ] {
-        let v: serde_json::Value =
-            serde_json::from_str(&ok_stdout(&["info", &fixture(bin), "--format", "json"])).unwrap();
+        let v = info_json(&fixture(bin));
         let lc = &v["facts"]["pe"]["load_config"];
         assert!(lc["guard_check_icall_fptr"].is_string(), "{bin}: {lc}");
         assert!(lc["guard_dispatch_icall_fptr"].is_string(), "{bin}: {lc}");
@@ -224,13 +227,7 @@ fn pe_cfg_load_config_slots() {
             .collect();
         assert!(names.contains(&"GUARD_CF"), "{bin}: {names:?}");
     }
-    let v: serde_json::Value = serde_json::from_str(&ok_stdout(&[
-        "info",
-        &fixture("vcall-x86_64-msvc-clang.exe"),
-        "--format",
-        "json",
-    ]))
-    .unwrap();
+    let v = info_json(&fixture("vcall-x86_64-msvc-clang.exe"));
     let names: Vec<&str> = v["facts"]["pe"]["dll_characteristics_names"]
         .as_array()
         .unwrap()
@@ -245,32 +242,14 @@ fn pe_cfg_load_config_slots() {
 
 #[test]
 fn elf_facts_follow_the_link_flags() {
-    let pie: serde_json::Value = serde_json::from_str(&ok_stdout(&[
-        "info",
-        &fixture("hello-x86_64-gcc-O2-pie.elf"),
-        "--format",
-        "json",
-    ]))
-    .unwrap();
-    let nopie: serde_json::Value = serde_json::from_str(&ok_stdout(&[
-        "info",
-        &fixture("hello-x86_64-gcc-O2-nopie.elf"),
-        "--format",
-        "json",
-    ]))
-    .unwrap();
+    let pie = info_json(&fixture("hello-x86_64-gcc-O2-pie.elf"));
+    let nopie = info_json(&fixture("hello-x86_64-gcc-O2-nopie.elf"));
     assert_eq!(pie["facts"]["elf"]["pie"], true);
     assert_eq!(nopie["facts"]["elf"]["pie"], false);
     assert_eq!(nopie["facts"]["elf"]["file_type"], "ET_EXEC");
     assert_eq!(pie["facts"]["elf"]["nx"], true);
     assert!(pie["facts"]["elf"]["build_id"].is_string());
-    let o: serde_json::Value = serde_json::from_str(&ok_stdout(&[
-        "info",
-        &fixture("globals-x86_64-gcc-O2.o"),
-        "--format",
-        "json",
-    ]))
-    .unwrap();
+    let o = info_json(&fixture("globals-x86_64-gcc-O2.o"));
     assert_eq!(o["synthetic_layout"], true);
 }
 
