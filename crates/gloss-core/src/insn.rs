@@ -1,4 +1,4 @@
-use crate::{Arch, Label, Syntax};
+use crate::{Arch, Label, Sem, Syntax};
 use serde::Serialize;
 
 /// Where control goes after an instruction. Targets are absolute addresses.
@@ -85,6 +85,8 @@ pub trait Disassembler: Send + Sync {
     fn decode(&self, bytes: &[u8], addr: u64) -> Insn;
     /// Decodes and formats one instruction into `out` (cleared first).
     fn decode_text(&self, bytes: &[u8], addr: u64, syntax: Syntax, out: &mut InsnText) -> Insn;
+    /// Decodes one instruction and lowers its register effect (see [`crate::sem`]).
+    fn decode_sem(&self, bytes: &[u8], addr: u64) -> (Insn, Sem);
 }
 
 #[cfg(test)]

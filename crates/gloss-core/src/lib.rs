@@ -9,6 +9,7 @@ mod error;
 mod facts;
 mod image;
 mod insn;
+pub mod sem;
 mod symbol;
 
 pub use addr::Addr;
@@ -20,4 +21,5 @@ pub use facts::{
 };
 pub use image::{Image, Import, Reloc, Section, SectionKind, Segment};
 pub use insn::{Disassembler, Flow, Insn, InsnStatus, InsnText, Symbolizer};
+pub use sem::Sem;
 pub use symbol::{Label, Symbol, SymbolKind, SymbolSource, SymbolTable};

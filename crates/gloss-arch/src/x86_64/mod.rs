@@ -3,7 +3,9 @@
 //! Pitfalls handled here (shared/research/decoders.md §7): an invalid instruction's `len()` can
 //! swallow valid bytes, so invalid decodes advance one byte; formatter defaults differ from
 //! objdump, so every option that affects text is pinned.
-use gloss_core::{Arch, Disassembler, Flow, Insn, InsnStatus, InsnText, Syntax};
+mod sem;
+
+use gloss_core::{Arch, Disassembler, Flow, Insn, InsnStatus, InsnText, Sem, Syntax};
 use iced_x86::{
     Code, Decoder, DecoderOptions, FlowControl, Formatter, GasFormatter, Instruction,
     IntelFormatter, MemorySizeOptions, Mnemonic,
@@ -118,6 +120,15 @@ impl Disassembler for X86_64 {
 
     fn decode(&self, bytes: &[u8], addr: u64) -> Insn {
         to_insn(&decode_one(bytes, addr), addr)
+    }
+
+    fn decode_sem(&self, bytes: &[u8], addr: u64) -> (Insn, Sem) {
+        let i = decode_one(bytes, addr);
+        let insn = to_insn(&i, addr);
+        match insn.status {
+            InsnStatus::Valid => (insn, sem::lower(&i)),
+            _ => (insn, Sem::NONE),
+        }
     }
 
     fn decode_text(&self, bytes: &[u8], addr: u64, syntax: Syntax, out: &mut InsnText) -> Insn {

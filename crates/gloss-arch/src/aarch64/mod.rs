@@ -4,7 +4,9 @@
 //! LLVM's (`fp`/`lr`, unsigned 64-bit negatives, hex shift amounts), so this module classifies
 //! flow per opcode and prints operands itself, in llvm-objdump-19's style.
 use bad64::{Imm, Op, Operand, Reg, Shift};
-use gloss_core::{Arch, Disassembler, Flow, Insn, InsnStatus, InsnText, Syntax};
+mod sem;
+
+use gloss_core::{Arch, Disassembler, Flow, Insn, InsnStatus, InsnText, Sem, Syntax};
 use std::fmt::Write;
 
 pub struct Aarch64;
@@ -103,6 +105,13 @@ impl Disassembler for Aarch64 {
         match decode_bad64(bytes, addr) {
             Ok(i) => to_insn(&i, addr),
             Err(bad) => bad,
+        }
+    }
+
+    fn decode_sem(&self, bytes: &[u8], addr: u64) -> (Insn, Sem) {
+        match decode_bad64(bytes, addr) {
+            Ok(i) => (to_insn(&i, addr), sem::lower(&i)),
+            Err(bad) => (bad, Sem::NONE),
         }
     }
 

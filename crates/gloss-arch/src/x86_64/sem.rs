@@ -1,0 +1,514 @@
+//! x86-64 instructions lowered to [`gloss_core::sem`]: the moves, arithmetic, loads, compares
+//! and branches that compilers use to compute addresses, switch indices and call arguments.
+//! Everything else that writes a general register (found through iced's instruction info) is a
+//! clobber, so analyses never keep a stale value.
+use gloss_core::sem::{BinOp, Cond, Ext, Mem, Op, Reg, Sem, Src, Target, Value};
+use iced_x86::Instruction;
+use iced_x86::{ConditionCode, InstructionInfoFactory, Mnemonic, OpAccess, OpKind, Register};
+use std::cell::RefCell;
+
+thread_local! {
+    static INFO: RefCell<InstructionInfoFactory> = RefCell::new(InstructionInfoFactory::new());
+}
+
+/// The 64-bit register a general-purpose register belongs to (`%dil` -> rdi = 7).
+fn gpr(r: Register) -> Option<Reg> {
+    if !r.is_gpr() {
+        return None;
+    }
+    let full = r.full_register();
+    Some(Reg(full.number() as u8))
+}
+
+fn bits(r: Register) -> u8 {
+    (r.size() * 8) as u8
+}
+
+fn cond(c: ConditionCode) -> Cond {
+    match c {
+        ConditionCode::o => Cond::Vs,
+        ConditionCode::no => Cond::Vc,
+        ConditionCode::b => Cond::Lo,
+        ConditionCode::ae => Cond::Hs,
+        ConditionCode::e => Cond::Eq,
+        ConditionCode::ne => Cond::Ne,
+        ConditionCode::be => Cond::Ls,
+        ConditionCode::a => Cond::Hi,
+        ConditionCode::s => Cond::Mi,
+        ConditionCode::ns => Cond::Pl,
+        ConditionCode::l => Cond::Lt,
+        ConditionCode::ge => Cond::Ge,
+        ConditionCode::le => Cond::Le,
+        ConditionCode::g => Cond::Gt,
+        _ => Cond::Other,
+    }
+}
+
+/// The memory operand; RIP-relative ones become absolute (`base: None`).
+fn mem(i: &Instruction) -> Option<Mem> {
+    if i.is_ip_rel_memory_operand() {
+        return Some(Mem {
+            base: None,
+            index: None,
+            disp: i.ip_rel_memory_address() as i64,
+        });
+    }
+    if i.segment_prefix() == Register::FS || i.segment_prefix() == Register::GS {
+        return None; // thread-local or per-CPU: not an address in the image
+    }
+    let base = match i.memory_base() {
+        Register::None => None,
+        r => Some(gpr(r)?),
+    };
+    let index = match i.memory_index() {
+        Register::None => None,
+        r => Some(Src {
+            reg: gpr(r)?,
+            ext: if r.size() == 4 {
+                Ext::zero(32)
+            } else {
+                Ext::NONE
+            },
+            shift: i.memory_index_scale().trailing_zeros() as u8,
+        }),
+    };
+    Some(Mem {
+        base,
+        index,
+        disp: i.memory_displacement64() as i64,
+    })
+}
+
+/// Operand `n` as a value read at full or narrowed width.
+fn value(i: &Instruction, n: u32) -> Option<Value> {
+    match i.op_kind(n) {
+        OpKind::Register => {
+            let r = i.op_register(n);
+            let b = bits(r);
+            Some(Value::Reg(Src {
+                reg: gpr(r)?,
+                ext: if b == 64 { Ext::NONE } else { Ext::zero(b) },
+                shift: 0,
+            }))
+        }
+        OpKind::Immediate8
+        | OpKind::Immediate16
+        | OpKind::Immediate32
+        | OpKind::Immediate64
+        | OpKind::Immediate8to16
+        | OpKind::Immediate8to32
+        | OpKind::Immediate8to64
+        | OpKind::Immediate32to64 => Some(Value::Imm(i.immediate(n) as i64)),
+        _ => None,
+    }
+}
+
+/// A 32- or 64-bit destination register: narrower writes keep the upper bits and are not
+/// modelled.
+fn dst(i: &Instruction) -> Option<(Reg, u8)> {
+    if i.op_kind(0) != OpKind::Register {
+        return None;
+    }
+    let r = i.op_register(0);
+    let b = bits(r);
+    (b == 32 || b == 64).then_some(())?;
+    Some((gpr(r)?, b))
+}
+
+fn bin(m: Mnemonic) -> Option<BinOp> {
+    Some(match m {
+        Mnemonic::Add => BinOp::Add,
+        Mnemonic::Sub => BinOp::Sub,
+        Mnemonic::And => BinOp::And,
+        Mnemonic::Or => BinOp::Or,
+        Mnemonic::Xor => BinOp::Xor,
+        Mnemonic::Shl | Mnemonic::Sal => BinOp::Shl,
+        Mnemonic::Shr => BinOp::Lsr,
+        Mnemonic::Sar => BinOp::Asr,
+        Mnemonic::Ror => BinOp::Ror,
+        _ => return None,
+    })
+}
+
+fn modelled(i: &Instruction) -> Option<Op> {
+    let m = i.mnemonic();
+    match m {
+        Mnemonic::Nop | Mnemonic::Endbr64 | Mnemonic::Lfence | Mnemonic::Mfence => Some(Op::None),
+        Mnemonic::Jmp | Mnemonic::Call => match i.op_kind(0) {
+            OpKind::Register => Some(Op::Indirect {
+                target: Target::Reg(gpr(i.op_register(0))?),
+            }),
+            OpKind::Memory => Some(Op::Indirect {
+                target: Target::Mem(mem(i)?),
+            }),
+            _ => Some(Op::None),
+        },
+        _ if i.is_jcc_short_or_near() => Some(Op::Branch {
+            cond: cond(i.condition_code()),
+        }),
+        Mnemonic::Cmp | Mnemonic::Test if i.op_kind(0) == OpKind::Register => {
+            let r = i.op_register(0);
+            Some(Op::Compare {
+                a: gpr(r)?,
+                b: value(i, 1)?,
+                width: bits(r),
+                test: m == Mnemonic::Test,
+            })
+        }
+        Mnemonic::Mov | Mnemonic::Movzx | Mnemonic::Movsx | Mnemonic::Movsxd => {
+            let signed = matches!(m, Mnemonic::Movsx | Mnemonic::Movsxd);
+            if i.op_kind(0) == OpKind::Memory {
+                return Some(Op::Store {
+                    src: value(i, 1)?,
+                    mem: mem(i)?,
+                    size: i.memory_size().size() as u8,
+                });
+            }
+            let (d, width) = dst(i)?;
+            match i.op_kind(1) {
+                OpKind::Memory => Some(Op::Load {
+                    dst: d,
+                    mem: mem(i)?,
+                    size: i.memory_size().size() as u8,
+                    signed,
+                    width,
+                }),
+                OpKind::Register => {
+                    let r = i.op_register(1);
+                    let b = bits(r);
+                    Some(Op::Set {
+                        dst: d,
+                        src: Value::Reg(Src {
+                            reg: gpr(r)?,
+                            ext: Ext {
+                                bits: b,
+                                signed: signed && b < 64,
+                            },
+                            shift: 0,
+                        }),
+                        width,
+                    })
+                }
+                _ => Some(Op::Set {
+                    dst: d,
+                    src: value(i, 1)?,
+                    width,
+                }),
+            }
+        }
+        // cltq / cdqe: rax = sign-extended eax.
+        Mnemonic::Cdqe => Some(Op::Set {
+            dst: Reg(0),
+            src: Value::Reg(Src {
+                reg: Reg(0),
+                ext: Ext::sign(32),
+                shift: 0,
+            }),
+            width: 64,
+        }),
+        Mnemonic::Lea => {
+            let (d, width) = dst(i)?;
+            let mm = mem(i)?;
+            Some(if mm.base.is_none() && mm.index.is_none() {
+                Op::Set {
+                    dst: d,
+                    src: Value::Imm(mm.disp),
+                    width,
+                }
+            } else {
+                Op::Addr {
+                    dst: d,
+                    mem: mm,
+                    width,
+                }
+            })
+        }
+        // `xor %eax,%eax`: the zero idiom.
+        Mnemonic::Xor | Mnemonic::Sub
+            if i.op_count() == 2
+                && i.op_kind(0) == OpKind::Register
+                && i.op_kind(1) == OpKind::Register
+                && i.op_register(0) == i.op_register(1) =>
+        {
+            let (d, width) = dst(i)?;
+            Some(Op::Set {
+                dst: d,
+                src: Value::Imm(0),
+                width,
+            })
+        }
+        _ if bin(m).is_some() && i.op_count() == 2 => {
+            if i.op_kind(0) == OpKind::Memory {
+                return Some(Op::None); // memory read-modify-write: no register changes
+            }
+            let (d, width) = dst(i)?;
+            let b = match i.op_kind(1) {
+                // shifts by %cl are not modelled
+                OpKind::Register
+                    if matches!(
+                        m,
+                        Mnemonic::Shl
+                            | Mnemonic::Sal
+                            | Mnemonic::Shr
+                            | Mnemonic::Sar
+                            | Mnemonic::Ror
+                    ) =>
+                {
+                    return None;
+                }
+                _ => value(i, 1)?,
+            };
+            Some(Op::Bin {
+                op: bin(m)?,
+                dst: d,
+                a: d,
+                b,
+                width,
+            })
+        }
+        Mnemonic::Cmova
+        | Mnemonic::Cmovae
+        | Mnemonic::Cmovb
+        | Mnemonic::Cmovbe
+        | Mnemonic::Cmove
+        | Mnemonic::Cmovne
+        | Mnemonic::Cmovg
+        | Mnemonic::Cmovge
+        | Mnemonic::Cmovl
+        | Mnemonic::Cmovle
+        | Mnemonic::Cmovs
+        | Mnemonic::Cmovns
+            if i.op_kind(1) == OpKind::Register =>
+        {
+            let (d, width) = dst(i)?;
+            Some(Op::Select {
+                dst: d,
+                cond: cond(i.condition_code()),
+                a: value(i, 1)?,
+                b: Value::Reg(Src::reg(d)),
+                width,
+            })
+        }
+        _ => None,
+    }
+}
+
+/// General registers an unmodelled instruction writes.
+fn written(i: &Instruction) -> u64 {
+    INFO.with(|f| {
+        let mut f = f.borrow_mut();
+        let info = f.info(i);
+        let mut mask = 0u64;
+        for u in info.used_registers() {
+            if matches!(
+                u.access(),
+                OpAccess::Write
+                    | OpAccess::CondWrite
+                    | OpAccess::ReadWrite
+                    | OpAccess::ReadCondWrite
+            ) && let Some(r) = gpr(u.register())
+            {
+                mask |= r.bit();
+            }
+        }
+        mask
+    })
+}
+
+pub(super) fn lower(i: &Instruction) -> Sem {
+    let writes_flags = i.rflags_modified() != 0;
+    let op = modelled(i).unwrap_or_else(|| match written(i) {
+        0 => Op::None,
+        mask => Op::Clobber(mask),
+    });
+    Sem { op, writes_flags }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::X86_64;
+    use gloss_core::Disassembler;
+    use gloss_core::sem::{BinOp, Cond, Ext, Mem, Op, Reg, Src, Target, Value};
+
+    fn op(bytes: &[u8], addr: u64) -> Op {
+        X86_64.decode_sem(bytes, addr).1.op
+    }
+    fn r(n: u8) -> Reg {
+        Reg(n)
+    }
+    const RAX: u8 = 0;
+    const RDX: u8 = 2;
+    const RDI: u8 = 7;
+
+    /// Bytes as GNU as encodes the AT&T text in each comment; meanings from the Intel SDM.
+    #[test]
+    fn pic_switch_dispatch() {
+        // cmp $0x9,%edi
+        let cmp = X86_64.decode_sem(&[0x83, 0xff, 0x09], 0).1;
+        assert!(cmp.writes_flags);
+        assert_eq!(
+            cmp.op,
+            Op::Compare {
+                a: r(RDI),
+                b: Value::Imm(9),
+                width: 32,
+                test: false
+            }
+        );
+        // ja +0x10
+        assert_eq!(op(&[0x77, 0x10], 0), Op::Branch { cond: Cond::Hi });
+        // lea 0x100(%rip),%rdx at 0x1000
+        assert_eq!(
+            op(&[0x48, 0x8d, 0x15, 0x00, 0x01, 0, 0], 0x1000),
+            Op::Set {
+                dst: r(RDX),
+                src: Value::Imm(0x1107),
+                width: 64
+            }
+        );
+        // movslq (%rdx,%rax,4),%rax
+        assert_eq!(
+            op(&[0x48, 0x63, 0x04, 0x82], 0),
+            Op::Load {
+                dst: r(RAX),
+                mem: Mem {
+                    base: Some(r(RDX)),
+                    index: Some(Src {
+                        reg: r(RAX),
+                        ext: Ext::NONE,
+                        shift: 2
+                    }),
+                    disp: 0
+                },
+                size: 4,
+                signed: true,
+                width: 64
+            }
+        );
+        // add %rdx,%rax
+        assert_eq!(
+            op(&[0x48, 0x01, 0xd0], 0),
+            Op::Bin {
+                op: BinOp::Add,
+                dst: r(RAX),
+                a: r(RAX),
+                b: Value::Reg(Src::reg(r(RDX))),
+                width: 64
+            }
+        );
+        // jmp *%rax, notrack jmp *%rax
+        assert_eq!(
+            op(&[0xff, 0xe0], 0),
+            Op::Indirect {
+                target: Target::Reg(r(RAX))
+            }
+        );
+        assert_eq!(
+            op(&[0x3e, 0xff, 0xe0], 0),
+            Op::Indirect {
+                target: Target::Reg(r(RAX))
+            }
+        );
+    }
+
+    #[test]
+    fn absolute_table_and_moves() {
+        // jmp *0x402000(,%rax,8)
+        assert_eq!(
+            op(&[0xff, 0x24, 0xc5, 0x00, 0x20, 0x40, 0x00], 0),
+            Op::Indirect {
+                target: Target::Mem(Mem {
+                    base: None,
+                    index: Some(Src {
+                        reg: r(RAX),
+                        ext: Ext::NONE,
+                        shift: 3
+                    }),
+                    disp: 0x402000
+                })
+            }
+        );
+        // mov %edi,%eax
+        assert_eq!(
+            op(&[0x89, 0xf8], 0),
+            Op::Set {
+                dst: r(RAX),
+                src: Value::Reg(Src {
+                    reg: r(RDI),
+                    ext: Ext::zero(32),
+                    shift: 0
+                }),
+                width: 32
+            }
+        );
+        // movsbl %dil,%eax
+        assert_eq!(
+            op(&[0x40, 0x0f, 0xbe, 0xc7], 0),
+            Op::Set {
+                dst: r(RAX),
+                src: Value::Reg(Src {
+                    reg: r(RDI),
+                    ext: Ext::sign(8),
+                    shift: 0
+                }),
+                width: 32
+            }
+        );
+        // movzbl (%rdx,%rax,1),%eax : two-level index load
+        assert_eq!(
+            op(&[0x0f, 0xb6, 0x04, 0x02], 0),
+            Op::Load {
+                dst: r(RAX),
+                mem: Mem {
+                    base: Some(r(RDX)),
+                    index: Some(Src {
+                        reg: r(RAX),
+                        ext: Ext::NONE,
+                        shift: 0
+                    }),
+                    disp: 0
+                },
+                size: 1,
+                signed: false,
+                width: 32
+            }
+        );
+        // xor %eax,%eax ; sub $0x5,%edi ; cltq
+        assert_eq!(
+            op(&[0x31, 0xc0], 0),
+            Op::Set {
+                dst: r(RAX),
+                src: Value::Imm(0),
+                width: 32
+            }
+        );
+        assert_eq!(
+            op(&[0x83, 0xef, 0x05], 0),
+            Op::Bin {
+                op: BinOp::Sub,
+                dst: r(RDI),
+                a: r(RDI),
+                b: Value::Imm(5),
+                width: 32
+            }
+        );
+        assert_eq!(
+            op(&[0x48, 0x98], 0),
+            Op::Set {
+                dst: r(RAX),
+                src: Value::Reg(Src {
+                    reg: r(RAX),
+                    ext: Ext::sign(32),
+                    shift: 0
+                }),
+                width: 64
+            }
+        );
+        // mul %ecx writes edx:eax; mov %cl,%al keeps the upper bits of rax
+        assert_eq!(
+            op(&[0xf7, 0xe1], 0),
+            Op::Clobber(r(RAX).bit() | r(RDX).bit())
+        );
+        assert_eq!(op(&[0x88, 0xc8], 0), Op::Clobber(r(RAX).bit()));
+    }
+}
