@@ -5,8 +5,9 @@ mod raw_input;
 
 use anyhow::{Context, Result, anyhow};
 use clap::{Parser, Subcommand, ValueEnum};
-use gloss::render::listing::{self, ListingOptions};
-use gloss::{Arch, Image, Selection, Syntax};
+use gloss::render::listing::{self, ListingOptions, SourceOptions};
+use gloss::{Arch, Image, Selection, SourceFile, SourceLines, Syntax};
+use std::cell::RefCell;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -70,6 +71,13 @@ enum Cmd {
         /// Address of the first raw byte (hex with 0x, or decimal).
         #[arg(long, requires = "raw", default_value = "0")]
         base: String,
+        /// Interleave source lines from DWARF line tables, like `objdump -S` (source files are
+        /// looked up under the compilation directory, then the current directory).
+        #[arg(short = 'S', long, conflicts_with = "raw")]
+        source: bool,
+        /// Show `file:line` from DWARF line tables where the line changes, like `objdump -l`.
+        #[arg(short = 'l', long, conflicts_with = "raw")]
+        line_numbers: bool,
     },
 }
 
@@ -121,6 +129,8 @@ fn run(cli: Cli) -> Result<()> {
             raw,
             arch,
             base,
+            source,
+            line_numbers,
         } => {
             let (image, sel) = if raw {
                 let arch = arch
@@ -131,7 +141,7 @@ fn run(cli: Cli) -> Result<()> {
                 })?;
                 let base = raw_input::parse_addr(&base)
                     .ok_or_else(|| anyhow!("--base: `{base}` is not an address"))?;
-                let mut args = vec![file];
+                let mut args = vec![file.clone()];
                 args.extend(what);
                 let bytes = raw_input::bytes(&args, arch)?;
                 (gloss::load_raw(bytes, arch, base), Selection::All)
@@ -153,14 +163,67 @@ fn run(cli: Cli) -> Result<()> {
                 },
                 show_bytes: !no_bytes,
             };
+            let lines = if source || line_numbers {
+                load_source_lines(&image, &file)?
+            } else {
+                None
+            };
+            let unreadable = RefCell::new(Vec::new());
+            let read = |f: &SourceFile| {
+                let text = read_source(f);
+                if text.is_none() {
+                    unreadable.borrow_mut().push(f.path());
+                }
+                text
+            };
+            let src = lines.as_ref().map(|lines| SourceOptions {
+                lines,
+                line_numbers,
+                text: source,
+                read: &read,
+            });
             match format {
-                OutFormat::Text => listing::write_text(&mut out, &image, dis, &regions, opts)?,
-                OutFormat::Json => listing::write_json(&mut out, &image, dis, &regions, opts)?,
+                OutFormat::Text => {
+                    listing::write_text(&mut out, &image, dis, &regions, opts, src.as_ref())?
+                }
+                OutFormat::Json => {
+                    listing::write_json(&mut out, &image, dis, &regions, opts, src.as_ref())?
+                }
+            }
+            out.flush()?;
+            for path in unreadable.borrow().iter() {
+                eprintln!("gloss: note: cannot read source file {path}; showing file:line only");
             }
         }
     }
     out.flush()?;
     Ok(())
+}
+
+/// The image's DWARF line tables; `None` (with a note on stderr) when it has none.
+fn load_source_lines(image: &Image, file: &str) -> Result<Option<SourceLines>> {
+    let lines = gloss::source_lines(image).with_context(|| format!("{file}: source lines"))?;
+    match lines {
+        Some(l) if !l.is_empty() => Ok(Some(l)),
+        _ => {
+            eprintln!("gloss: note: {file} has no DWARF line information; listing without source");
+            Ok(None)
+        }
+    }
+}
+
+/// A source file's text: the path under its compilation directory, else the line table's own
+/// name relative to the current directory.
+fn read_source(f: &SourceFile) -> Option<String> {
+    let path = f.path();
+    let mut tries = vec![path.as_str()];
+    if f.name != path {
+        tries.push(&f.name);
+    }
+    tries
+        .into_iter()
+        .find_map(|p| std::fs::read(p).ok())
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
 }
 
 fn file_label(image: &Image) -> String {

@@ -10,6 +10,7 @@ mod facts;
 mod image;
 mod insn;
 pub mod sem;
+mod source;
 mod symbol;
 
 pub use addr::Addr;
@@ -22,4 +23,7 @@ pub use facts::{
 pub use image::{Image, Import, Reloc, Section, SectionKind, Segment};
 pub use insn::{Disassembler, Flow, Insn, InsnStatus, InsnText, Symbolizer};
 pub use sem::Sem;
+pub use source::{
+    LineRow, LineSequence, SourceFile, SourceLines, SourceLoc, is_absolute_path, join_path,
+};
 pub use symbol::{Label, Symbol, SymbolKind, SymbolSource, SymbolTable};

@@ -2,16 +2,19 @@
 //!
 //! The common part (sections, symbols, relocations) goes through `object`'s format-independent
 //! API; each format module adds what only it has: ELF PLT/GOT names and hardening notes, PE
-//! imports, load config and DllCharacteristics, Mach-O stubs and function starts.
+//! imports, load config and DllCharacteristics, Mach-O stubs and function starts. `dwarf.rs`
+//! reads DWARF line tables, only when asked ([`source_lines`]).
 
 mod common;
 mod demangle;
+mod dwarf;
 mod elf;
 mod macho;
 mod pe;
 mod raw;
 
 pub use demangle::demangle;
+pub use dwarf::source_lines;
 pub use raw::load_raw;
 
 use gloss_core::{Error, Image, Location};

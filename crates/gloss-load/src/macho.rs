@@ -13,7 +13,12 @@ use std::ops::Range;
 use std::sync::Arc;
 
 pub(crate) fn load_fat(bytes: Arc<dyn AsRef<[u8]> + Send + Sync>) -> Result<Image, Error> {
-    let data: &[u8] = (*bytes).as_ref();
+    let range = fat_slice((*bytes).as_ref())?;
+    load(bytes.clone(), range)
+}
+
+/// The slice of a fat file gloss loads: the first it can decode, arm64 before x86_64.
+pub(crate) fn fat_slice(data: &[u8]) -> Result<Range<usize>, Error> {
     fn slices<A: FatArch>(arches: &[A]) -> Vec<(m::CpuType, Range<usize>)> {
         arches
             .iter()
@@ -47,7 +52,7 @@ pub(crate) fn load_fat(bytes: Arc<dyn AsRef<[u8]> + Send + Sync>) -> Result<Imag
             "slice extends past the end of the file",
         ));
     }
-    load(bytes.clone(), pick.1.clone())
+    Ok(pick.1.clone())
 }
 
 pub(crate) fn load(

@@ -2,8 +2,12 @@
 //! same content as JSON (docs/json.md).
 use crate::label::{label_string, unwrap_label, write_label, write_section_label};
 use gloss_analysis::regions::{Region, RegionKind};
-use gloss_core::{Arch, Disassembler, Flow, Image, Insn, InsnStatus, InsnText, Reloc, Syntax};
+use gloss_core::{
+    Arch, Disassembler, Flow, Image, Insn, InsnStatus, InsnText, Reloc, SourceFile, SourceLines,
+    Syntax,
+};
 use serde::Serialize;
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
@@ -20,6 +24,109 @@ impl Default for ListingOptions {
             show_bytes: true,
         }
     }
+}
+
+/// Source lines for a listing (`show --line-numbers`, `--source`).
+pub struct SourceOptions<'a> {
+    pub lines: &'a SourceLines,
+    /// `file:line` before each instruction whose line differs from the previous instruction's,
+    /// as `objdump -l` prints it.
+    pub line_numbers: bool,
+    /// The text of those lines (and up to five lines before, not yet shown), as `objdump -S`
+    /// prints it; `file:line` instead when the file cannot be read.
+    pub text: bool,
+    /// Reads a source file, `None` when it cannot. Called at most once per file; the caller
+    /// does the I/O (only the CLI touches the file system).
+    pub read: &'a dyn Fn(&SourceFile) -> Option<String>,
+}
+
+/// Lines shown before a line whose text is printed, when not shown yet (objdump's
+/// `SHOW_PRECEDING_CONTEXT_LINES`).
+const CONTEXT_LINES: u32 = 5;
+
+struct FileText {
+    lines: Vec<String>,
+    /// Highest line printed so far.
+    max_printed: u32,
+}
+
+/// The interleaving state of a text listing: what was printed last and the files read.
+struct Interleave<'a> {
+    opts: &'a SourceOptions<'a>,
+    paths: Vec<String>,
+    prev: Option<(u32, u32)>,
+    texts: HashMap<u32, Option<FileText>>,
+}
+
+impl<'a> Interleave<'a> {
+    fn new(opts: &'a SourceOptions<'a>) -> Interleave<'a> {
+        Interleave {
+            opts,
+            paths: opts.lines.files().iter().map(SourceFile::path).collect(),
+            prev: None,
+            texts: HashMap::new(),
+        }
+    }
+
+    /// A new function heading: its first instruction gets its location again.
+    fn reset(&mut self) {
+        self.prev = None;
+    }
+
+    /// Writes the source location (and text) of `addr` when it differs from the previous one.
+    fn before(&mut self, out: &mut String, addr: u64) {
+        let loc = self.opts.lines.at(addr);
+        let key = loc.map(|l| (l.file_index, l.line));
+        if key == self.prev {
+            return;
+        }
+        self.prev = key;
+        let Some(loc) = loc else {
+            return;
+        };
+        let (file, line) = (loc.file_index, loc.line);
+        let text = if self.opts.text {
+            let read = self.opts.read;
+            self.texts
+                .entry(file)
+                .or_insert_with(|| {
+                    read(loc.file).map(|t| FileText {
+                        lines: t.lines().map(str::to_string).collect(),
+                        max_printed: 0,
+                    })
+                })
+                .as_mut()
+                .filter(|t| line as usize <= t.lines.len())
+        } else {
+            None
+        };
+        if self.opts.line_numbers || text.is_none() {
+            let _ = writeln!(out, "{}:{line}", self.paths[file as usize]);
+        }
+        if let Some(t) = text {
+            // objdump -S: up to CONTEXT_LINES lines before, but never one printed already.
+            let mut first = line.saturating_sub(CONTEXT_LINES).max(1);
+            if t.max_printed >= first {
+                first = if t.max_printed < line {
+                    t.max_printed + 1
+                } else {
+                    line
+                };
+            }
+            for l in &t.lines[first as usize - 1..line as usize] {
+                out.push_str(l);
+                out.push('\n');
+            }
+            t.max_printed = t.max_printed.max(line);
+        }
+    }
+}
+
+/// Where an instruction comes from, in JSON (`--line-numbers`/`--source`).
+#[derive(Serialize, Debug, Clone, PartialEq, Eq)]
+pub struct SourceRef {
+    pub file: String,
+    pub line: u32,
 }
 
 /// One instruction (or data unit) as the listing and JSON present it.
@@ -43,6 +150,9 @@ pub struct Line {
     /// A relocation (relocatable objects) naming what the instruction's bytes refer to.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reloc: Option<String>,
+    /// The source file and line (only when source lines were asked for and cover it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<SourceRef>,
 }
 
 /// Decodes regions one instruction at a time; data regions yield `.word`/`.byte` units.
@@ -203,18 +313,21 @@ pub fn line(image: &Image, insn: &Insn, text: &InsnText, bytes: &[u8]) -> Line {
             _ => None,
         },
         reloc: reloc.map(reloc_text),
+        source: None,
     }
 }
 
-/// Writes the text listing of `regions`.
+/// Writes the text listing of `regions`; with `source`, file:line and source text interleaved.
 pub fn write_text(
     w: &mut dyn Write,
     image: &Image,
     dis: &dyn Disassembler,
     regions: &[Region],
     opts: ListingOptions,
+    source: Option<&SourceOptions>,
 ) -> io::Result<()> {
     let mut walker = Walker::new(image, dis, opts.syntax);
+    let mut interleave = source.map(Interleave::new);
     let mut buf = String::with_capacity(1 << 16);
     // The function heading a run of regions belongs to: data runs inside a function continue it.
     let mut current: Option<(String, u64)> = None;
@@ -235,6 +348,9 @@ pub fn write_text(
                 _ => writeln!(buf, "\n{start:016x} <{}>:", r.name),
             };
             current = (r.kind != RegionKind::Unnamed).then(|| (r.name.clone(), start));
+            if let Some(i) = &mut interleave {
+                i.reset();
+            }
         }
         prev_end = r.end.0;
         let func_base = current.clone();
@@ -243,6 +359,9 @@ pub fn write_text(
             n.len() + 7 + hex_digits(r.end.0.saturating_sub(*base))
         });
         walker.walk(r, |insn, text, bytes| {
+            if let Some(i) = &mut interleave {
+                i.before(&mut buf, insn.addr);
+            }
             write_line(
                 &mut buf,
                 image,
@@ -323,14 +442,19 @@ fn write_line(
 }
 
 /// Writes the JSON listing: `{"regions": [{"name", "kind", "start", "end", "insns": [Line]}]}`,
-/// streamed so memory stays flat on large binaries.
+/// streamed so memory stays flat on large binaries. With `source`, each instruction a line table
+/// covers gets `"source": {"file", "line"}` (the text is not included).
 pub fn write_json(
     w: &mut dyn Write,
     image: &Image,
     dis: &dyn Disassembler,
     regions: &[Region],
     opts: ListingOptions,
+    source: Option<&SourceOptions>,
 ) -> io::Result<()> {
+    let paths: Vec<String> = source.map_or_else(Vec::new, |s| {
+        s.lines.files().iter().map(SourceFile::path).collect()
+    });
     #[derive(Serialize)]
     struct Head<'a> {
         name: &'a str,
@@ -366,10 +490,114 @@ pub fn write_json(
                 w.write_all(b",")?;
             }
             first = false;
-            serde_json::to_writer(&mut *w, &line(image, insn, text, bytes))
-                .map_err(io::Error::other)
+            let mut l = line(image, insn, text, bytes);
+            if let Some(loc) = source.and_then(|s| s.lines.at(insn.addr)) {
+                l.source = Some(SourceRef {
+                    file: paths[loc.file_index as usize].clone(),
+                    line: loc.line,
+                });
+            }
+            serde_json::to_writer(&mut *w, &l).map_err(io::Error::other)
         })?;
         w.write_all(b"]}")?;
     }
     w.write_all(b"]}\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gloss_core::{LineRow, LineSequence};
+
+    fn row(addr: u64, file: u32, line: u32) -> LineRow {
+        LineRow { addr, file, line }
+    }
+
+    /// Seven one-byte `nop`s at 0x1000 with hand-made line rows: the text listing interleaves
+    /// like objdump -S (context lines never repeated, going back shows just the line, an
+    /// unreadable file shows file:line).
+    #[test]
+    fn source_interleave_follows_objdump_context_rules() {
+        let image = gloss_load::load_raw(vec![0x90; 7], Arch::X86_64, 0x1000);
+        let dis = gloss_arch::disassembler(Arch::X86_64);
+        let regions = gloss_analysis::regions::plan(&image);
+        let lines = SourceLines::new(
+            vec![
+                SourceFile {
+                    name: "a.c".into(),
+                    comp_dir: Some(".".into()),
+                },
+                SourceFile {
+                    name: "missing.h".into(),
+                    comp_dir: None,
+                },
+            ],
+            vec![LineSequence {
+                rows: vec![
+                    row(0x1000, 0, 3),
+                    row(0x1001, 0, 5),
+                    row(0x1002, 0, 4),
+                    row(0x1003, 0, 20),
+                    row(0x1004, 0, 0),
+                    row(0x1005, 0, 20),
+                    row(0x1006, 1, 7),
+                ],
+                end: 0x1007,
+            }],
+        );
+        let text: String = (1..=30).map(|i| format!("L{i}\n")).collect();
+        let read = |f: &SourceFile| (f.name == "a.c").then(|| text.clone());
+        let src = SourceOptions {
+            lines: &lines,
+            line_numbers: false,
+            text: true,
+            read: &read,
+        };
+        let opts = ListingOptions {
+            show_bytes: false,
+            ..ListingOptions::default()
+        };
+        let mut out = Vec::new();
+        write_text(&mut out, &image, dis, &regions, opts, Some(&src)).unwrap();
+        let out = String::from_utf8(out).unwrap();
+        let got: Vec<&str> = out
+            .lines()
+            .filter(|l| !l.is_empty() && !l.contains("(no symbol)"))
+            .map(|l| if l.contains("nop") { "nop" } else { l })
+            .collect();
+        let want = [
+            "L1",
+            "L2",
+            "L3",
+            "nop", // first line: up to 5 lines of context
+            "L4",
+            "L5",
+            "nop", // forward: only lines not shown yet
+            "L4",
+            "nop", // back: just the line
+            "L15",
+            "L16",
+            "L17",
+            "L18",
+            "L19",
+            "L20",
+            "nop", // far forward: 5 lines of context
+            "nop", // line 0: nothing
+            "L20", // the same line again after a gap: just the line
+            "nop",
+            "missing.h:7",
+            "nop", // unreadable: file:line
+        ];
+        assert_eq!(got, want, "{out}");
+
+        // JSON: file and line per covered instruction, nothing for line 0.
+        let mut out = Vec::new();
+        write_json(&mut out, &image, dis, &regions, opts, Some(&src)).unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        let insns = json["regions"][0]["insns"].as_array().unwrap();
+        assert_eq!(insns[0]["source"]["file"], "./a.c");
+        assert_eq!(insns[3]["source"]["line"], 20);
+        assert!(insns[4].get("source").is_none());
+        assert_eq!(insns[6]["source"]["file"], "missing.h");
+    }
 }

@@ -3,7 +3,7 @@
 
 pub use gloss_analysis as analysis;
 pub use gloss_core::*;
-pub use gloss_load::{demangle, load, load_raw};
+pub use gloss_load::{demangle, load, load_raw, source_lines};
 pub use gloss_render as render;
 
 use analysis::regions::{Region, RegionKind};

@@ -49,6 +49,8 @@ fn crates_depend_only_on_lower_layers() {
 fn only_adapters_name_decoders_and_formats() {
     let owners = [
         ("object", "gloss-load"),
+        ("gimli", "gloss-load"),
+        ("addr2line", "gloss-load"),
         ("iced-x86", "gloss-arch"),
         ("bad64", "gloss-arch"),
     ];
