@@ -5,6 +5,7 @@ mod raw_input;
 
 use anyhow::{Context, Result, anyhow};
 use clap::{Parser, Subcommand, ValueEnum};
+use gloss::render::analysis as render;
 use gloss::render::listing::{self, ListingOptions, SourceOptions};
 use gloss::{Arch, Image, Selection, SourceFile, SourceLines, Syntax};
 use std::cell::RefCell;
@@ -31,6 +32,13 @@ enum OutFormat {
 }
 
 #[derive(Clone, Copy, ValueEnum, Default)]
+enum GraphFormat {
+    #[default]
+    Dot,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum, Default)]
 enum SyntaxArg {
     #[default]
     Att,
@@ -43,6 +51,26 @@ enum Cmd {
     Info {
         file: PathBuf,
         #[arg(long, value_enum, default_value_t)]
+        format: OutFormat,
+    },
+    /// Every function: address, size, name and the evidence that it starts there.
+    Functions {
+        file: PathBuf,
+        #[arg(long, value_enum, default_value_t)]
+        format: OutFormat,
+    },
+    /// One function's basic blocks and typed edges (DOT for Graphviz, or JSON).
+    Cfg {
+        file: PathBuf,
+        /// Function name or 0xADDR.
+        function: String,
+        #[arg(long, value_enum, default_value_t)]
+        format: GraphFormat,
+    },
+    /// The machine-readable report: functions, blocks, edges, switches, unresolved jumps.
+    Analyze {
+        file: PathBuf,
+        #[arg(long, value_enum, default_value_t = OutFormat::Json)]
         format: OutFormat,
     },
     /// Symbolized disassembly of one function (name, demangled name or 0xADDR) or of everything.
@@ -117,6 +145,67 @@ fn run(cli: Cli) -> Result<()> {
                     serde_json::to_writer_pretty(&mut out, &info)?;
                     out.write_all(b"\n")?;
                 }
+            }
+        }
+        Cmd::Functions { file, format } => {
+            let image = open(&file)?;
+            let analysis = analyze(&image, &file);
+            match format {
+                OutFormat::Text => out.write_all(render::functions_text(&analysis).as_bytes())?,
+                OutFormat::Json => {
+                    let name = file.display().to_string();
+                    let mut report = render::report(&name, &image, &analysis);
+                    for f in &mut report.functions {
+                        f.blocks.clear();
+                        f.switches.clear();
+                        f.unresolved_indirect_jumps.clear();
+                    }
+                    serde_json::to_writer_pretty(&mut out, &report)?;
+                    out.write_all(b"\n")?;
+                }
+            }
+        }
+        Cmd::Cfg {
+            file,
+            function,
+            format,
+        } => {
+            let image = open(&file)?;
+            let analysis = analyze(&image, &file);
+            let addr = match gloss::Selection::parse(&function) {
+                Selection::Addr(a) => a,
+                Selection::Name(n) => image
+                    .symbols
+                    .by_name(&n)
+                    .or_else(|| image.symbols.by_name(&format!("_{n}")))
+                    .map(|s| s.addr.0)
+                    .ok_or_else(|| anyhow!("{}: no symbol named `{n}`", file.display()))?,
+                Selection::All => unreachable!("parse never returns All"),
+            };
+            let f = analysis
+                .function(addr)
+                .ok_or_else(|| anyhow!("{}: no function starts at {addr:#x}", file.display()))?;
+            match format {
+                GraphFormat::Dot => out.write_all(render::cfg_dot(f).as_bytes())?,
+                GraphFormat::Json => {
+                    serde_json::to_writer_pretty(&mut out, &render::function_out(&image, f))?;
+                    out.write_all(b"\n")?;
+                }
+            }
+        }
+        Cmd::Analyze { file, format } => {
+            let image = open(&file)?;
+            let analysis = analyze(&image, &file);
+            let name = file.display().to_string();
+            match format {
+                OutFormat::Json => {
+                    serde_json::to_writer_pretty(
+                        &mut out,
+                        &render::report(&name, &image, &analysis),
+                    )?;
+                    out.write_all(b"\n")?;
+                }
+                OutFormat::Text => out.write_all(render::functions_text(&analysis).as_bytes())?,
             }
         }
         Cmd::Show {
@@ -198,6 +287,15 @@ fn run(cli: Cli) -> Result<()> {
     }
     out.flush()?;
     Ok(())
+}
+
+/// Functions and CFGs; notes about unreadable hint tables go to stderr.
+fn analyze(image: &Image, file: &Path) -> gloss::analysis::discover::Analysis {
+    let (analysis, notes) = gloss::analyze(image);
+    for n in notes {
+        eprintln!("gloss: note: {}: {n}", file.display());
+    }
+    analysis
 }
 
 /// The image's DWARF line tables; `None` (with a note on stderr) when it has none.

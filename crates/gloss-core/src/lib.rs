@@ -7,6 +7,7 @@ mod addr;
 mod arch;
 mod error;
 mod facts;
+mod hint;
 mod image;
 mod insn;
 pub mod sem;
@@ -20,6 +21,7 @@ pub use facts::{
     BinaryFacts, ElfFacts, GnuProperty, LoadConfig, MachOFacts, PE_DLL_CHARACTERISTICS, PeFacts,
     Relro,
 };
+pub use hint::{FunctionHint, HintSource};
 pub use image::{Image, Import, Reloc, Section, SectionKind, Segment};
 pub use insn::{Disassembler, Flow, Insn, InsnStatus, InsnText, Symbolizer};
 pub use sem::Sem;

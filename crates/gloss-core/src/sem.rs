@@ -212,3 +212,36 @@ impl Sem {
         }
     }
 }
+
+const X86_64_NAMES: [&str; 16] = [
+    "rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "r13",
+    "r14", "r15",
+];
+const X86_32_NAMES: [&str; 16] = [
+    "eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi", "r8d", "r9d", "r10d", "r11d", "r12d",
+    "r13d", "r14d", "r15d",
+];
+const A64_X_NAMES: [&str; 32] = [
+    "x0", "x1", "x2", "x3", "x4", "x5", "x6", "x7", "x8", "x9", "x10", "x11", "x12", "x13", "x14",
+    "x15", "x16", "x17", "x18", "x19", "x20", "x21", "x22", "x23", "x24", "x25", "x26", "x27",
+    "x28", "x29", "x30", "sp",
+];
+const A64_W_NAMES: [&str; 32] = [
+    "w0", "w1", "w2", "w3", "w4", "w5", "w6", "w7", "w8", "w9", "w10", "w11", "w12", "w13", "w14",
+    "w15", "w16", "w17", "w18", "w19", "w20", "w21", "w22", "w23", "w24", "w25", "w26", "w27",
+    "w28", "w29", "w30", "wsp",
+];
+
+impl Reg {
+    /// The register's name at a width (64, else the 32-bit name), as the listing spells it.
+    pub fn name(self, arch: crate::Arch, width: u8) -> &'static str {
+        let i = self.0 as usize;
+        let names: &[&'static str] = match (arch, width >= 64) {
+            (crate::Arch::X86_64, true) => &X86_64_NAMES,
+            (crate::Arch::X86_64, false) => &X86_32_NAMES,
+            (crate::Arch::Aarch64, true) => &A64_X_NAMES,
+            (crate::Arch::Aarch64, false) => &A64_W_NAMES,
+        };
+        names.get(i).copied().unwrap_or("?")
+    }
+}

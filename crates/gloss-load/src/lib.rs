@@ -9,12 +9,14 @@ mod common;
 mod demangle;
 mod dwarf;
 mod elf;
+mod hints;
 mod macho;
 mod pe;
 mod raw;
 
 pub use demangle::demangle;
 pub use dwarf::source_lines;
+pub use hints::{Hints, function_hints};
 pub use raw::load_raw;
 
 use gloss_core::{Error, Image, Location};

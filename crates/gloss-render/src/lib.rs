@@ -1,6 +1,7 @@
 //! gloss-render: turns images, decoded instructions and analysis results into text and JSON.
 //! Output is deterministic: address order, no absolute paths, no timestamps.
 
+pub mod analysis;
 pub mod info;
 pub mod label;
 pub mod listing;

@@ -15,6 +15,15 @@ pub fn open(path: &Path) -> Result<Image, Error> {
     load(bytes)
 }
 
+/// Finds the image's functions (symbols, unwind and function-start tables, calls, prologues)
+/// and builds their CFGs with jump tables resolved. Problems reading the hint tables come back
+/// as notes.
+pub fn analyze(image: &Image) -> (analysis::discover::Analysis, Vec<String>) {
+    let hints = gloss_load::function_hints(image);
+    let a = analysis::discover::analyze(image, disassembler(image.arch), &hints.hints);
+    (a, hints.notes)
+}
+
 /// The decoder for an image's architecture.
 pub fn disassembler(arch: Arch) -> &'static dyn Disassembler {
     gloss_arch::disassembler(arch)

@@ -1,0 +1,466 @@
+//! Recursive descent over one function: decode from the entry, follow direct branches, stop at
+//! other functions' entries (tail calls) and after calls to non-returning functions, resolve
+//! indirect jumps once every other block is known (more predecessors, better bounds).
+use super::{Block, Edge, EdgeKind};
+use crate::code::CodeMap;
+use crate::idiom::jump_table::{self, Resolution, Step, Switch};
+use gloss_core::sem::{BinOp, Op, Target, Value};
+use gloss_core::{Disassembler, Flow, Image, InsnStatus};
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+/// Blocks per function beyond which the traversal stops (a runaway in data, not a function).
+const MAX_BLOCKS: usize = 100_000;
+/// Predecessor blocks searched back from an indirect jump for its bounds check.
+const MAX_PATH_BLOCKS: usize = 4;
+
+/// What the traversal of every function needs to know about the others.
+pub struct Context<'a> {
+    pub image: &'a Image,
+    pub dis: &'a dyn Disassembler,
+    pub code: &'a CodeMap<'a>,
+    /// Known function entries: a jump there is a tail call.
+    pub starts: &'a HashSet<u64>,
+    /// Entries (and import slots) of functions that never return.
+    pub noreturn: &'a HashSet<u64>,
+    /// Relocatable objects: branch relocations `(at, target)` sorted by `at`; the target is
+    /// `None` for a symbol defined elsewhere. Branch fields in the bytes are not yet relocated.
+    pub branch_relocs: &'a [(u64, Option<u64>)],
+}
+
+impl Context<'_> {
+    /// The branch target the relocation of an instruction says, if it has one.
+    fn relocated(&self, addr: u64, end: u64) -> Option<Option<u64>> {
+        let i = self.branch_relocs.partition_point(|r| r.0 < addr);
+        self.branch_relocs.get(i).filter(|r| r.0 < end).map(|r| r.1)
+    }
+}
+
+#[derive(Default, Debug)]
+pub struct FunctionBody {
+    pub blocks: Vec<Block>,
+    pub switches: Vec<Switch>,
+    /// Indirect jumps with unknown targets and why.
+    pub unresolved: Vec<(u64, &'static str)>,
+    /// Direct call targets.
+    pub calls: Vec<u64>,
+    /// Direct tail-call targets.
+    pub tail_calls: Vec<u64>,
+    /// Code addresses the function computes (`lea f(%rip)`, `adrp`+`add`): maybe functions.
+    pub code_refs: Vec<u64>,
+    /// Some path reaches a return, an indirect tail call or an unknown jump.
+    pub may_return: bool,
+    /// Decoding stopped at these addresses: invalid bytes or leaving code.
+    pub broken: Vec<u64>,
+}
+
+struct Walker<'c, 'a> {
+    cx: &'c Context<'a>,
+    entry: u64,
+    blocks: BTreeMap<u64, Block>,
+    pending: Vec<u64>,
+    work: Vec<u64>,
+    body: FunctionBody,
+}
+
+pub fn build(cx: &Context<'_>, entry: u64) -> FunctionBody {
+    let mut w = Walker {
+        cx,
+        entry,
+        blocks: BTreeMap::new(),
+        pending: Vec::new(),
+        work: vec![entry],
+        body: FunctionBody::default(),
+    };
+    loop {
+        while let Some(a) = w.work.pop() {
+            if w.blocks.len() >= MAX_BLOCKS {
+                w.body.broken.push(a);
+                w.work.clear();
+                break;
+            }
+            w.visit(a);
+        }
+        if w.pending.is_empty() {
+            break;
+        }
+        let pending = std::mem::take(&mut w.pending);
+        for j in pending {
+            w.resolve(j);
+        }
+    }
+    let mut body = w.body;
+    body.blocks = w.blocks.into_values().collect();
+    body.calls.sort_unstable();
+    body.calls.dedup();
+    body.code_refs.sort_unstable();
+    body.code_refs.dedup();
+    body
+}
+
+impl Walker<'_, '_> {
+    fn visit(&mut self, a: u64) {
+        if self.blocks.contains_key(&a) {
+            return;
+        }
+        if let Some((&s, b)) = self.blocks.range(..a).next_back()
+            && a < b.end()
+            && self.split(s, a)
+        {
+            return;
+        }
+        self.decode_block(a);
+    }
+
+    /// Splits the block at `s` so that `a` starts a block; false if `a` is not on one of its
+    /// instruction boundaries (overlapping code, decoded separately).
+    fn split(&mut self, s: u64, a: u64) -> bool {
+        let Some(b) = self.blocks.get(&s) else {
+            return false;
+        };
+        let mut at = s;
+        let mut n = 0u32;
+        while at < a {
+            let Some(bytes) = self.cx.code.bytes(at) else {
+                return false;
+            };
+            at = self.cx.dis.decode(bytes, at).end();
+            n += 1;
+        }
+        if at != a {
+            return false;
+        }
+        let second = Block {
+            addr: a,
+            size: b.end() - a,
+            insns: b.insns - n,
+            succs: b.succs.clone(),
+        };
+        let first = Block {
+            addr: s,
+            size: a - s,
+            insns: n,
+            succs: vec![Edge {
+                to: Some(a),
+                kind: EdgeKind::FallThrough,
+            }],
+        };
+        self.blocks.insert(s, first);
+        self.blocks.insert(a, second);
+        true
+    }
+
+    fn decode_block(&mut self, start: u64) {
+        let limit = self
+            .blocks
+            .range(start + 1..)
+            .next()
+            .map(|(&s, _)| s)
+            .unwrap_or(u64::MAX);
+        let mut a = start;
+        let mut insns = 0u32;
+        let mut succs = Vec::new();
+        // constants held by registers within the block: finds `adrp`+`add` code addresses
+        let mut consts: HashMap<u8, u64> = HashMap::new();
+        loop {
+            if a >= limit {
+                succs.push(fall(a));
+                break;
+            }
+            if a != self.entry && a != start && self.cx.starts.contains(&a) {
+                // runs into the next function: the last call did not return after all
+                succs.push(fall(a));
+                break;
+            }
+            let Some(bytes) = self.cx.code.bytes(a) else {
+                self.body.broken.push(a);
+                break;
+            };
+            let (insn, sem) = self.cx.dis.decode_sem(bytes, a);
+            if insn.status != InsnStatus::Valid {
+                self.body.broken.push(a);
+                break;
+            }
+            insns += 1;
+            self.track_consts(&mut consts, &sem.op);
+            let end = insn.end();
+            let mut flow = insn.flow;
+            if let Some(t) = self.cx.relocated(insn.addr, end) {
+                flow = match (flow, t) {
+                    (Flow::Call(_), Some(t)) => Flow::Call(t),
+                    (Flow::Call(_), None) => Flow::IndirectCall, // external: unknown here
+                    (Flow::Jump(_), Some(t)) => Flow::Jump(t),
+                    (Flow::Jump(_), None) => Flow::IndirectJump,
+                    (Flow::CondJump(_), Some(t)) => Flow::CondJump(t),
+                    (f, _) => f,
+                };
+            }
+            match flow {
+                Flow::Next => {
+                    a = end;
+                    continue;
+                }
+                Flow::CondJump(t) => {
+                    if t != self.entry && self.cx.starts.contains(&t) {
+                        // conditional tail call (`jne other_function`)
+                        succs.push(Edge {
+                            to: Some(t),
+                            kind: EdgeKind::TailCall,
+                        });
+                        self.body.tail_calls.push(t);
+                    } else {
+                        succs.push(Edge {
+                            to: Some(t),
+                            kind: EdgeKind::Conditional,
+                        });
+                        self.follow(t);
+                    }
+                    succs.push(fall(end));
+                    self.follow(end);
+                }
+                Flow::Jump(t) => {
+                    if t != self.entry && self.cx.starts.contains(&t) {
+                        succs.push(Edge {
+                            to: Some(t),
+                            kind: EdgeKind::TailCall,
+                        });
+                        self.body.tail_calls.push(t);
+                    } else {
+                        succs.push(Edge {
+                            to: Some(t),
+                            kind: EdgeKind::Jump,
+                        });
+                        self.follow(t);
+                    }
+                }
+                Flow::Call(t) => {
+                    succs.push(Edge {
+                        to: Some(t),
+                        kind: EdgeKind::Call,
+                    });
+                    self.body.calls.push(t);
+                    if !self.cx.noreturn.contains(&t) {
+                        succs.push(fall(end));
+                        self.follow(end);
+                    }
+                }
+                Flow::IndirectCall => {
+                    succs.push(Edge {
+                        to: None,
+                        kind: EdgeKind::Call,
+                    });
+                    let slot = match sem.op {
+                        Op::Indirect {
+                            target: Target::Mem(m),
+                        } if m.base.is_none() && m.index.is_none() => Some(m.disp as u64),
+                        _ => None,
+                    };
+                    if !slot.is_some_and(|s| self.cx.noreturn.contains(&s)) {
+                        succs.push(fall(end));
+                        self.follow(end);
+                    }
+                }
+                Flow::IndirectJump => self.pending.push(insn.addr),
+                Flow::Return => {
+                    succs.push(Edge {
+                        to: None,
+                        kind: EdgeKind::Return,
+                    });
+                    self.body.may_return = true;
+                }
+                Flow::Trap => {}
+            }
+            a = end;
+            break;
+        }
+        self.blocks.insert(
+            start,
+            Block {
+                addr: start,
+                size: a - start,
+                insns,
+                succs,
+            },
+        );
+    }
+
+    fn follow(&mut self, t: u64) {
+        if t != self.entry && self.cx.starts.contains(&t) {
+            return; // another function's entry: reached by falling out of a call that did not return
+        }
+        if self.cx.code.contains(t) {
+            self.work.push(t);
+        } else {
+            self.body.broken.push(t);
+        }
+    }
+
+    fn track_consts(&mut self, consts: &mut HashMap<u8, u64>, op: &Op) {
+        let v = match *op {
+            Op::Set {
+                dst,
+                src: Value::Imm(k),
+                ..
+            } => Some((dst, k as u64)),
+            Op::Bin {
+                op: BinOp::Add,
+                dst,
+                a,
+                b: Value::Imm(k),
+                width: 64,
+            } => consts
+                .get(&a.0)
+                .map(|base| (dst, base.wrapping_add(k as u64))),
+            _ => None,
+        };
+        match v {
+            Some((dst, k)) => {
+                consts.insert(dst.0, k);
+                if self.cx.code.contains(k) {
+                    self.body.code_refs.push(k);
+                }
+            }
+            None => match *op {
+                Op::Set { dst, .. }
+                | Op::Bin { dst, .. }
+                | Op::Load { dst, .. }
+                | Op::Addr { dst, .. }
+                | Op::Select { dst, .. } => {
+                    consts.remove(&dst.0);
+                }
+                Op::Clobber(m) => consts.retain(|r, _| m & (1 << r) == 0),
+                _ => {}
+            },
+        }
+    }
+
+    fn block_ending_at(&self, jump: u64) -> Option<u64> {
+        self.blocks
+            .range(..=jump)
+            .next_back()
+            .filter(|(_, b)| jump < b.end())
+            .map(|(&s, _)| s)
+    }
+
+    /// Blocks (start addresses) from a predecessor chain ending with the jump's block.
+    fn path_blocks(&self, last: u64, depth: usize) -> Vec<u64> {
+        let mut preds: HashMap<u64, Vec<u64>> = HashMap::new();
+        for b in self.blocks.values() {
+            for e in &b.succs {
+                if let (Some(t), EdgeKind::FallThrough | EdgeKind::Conditional | EdgeKind::Jump) =
+                    (e.to, e.kind)
+                {
+                    preds.entry(t).or_default().push(b.addr);
+                }
+            }
+        }
+        let mut path = vec![last];
+        let mut cur = last;
+        while path.len() <= depth {
+            let Some(ps) = preds.get(&cur) else { break };
+            // prefer the predecessor that ends with a conditional branch: the bounds check
+            let pick = ps
+                .iter()
+                .copied()
+                .filter(|p| !path.contains(p))
+                .max_by_key(|p| {
+                    self.blocks[p]
+                        .succs
+                        .iter()
+                        .any(|e| e.kind == EdgeKind::Conditional)
+                });
+            let Some(p) = pick else { break };
+            path.insert(0, p);
+            cur = p;
+        }
+        path
+    }
+
+    fn steps(&self, blocks: &[u64], jump: u64) -> Vec<Step> {
+        let mut steps = Vec::new();
+        for (i, &s) in blocks.iter().enumerate() {
+            let next = blocks.get(i + 1).copied();
+            let b = &self.blocks[&s];
+            let mut a = s;
+            while a < b.end() {
+                let Some(bytes) = self.cx.code.bytes(a) else {
+                    return steps;
+                };
+                let (insn, sem) = self.cx.dis.decode_sem(bytes, a);
+                let taken = match (insn.flow, next) {
+                    (Flow::CondJump(t), Some(n)) => Some(t == n && t != insn.end()),
+                    _ => None,
+                };
+                steps.push(Step { insn, sem, taken });
+                if a == jump {
+                    return steps;
+                }
+                a = insn.end();
+            }
+        }
+        steps
+    }
+
+    fn resolve(&mut self, jump: u64) {
+        let Some(start) = self.block_ending_at(jump) else {
+            return;
+        };
+        let env = crate::code::ImageEnv {
+            image: self.cx.image,
+            code: self.cx.code,
+        };
+        let mut result = Resolution::Unresolved("no bounds check found for the index");
+        for depth in 0..MAX_PATH_BLOCKS {
+            let path = self.path_blocks(start, depth);
+            if depth > 0 && path.len() <= depth {
+                break; // no more predecessors
+            }
+            let steps = self.steps(&path, jump);
+            result = jump_table::resolve(self.cx.dis.arch(), &steps, &env);
+            if !matches!(result, Resolution::Unresolved(_)) {
+                break;
+            }
+        }
+        let block = self.blocks.get_mut(&start).expect("block exists");
+        match result {
+            Resolution::Table(sw) => {
+                let mut seen = HashSet::new();
+                for &t in &sw.entries {
+                    if seen.insert(t) {
+                        block.succs.push(Edge {
+                            to: Some(t),
+                            kind: EdgeKind::IndirectResolved,
+                        });
+                    }
+                }
+                let mut targets: Vec<u64> = seen.into_iter().collect();
+                targets.sort_unstable();
+                for t in targets {
+                    self.follow(t);
+                }
+                self.body.switches.push(sw);
+            }
+            Resolution::Slot(_) => {
+                block.succs.push(Edge {
+                    to: None,
+                    kind: EdgeKind::TailCall,
+                });
+                self.body.may_return = true;
+            }
+            Resolution::Unresolved(why) => {
+                block.succs.push(Edge {
+                    to: None,
+                    kind: EdgeKind::Unresolved,
+                });
+                self.body.unresolved.push((jump, why));
+                self.body.may_return = true;
+            }
+        }
+    }
+}
+
+fn fall(to: u64) -> Edge {
+    Edge {
+        to: Some(to),
+        kind: EdgeKind::FallThrough,
+    }
+}

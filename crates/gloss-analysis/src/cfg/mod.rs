@@ -1,0 +1,46 @@
+//! Basic blocks and typed edges of one function, built by recursive descent from its entry
+//! (`build.rs`). Blocks end at every branch, call and return; a conditional branch has a
+//! `Conditional` edge to its target and a `FallThrough` edge to the next instruction.
+mod build;
+
+pub use build::{Context, FunctionBody, build};
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
+pub enum EdgeKind {
+    /// To the next instruction (after a conditional branch not taken, or a call that returns).
+    FallThrough,
+    /// A conditional branch taken.
+    Conditional,
+    /// An unconditional direct jump inside the function.
+    Jump,
+    /// A direct or indirect call (`to` is the callee when known).
+    Call,
+    /// A jump that leaves the function for another function's entry or an import slot.
+    TailCall,
+    Return,
+    /// One target of an indirect jump resolved through a jump table.
+    IndirectResolved,
+    /// An indirect jump whose targets are unknown.
+    Unresolved,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Edge {
+    pub to: Option<u64>,
+    pub kind: EdgeKind,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Block {
+    pub addr: u64,
+    pub size: u64,
+    /// Number of instructions.
+    pub insns: u32,
+    pub succs: Vec<Edge>,
+}
+
+impl Block {
+    pub fn end(&self) -> u64 {
+        self.addr + self.size
+    }
+}

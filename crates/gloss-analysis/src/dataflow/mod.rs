@@ -1,0 +1,3 @@
+//! Register values along paths, symbolically.
+pub mod exec;
+pub mod expr;

@@ -1,0 +1,82 @@
+//! Function starts in bytes no traversal reached: after padding, a recognised prologue.
+//! x86-64: `endbr64`; `push %rbp; mov %rsp,%rbp`. AArch64: `bti c`, `paciasp`/`pacibsp`,
+//! `stp x29, x30, [sp, #-N]!`. Padding is `nop` of any length, `int3`, and zero bytes.
+use super::Covered;
+use crate::code::CodeMap;
+use gloss_core::{Arch, Disassembler, Flow, InsnStatus};
+
+const X86_ENDBR64: [u8; 4] = [0xf3, 0x0f, 0x1e, 0xfa];
+const X86_PUSH_RBP_MOV: [u8; 4] = [0x55, 0x48, 0x89, 0xe5];
+const A64_BTI_C: u32 = 0xd503_245f;
+const A64_BTI_JC: u32 = 0xd503_24df;
+const A64_PACIASP: u32 = 0xd503_233f;
+const A64_PACIBSP: u32 = 0xd503_237f;
+
+fn is_prologue(arch: Arch, b: &[u8]) -> bool {
+    match arch {
+        Arch::X86_64 => b.starts_with(&X86_ENDBR64) || b.starts_with(&X86_PUSH_RBP_MOV),
+        Arch::Aarch64 => {
+            let Some(w) = b
+                .get(..4)
+                .map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]))
+            else {
+                return false;
+            };
+            // stp x29, x30, [sp, #imm]! (pre-index, any negative offset)
+            let stp_fp_lr = w & 0xffc0_7fff == 0xa980_7bfd && (w >> 21) & 1 == 1;
+            matches!(w, A64_BTI_C | A64_BTI_JC | A64_PACIASP | A64_PACIBSP) || stp_fp_lr
+        }
+    }
+}
+
+/// Whether the instruction at the start of `b` is padding, and its length.
+fn padding(dis: &dyn Disassembler, b: &[u8], addr: u64) -> Option<u64> {
+    if b.first() == Some(&0) && dis.arch() == Arch::X86_64 {
+        return Some(1);
+    }
+    if dis.arch() == Arch::Aarch64 && b.get(..4) == Some(&[0, 0, 0, 0]) {
+        return Some(4);
+    }
+    let (insn, sem) = dis.decode_sem(b, addr);
+    let pad = insn.status == InsnStatus::Valid
+        && (matches!(sem.op, gloss_core::sem::Op::None) && insn.flow == Flow::Next
+            || insn.flow == Flow::Trap && dis.arch() == Arch::X86_64);
+    // only true no-ops: a hint like `bti c` is a prologue, not padding
+    (pad && !is_prologue(dis.arch(), b)).then_some(insn.len as u64)
+}
+
+/// Prologue addresses in the code not covered by any block.
+pub(super) fn in_gaps(code: &CodeMap, dis: &dyn Disassembler, covered: &Covered) -> Vec<u64> {
+    let mut out = Vec::new();
+    for (start, end) in code.sections() {
+        let mut gaps = Vec::new();
+        let mut pos = start;
+        for &(s, e) in covered.ranges() {
+            if e <= start || s >= end {
+                continue;
+            }
+            if s > pos {
+                gaps.push((pos, s));
+            }
+            pos = pos.max(e);
+        }
+        if pos < end {
+            gaps.push((pos, end));
+        }
+        for (mut a, e) in gaps {
+            while a < e {
+                let Some(b) = code.bytes(a) else { break };
+                match padding(dis, b, a) {
+                    Some(n) => a += n,
+                    None => {
+                        if is_prologue(dis.arch(), b) {
+                            out.push(a);
+                        }
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,373 @@
+//! Switch jump tables, recovered from what the dispatch code computes rather than from a list
+//! of instruction shapes.
+//!
+//! The path of blocks leading to an indirect jump is executed symbolically
+//! ([`crate::dataflow`]): the jump target becomes an expression of the selector, e.g.
+//! - x86-64 PIC (gcc, clang): `table + sext32(load32(table + idx*4))`
+//!   from `lea table(%rip),%rdx; movslq (%rdx,%rax,4),%rax; add %rdx,%rax; jmp *%rax`;
+//! - x86-64 non-PIC: `load64(table + idx*8)` from `jmp *table(,%rax,8)`;
+//! - MSVC x64: `base + zext32(load32(base + rva + idx*4))` (image-relative);
+//! - AArch64 gcc: `anchor + (sext8(load8(table + idx)) << 2)` from
+//!   `ldrb w1, [x1, w0, uxtw]; adr x2, anchor; add x1, x2, w1, sxtb #2; br x1`;
+//! - AArch64 clang: `anchor + (load8/16(table + idx) << 2)` or `table + sext32(load32(...))`;
+//! - two-level tables: `load64(targets + load8(indices + idx)*8)`;
+//!
+//! and the guards on the path (`cmp w0, #9; b.hi default`, signed pairs, a subtracted lower
+//! bound, LLVM's rotate for strided cases) bound the index. Evaluating the expression for every
+//! index in the bound, reading the table from the file, gives the targets; inverting the chain
+//! from selector to index gives each case's source value. Per-architecture notes and tests with
+//! real compiler bytes are in `x86_64.rs` and `aarch64.rs`.
+#[cfg(test)]
+mod aarch64;
+#[cfg(test)]
+mod x86_64;
+
+use crate::dataflow::exec::{Exec, Guard};
+use crate::dataflow::expr::{E, Exprs, Memory, Node};
+use gloss_core::sem::{Cond, Reg, Target};
+use gloss_core::{Arch, Insn, Sem};
+
+/// Tables larger than this are not believed: a bound that large is not a switch.
+const MAX_ENTRIES: u64 = 1 << 14;
+
+/// What the table's (scaled) entries are added to.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Anchor {
+    /// Entries are absolute addresses.
+    None,
+    /// Entries are offsets from the table itself (gcc/clang PIC).
+    Table(u64),
+    /// Entries are offsets from the image base (MSVC image-relative).
+    ImageBase(u64),
+    /// Entries are offsets from a code address (AArch64 `adr` anchor).
+    Code(u64),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Case {
+    pub value: i64,
+    pub target: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Switch {
+    pub jump_addr: u64,
+    pub table_addr: u64,
+    pub entry_size: u8,
+    pub signed: bool,
+    /// Left shift applied to an entry before adding the anchor.
+    pub scale: u8,
+    pub anchor: Anchor,
+    /// First-level byte table of a two-level switch: (address, entry size).
+    pub index_table: Option<(u64, u8)>,
+    /// Where the bounds check sends values outside the table.
+    pub default: Option<u64>,
+    /// The compare that bounds the index.
+    pub bound_check: Option<u64>,
+    /// The selector register and the width the switch reads it at, when it is a register.
+    pub selector: Option<(Reg, u8)>,
+    /// Targets in table order, index 0 first.
+    pub entries: Vec<u64>,
+    /// Source-level case values and their targets (entries that go to the default are holes
+    /// and not listed).
+    pub cases: Vec<Case>,
+}
+
+/// One instruction of the path with the way it continues: `Some(true)` if the path follows a
+/// conditional branch's target, `Some(false)` its fall-through.
+pub struct Step {
+    pub insn: Insn,
+    pub sem: Sem,
+    pub taken: Option<bool>,
+}
+
+/// The context a resolution needs from the image.
+pub trait Env: Memory {
+    /// Whether instructions may start at `addr` (an executable section, not a data run).
+    fn is_code(&self, addr: u64) -> bool;
+    fn image_base(&self) -> Option<u64>;
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Resolution {
+    Table(Switch),
+    /// The jump reads a fixed memory slot: a tail call through a GOT/IAT entry.
+    Slot(u64),
+    Unresolved(&'static str),
+}
+
+/// Resolves the indirect jump that ends `path`.
+pub fn resolve(arch: Arch, path: &[Step], env: &dyn Env) -> Resolution {
+    let Some(last) = path.last() else {
+        return Resolution::Unresolved("empty path");
+    };
+    let gloss_core::sem::Op::Indirect { target } = last.sem.op else {
+        return Resolution::Unresolved("jump operand not understood");
+    };
+    let mut ex = Exec::new(arch);
+    for s in &path[..path.len() - 1] {
+        ex.step(&s.insn, &s.sem, s.taken);
+    }
+    let t = ex.target(target);
+    if let Target::Mem(_) = target
+        && let Node::Load(a, _, _) = ex.x.node(t)
+        && let Some(slot) = ex.x.as_const(a)
+    {
+        return Resolution::Slot(slot);
+    }
+    if let Node::Load(a, 8, _) = ex.x.node(t)
+        && let Some(slot) = ex.x.as_const(a)
+    {
+        return Resolution::Slot(slot);
+    }
+    let guards = ex.guards.clone();
+    let mut best = Resolution::Unresolved("no bounds check found for the index");
+    for (a, lo, hi, guard) in bounded(&mut ex.x, &guards) {
+        if !ex.x.contains(t, a) {
+            continue;
+        }
+        match table(&ex.x, t, a, lo, hi, guard, last.insn.addr, env) {
+            Ok(sw) => return Resolution::Table(sw),
+            Err(why) => best = Resolution::Unresolved(why),
+        }
+    }
+    best
+}
+
+fn mask(bits: u8) -> u64 {
+    if bits >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << bits) - 1
+    }
+}
+
+fn sext(v: u64, bits: u8) -> i64 {
+    if bits >= 64 {
+        return v as i64;
+    }
+    let s = 64 - bits as u32;
+    ((v << s) as i64) >> s
+}
+
+/// Expressions with a finite range proven by the guards: (node, low, high, the guard giving
+/// the upper bound). Ranges are inclusive, in the node's value domain (signed ranges are
+/// given as two's-complement values of the compare width).
+fn bounded(x: &mut Exprs, guards: &[Guard]) -> Vec<(E, u64, u64, Guard)> {
+    // (node, width) -> (unsigned hi, signed lo, signed hi, guard)
+    let mut out = Vec::new();
+    let mut nodes: Vec<(E, u8)> = guards.iter().map(|g| (g.a, g.width)).collect();
+    nodes.dedup();
+    for (a, width) in nodes {
+        let mut uhi: Option<(u64, Guard)> = None;
+        let (mut slo, mut shi): (Option<i64>, Option<(i64, Guard)>) = (None, None);
+        for g in guards.iter().filter(|g| g.a == a && g.width == width) {
+            let Some(k) = x.as_const(g.b) else { continue };
+            let ks = sext(k, width);
+            match g.cond {
+                Cond::Ls => uhi = Some((k, *g)),
+                Cond::Lo if k > 0 => uhi = Some((k - 1, *g)),
+                Cond::Le => shi = Some((ks, *g)),
+                Cond::Lt => shi = Some((ks - 1, *g)),
+                Cond::Ge => slo = Some(ks),
+                Cond::Gt => slo = Some(ks + 1),
+                _ => {}
+            }
+        }
+        if let Some((hi, g)) = uhi {
+            out.push((a, 0, hi, g));
+        } else if let (Some(lo), Some((hi, g))) = (slo, shi)
+            && lo <= hi
+        {
+            out.push((a, lo as u64 & mask(width), hi as u64 & mask(width), g));
+        }
+    }
+    // The same value under the other extension: `cmp w0, #9` bounds zext(w0) and sext(w0).
+    let mut related = Vec::new();
+    for &(a, lo, hi, g) in &out {
+        if let Node::Zext(inner, w) = x.node(a)
+            && sext(hi, w) >= 0
+            && sext(lo, w) >= 0
+        {
+            let s = x.sext(inner, w);
+            related.push((s, lo, hi, g));
+        }
+    }
+    out.extend(related);
+    out
+}
+
+#[allow(clippy::too_many_arguments)]
+fn table(
+    x: &Exprs,
+    t: E,
+    a: E,
+    lo: u64,
+    hi: u64,
+    guard: Guard,
+    jump: u64,
+    env: &dyn Env,
+) -> Result<Switch, &'static str> {
+    let width = guard.width;
+    let signed_range = lo > hi;
+    let count = if signed_range {
+        sext(hi, width).wrapping_sub(sext(lo, width)) as u64 + 1
+    } else {
+        hi - lo + 1
+    };
+    if count > MAX_ENTRIES {
+        return Err("index bound too large for a jump table");
+    }
+    // The value a node takes for the n-th index: extension nodes read the compare's value at
+    // their own width.
+    let value_of = |n: u64| -> u64 {
+        let v = lo.wrapping_add(n) & mask(width);
+        match x.node(a) {
+            Node::Sext(_, w) => sext(v, w) as u64,
+            _ => v,
+        }
+    };
+    let mut entries = Vec::with_capacity(count as usize);
+    for n in 0..count {
+        let target = x
+            .eval(t, a, value_of(n), env)
+            .ok_or("table entries unreadable (outside the file)")?;
+        if !env.is_code(target) {
+            return Err("a table entry points outside code");
+        }
+        entries.push(target);
+    }
+    let shape = shape(x, t, a).ok_or("jump target is not a table lookup")?;
+    let table_addr = x
+        .eval(shape.load_addr, a, value_of(0), env)
+        .or_else(|| {
+            shape
+                .index_load
+                .and_then(|il| x.eval(shape.load_addr, il, 0, env))
+        })
+        .ok_or("table address unknown")?;
+    let index_table = match shape.index_load {
+        Some(il) => match x.node(il) {
+            Node::Load(addr, size, _) => x.eval(addr, a, value_of(0), env).map(|p| (p, size)),
+            _ => None,
+        },
+        None => None,
+    };
+    let anchor = match shape.anchor {
+        None => Anchor::None,
+        Some(k) if k == table_addr => Anchor::Table(k),
+        Some(k) if Some(k) == env.image_base() => Anchor::ImageBase(k),
+        Some(k) => Anchor::Code(k),
+    };
+    let default = Some(guard.exit).filter(|d| env.is_code(*d));
+    let mut cases = Vec::new();
+    for (n, &target) in entries.iter().enumerate() {
+        if Some(target) == default {
+            continue;
+        }
+        let idx = lo.wrapping_add(n as u64) & mask(width);
+        if let Some((leaf, v, w, signed)) = x.invert(a, idx) {
+            let (w, signed) = match x.node(leaf) {
+                Node::Load(_, size, s) if size * 8 < w => (size * 8, s),
+                _ => (w, signed),
+            };
+            // int and long selectors read signed; narrower ones as their extension says
+            let value = if signed || w >= 32 {
+                sext(v, w)
+            } else {
+                (v & mask(w)) as i64
+            };
+            cases.push(Case { value, target });
+        }
+    }
+    cases.sort_by_key(|c| c.value);
+    let selector = x
+        .invert(a, 0)
+        .and_then(|(leaf, _, w, _)| match x.node(leaf) {
+            Node::Input(r) => Some((r, w.max(32))),
+            _ => None,
+        });
+    Ok(Switch {
+        jump_addr: jump,
+        table_addr,
+        entry_size: shape.entry_size,
+        signed: shape.signed,
+        scale: shape.scale,
+        anchor,
+        index_table,
+        default,
+        bound_check: Some(guard.cmp_at),
+        selector,
+        entries,
+        cases,
+    })
+}
+
+struct Shape {
+    load_addr: E,
+    entry_size: u8,
+    signed: bool,
+    scale: u8,
+    anchor: Option<u64>,
+    /// The first-level load of a two-level table.
+    index_load: Option<E>,
+}
+
+/// `[anchor +] [ext](load(addr)) [<< scale]`, with the load's address depending on `a`.
+fn shape(x: &Exprs, t: E, a: E) -> Option<Shape> {
+    let (mut e, anchor) = match x.node(t) {
+        Node::Add(p, q) => match (x.as_const(p), x.as_const(q)) {
+            (_, Some(k)) => (p, Some(k)),
+            (Some(k), _) => (q, Some(k)),
+            _ => return None,
+        },
+        _ => (t, None),
+    };
+    let mut scale = 0;
+    let mut signed = false;
+    loop {
+        match x.node(e) {
+            Node::Shl(inner, s) => {
+                scale += s;
+                e = inner;
+            }
+            Node::Sext(inner, _) => {
+                signed = true;
+                e = inner;
+            }
+            Node::Zext(inner, _) => e = inner,
+            Node::Load(addr, size, s) => {
+                if !x.contains(addr, a) {
+                    return None;
+                }
+                let index_load = inner_load(x, addr, a);
+                return Some(Shape {
+                    load_addr: addr,
+                    entry_size: size,
+                    signed: signed || s,
+                    scale,
+                    anchor,
+                    index_load,
+                });
+            }
+            _ => return None,
+        }
+    }
+}
+
+/// A load inside `e` whose address depends on `a` (two-level tables).
+fn inner_load(x: &Exprs, e: E, a: E) -> Option<E> {
+    match x.node(e) {
+        Node::Load(addr, _, _) if x.contains(addr, a) => Some(e),
+        Node::Add(p, q) | Node::Sub(p, q) | Node::And(p, q) | Node::Or(p, q) | Node::Xor(p, q) => {
+            inner_load(x, p, a).or_else(|| inner_load(x, q, a))
+        }
+        Node::Shl(p, _)
+        | Node::Lsr(p, _)
+        | Node::Asr(p, _)
+        | Node::Ror(p, _, _)
+        | Node::Zext(p, _)
+        | Node::Sext(p, _) => inner_load(x, p, a),
+        _ => None,
+    }
+}

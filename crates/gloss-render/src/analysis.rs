@@ -1,0 +1,246 @@
+//! The `gloss analyze` report (JSON wire types, docs/json.md), the `gloss functions` table and
+//! `gloss cfg` in DOT.
+use gloss_analysis::cfg::EdgeKind;
+use gloss_analysis::discover::{Analysis, Function};
+use gloss_analysis::idiom::jump_table::{Anchor, Switch};
+use gloss_core::{Addr, Format, Image};
+use serde::Serialize;
+use std::fmt::Write;
+
+#[derive(Serialize)]
+pub struct Report<'a> {
+    pub file: &'a str,
+    pub format: Format,
+    pub arch: &'static str,
+    pub functions: Vec<FunctionOut>,
+}
+
+#[derive(Serialize)]
+pub struct FunctionOut {
+    pub name: String,
+    pub addr: Addr,
+    pub size: u64,
+    pub evidence: Vec<&'static str>,
+    pub noreturn: bool,
+    pub blocks: Vec<BlockOut>,
+    pub switches: Vec<SwitchOut>,
+    pub unresolved_indirect_jumps: Vec<UnresolvedOut>,
+}
+
+#[derive(Serialize)]
+pub struct BlockOut {
+    pub addr: Addr,
+    pub size: u64,
+    pub insns: u32,
+    pub succs: Vec<EdgeOut>,
+}
+
+#[derive(Serialize)]
+pub struct EdgeOut {
+    pub to: Option<Addr>,
+    pub kind: &'static str,
+}
+
+#[derive(Serialize)]
+pub struct SwitchOut {
+    pub jump_addr: Addr,
+    pub table_addr: Addr,
+    pub entry_size: u8,
+    pub signed: bool,
+    pub scale: u8,
+    /// `none` (absolute entries), `table`, `image_base` or `code`.
+    pub anchor_kind: &'static str,
+    pub anchor: Option<Addr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index_table: Option<IndexTableOut>,
+    pub default: Option<Addr>,
+    pub bound_check: Option<Addr>,
+    pub selector: Option<&'static str>,
+    pub entries: Vec<Addr>,
+    pub cases: Vec<CaseOut>,
+}
+
+#[derive(Serialize)]
+pub struct IndexTableOut {
+    pub addr: Addr,
+    pub entry_size: u8,
+}
+
+#[derive(Serialize)]
+pub struct CaseOut {
+    pub value: i64,
+    pub target: Addr,
+}
+
+#[derive(Serialize)]
+pub struct UnresolvedOut {
+    pub addr: Addr,
+    pub reason: &'static str,
+}
+
+pub fn edge_kind(k: EdgeKind) -> &'static str {
+    match k {
+        EdgeKind::FallThrough => "fall_through",
+        EdgeKind::Conditional => "conditional",
+        EdgeKind::Jump => "jump",
+        EdgeKind::Call => "call",
+        EdgeKind::TailCall => "tail_call",
+        EdgeKind::Return => "return",
+        EdgeKind::IndirectResolved => "indirect_resolved",
+        EdgeKind::Unresolved => "unresolved",
+    }
+}
+
+/// A function's display name: its symbol, else `sub_<addr>`.
+pub fn function_name(f: &Function) -> String {
+    f.name
+        .clone()
+        .unwrap_or_else(|| format!("sub_{:x}", f.addr))
+}
+
+pub fn switch_out(image: &Image, s: &Switch) -> SwitchOut {
+    let (anchor_kind, anchor) = match s.anchor {
+        Anchor::None => ("none", None),
+        Anchor::Table(a) => ("table", Some(Addr(a))),
+        Anchor::ImageBase(a) => ("image_base", Some(Addr(a))),
+        Anchor::Code(a) => ("code", Some(Addr(a))),
+    };
+    SwitchOut {
+        jump_addr: Addr(s.jump_addr),
+        table_addr: Addr(s.table_addr),
+        entry_size: s.entry_size,
+        signed: s.signed,
+        scale: s.scale,
+        anchor_kind,
+        anchor,
+        index_table: s.index_table.map(|(a, n)| IndexTableOut {
+            addr: Addr(a),
+            entry_size: n,
+        }),
+        default: s.default.map(Addr),
+        bound_check: s.bound_check.map(Addr),
+        selector: s.selector.map(|(r, w)| r.name(image.arch, w)),
+        entries: s.entries.iter().map(|&a| Addr(a)).collect(),
+        cases: s
+            .cases
+            .iter()
+            .map(|c| CaseOut {
+                value: c.value,
+                target: Addr(c.target),
+            })
+            .collect(),
+    }
+}
+
+pub fn function_out(image: &Image, f: &Function) -> FunctionOut {
+    FunctionOut {
+        name: function_name(f),
+        addr: Addr(f.addr),
+        size: f.size,
+        evidence: f.evidence.iter().map(|e| e.name()).collect(),
+        noreturn: f.noreturn,
+        blocks: f
+            .blocks
+            .iter()
+            .map(|b| BlockOut {
+                addr: Addr(b.addr),
+                size: b.size,
+                insns: b.insns,
+                succs: b
+                    .succs
+                    .iter()
+                    .map(|e| EdgeOut {
+                        to: e.to.map(Addr),
+                        kind: edge_kind(e.kind),
+                    })
+                    .collect(),
+            })
+            .collect(),
+        switches: f.switches.iter().map(|s| switch_out(image, s)).collect(),
+        unresolved_indirect_jumps: f
+            .unresolved
+            .iter()
+            .map(|&(a, why)| UnresolvedOut {
+                addr: Addr(a),
+                reason: why,
+            })
+            .collect(),
+    }
+}
+
+pub fn report<'a>(file: &'a str, image: &Image, analysis: &Analysis) -> Report<'a> {
+    Report {
+        file,
+        format: image.format,
+        arch: image.arch.name(),
+        functions: analysis
+            .functions
+            .iter()
+            .map(|f| function_out(image, f))
+            .collect(),
+    }
+}
+
+/// `gloss functions`: one line per function, address order.
+pub fn functions_text(analysis: &Analysis) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{:<18} {:>8}  {:<40} evidence",
+        "address", "size", "name"
+    );
+    for f in &analysis.functions {
+        let ev: Vec<&str> = f.evidence.iter().map(|e| e.name()).collect();
+        let _ = writeln!(
+            s,
+            "{:<18} {:>8}  {:<40} {}{}",
+            format!("{:#x}", f.addr),
+            f.size,
+            function_name(f),
+            ev.join(","),
+            if f.noreturn { " noreturn" } else { "" }
+        );
+    }
+    s
+}
+
+/// One function's CFG in Graphviz DOT: a node per block, edges labelled by kind; calls and
+/// returns go to small external nodes.
+pub fn cfg_dot(f: &Function) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "digraph \"{}\" {{",
+        function_name(f).replace('"', "\\\"")
+    );
+    let _ = writeln!(s, "  node [shape=box fontname=monospace];");
+    let mut ext = 0;
+    for b in &f.blocks {
+        let _ = writeln!(
+            s,
+            "  \"{:#x}\" [label=\"{:#x}\\n{} insns\"];",
+            b.addr, b.addr, b.insns
+        );
+        for e in &b.succs {
+            let kind = edge_kind(e.kind);
+            let internal = f.blocks.iter().any(|x| Some(x.addr) == e.to)
+                && !matches!(e.kind, EdgeKind::Call | EdgeKind::TailCall);
+            match e.to {
+                Some(t) if internal => {
+                    let _ = writeln!(s, "  \"{:#x}\" -> \"{t:#x}\" [label=\"{kind}\"];", b.addr);
+                }
+                to => {
+                    ext += 1;
+                    let label = to.map(|t| format!("{t:#x}")).unwrap_or_else(|| kind.into());
+                    let _ = writeln!(
+                        s,
+                        "  \"x{ext}\" [label=\"{label}\" shape=plaintext];\n  \"{:#x}\" -> \"x{ext}\" [label=\"{kind}\" style=dashed];",
+                        b.addr
+                    );
+                }
+            }
+        }
+    }
+    s.push_str("}\n");
+    s
+}
