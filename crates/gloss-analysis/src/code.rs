@@ -71,6 +71,7 @@ impl<'a> CodeMap<'a> {
 pub struct ImageEnv<'a> {
     pub image: &'a Image,
     pub code: &'a CodeMap<'a>,
+    pub dis: &'a dyn gloss_core::Disassembler,
 }
 
 impl Memory for ImageEnv<'_> {
@@ -85,6 +86,12 @@ impl Memory for ImageEnv<'_> {
 impl Env for ImageEnv<'_> {
     fn is_code(&self, addr: u64) -> bool {
         self.code.contains(addr)
+    }
+    fn direct_jump(&self, addr: u64) -> Option<u64> {
+        match self.dis.decode(self.code.bytes(addr)?, addr).flow {
+            gloss_core::Flow::Jump(t) => Some(t),
+            _ => None,
+        }
     }
     fn image_base(&self) -> Option<u64> {
         self.image.facts.pe.as_ref().map(|p| p.image_base.0)

@@ -163,6 +163,15 @@ pub enum Op {
     Store { src: Value, mem: Mem, size: u8 },
     /// `dst := mem` as an address, without reading memory (x86 `lea`).
     Addr { dst: Reg, mem: Mem, width: u8 },
+    /// Flags from comparing `size` bytes of memory with `b` (x86 `cmpl $0xc,(%rdi)`).
+    CompareMem { mem: Mem, size: u8, b: Value },
+    /// `dst := dst` with the 16 bits at `shift` replaced by `imm` (AArch64 `movk`).
+    Insert {
+        dst: Reg,
+        imm: u16,
+        shift: u8,
+        width: u8,
+    },
     /// Flags from `a - b` (`cmp`, `subs` into the zero register) or `a & b` when `test`.
     Compare {
         a: Reg,
@@ -192,24 +201,30 @@ pub enum Target {
     Mem(Mem),
 }
 
-/// One instruction's semantics: its operation and whether it also sets the condition flags
-/// (x86 `add`, AArch64 `adds`), so a compare is only trusted if nothing overwrote the flags.
+/// One instruction's semantics: its operation, whether it also sets the condition flags (x86
+/// `add`, AArch64 `adds`), so a compare is only trusted if nothing overwrote the flags, and the
+/// side effects some addressing modes and flag-setting arithmetic add.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct Sem {
     pub op: Op,
     pub writes_flags: bool,
+    /// The flags equal those of comparing the register's old value with the immediate (at the
+    /// width): AArch64 `subs w0, w0, #k` is `cmp w0, #k`, `adds w0, w0, #k` is `cmn w0, #k`.
+    pub flags_as_compare: Option<(Reg, i64, u8)>,
+    /// Base register write-back of pre/post-indexed addressing: `base += offset` (after the
+    /// access; a pre-indexed access already used the new address).
+    pub writeback: Option<(Reg, i64)>,
 }
 
 impl Sem {
     pub const NONE: Sem = Sem {
         op: Op::None,
         writes_flags: false,
+        flags_as_compare: None,
+        writeback: None,
     };
     pub fn op(op: Op) -> Sem {
-        Sem {
-            op,
-            writes_flags: false,
-        }
+        Sem { op, ..Sem::NONE }
     }
 }
 

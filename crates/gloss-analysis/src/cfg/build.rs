@@ -10,8 +10,10 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// Blocks per function beyond which the traversal stops (a runaway in data, not a function).
 const MAX_BLOCKS: usize = 100_000;
-/// Predecessor blocks searched back from an indirect jump for its bounds check.
+/// Blocks on a path searched back from an indirect jump for its bounds check and table.
 const MAX_PATH_BLOCKS: usize = 4;
+/// Predecessor paths tried per length.
+const MAX_PATHS: usize = 8;
 
 /// What the traversal of every function needs to know about the others.
 pub struct Context<'a> {
@@ -341,8 +343,9 @@ impl Walker<'_, '_> {
             .map(|(&s, _)| s)
     }
 
-    /// Blocks (start addresses) from a predecessor chain ending with the jump's block.
-    fn path_blocks(&self, last: u64, depth: usize) -> Vec<u64> {
+    /// Predecessor chains ending with the jump's block, `len` blocks long; predecessors that
+    /// end with a conditional branch (a bounds check) come first. At most `MAX_PATHS`.
+    fn paths(&self, last: u64, len: usize) -> Vec<Vec<u64>> {
         let mut preds: HashMap<u64, Vec<u64>> = HashMap::new();
         for b in self.blocks.values() {
             for e in &b.succs {
@@ -353,26 +356,34 @@ impl Walker<'_, '_> {
                 }
             }
         }
-        let mut path = vec![last];
-        let mut cur = last;
-        while path.len() <= depth {
-            let Some(ps) = preds.get(&cur) else { break };
-            // prefer the predecessor that ends with a conditional branch: the bounds check
-            let pick = ps
-                .iter()
-                .copied()
-                .filter(|p| !path.contains(p))
-                .max_by_key(|p| {
-                    self.blocks[p]
-                        .succs
-                        .iter()
-                        .any(|e| e.kind == EdgeKind::Conditional)
-                });
-            let Some(p) = pick else { break };
-            path.insert(0, p);
-            cur = p;
+        for ps in preds.values_mut() {
+            ps.sort_by_key(|p| {
+                let cond = self.blocks[p]
+                    .succs
+                    .iter()
+                    .any(|e| e.kind == EdgeKind::Conditional);
+                (!cond, *p)
+            });
         }
-        path
+        let mut out = Vec::new();
+        let mut stack = vec![vec![last]];
+        while let Some(path) = stack.pop() {
+            if path.len() == len {
+                out.push(path);
+                if out.len() >= MAX_PATHS {
+                    break;
+                }
+                continue;
+            }
+            for &p in preds.get(&path[0]).into_iter().flatten().rev() {
+                if !path.contains(&p) {
+                    let mut longer = vec![p];
+                    longer.extend(&path);
+                    stack.push(longer);
+                }
+            }
+        }
+        out
     }
 
     fn steps(&self, blocks: &[u64], jump: u64) -> Vec<Step> {
@@ -407,16 +418,30 @@ impl Walker<'_, '_> {
         let env = crate::code::ImageEnv {
             image: self.cx.image,
             code: self.cx.code,
+            dis: self.cx.dis,
         };
-        let mut result = Resolution::Unresolved("no bounds check found for the index");
-        for depth in 0..MAX_PATH_BLOCKS {
-            let path = self.path_blocks(start, depth);
-            if depth > 0 && path.len() <= depth {
-                break; // no more predecessors
+        // Longer paths see more (the subtraction before a second bounds check, a table base
+        // set in the entry block): keep the deepest path that still resolves.
+        let mut result = Resolution::Unresolved("no path to the jump");
+        for len in 1..=MAX_PATH_BLOCKS {
+            let mut found = None;
+            let mut failure = None;
+            for path in self.paths(start, len) {
+                let steps = self.steps(&path, jump);
+                match jump_table::resolve(self.cx.dis.arch(), &steps, &env) {
+                    r @ (Resolution::Table(_) | Resolution::Slot(_)) => {
+                        found = Some(r);
+                        break;
+                    }
+                    r => failure = failure.or(Some(r)),
+                }
             }
-            let steps = self.steps(&path, jump);
-            result = jump_table::resolve(self.cx.dis.arch(), &steps, &env);
-            if !matches!(result, Resolution::Unresolved(_)) {
+            match (found, failure) {
+                (Some(r), _) => result = r,
+                (None, Some(f)) if matches!(result, Resolution::Unresolved(_)) => result = f,
+                (None, _) => {}
+            }
+            if matches!(result, Resolution::Slot(_)) {
                 break;
             }
         }

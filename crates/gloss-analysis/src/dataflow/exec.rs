@@ -30,6 +30,9 @@ struct Flags {
 pub struct Exec {
     pub x: Exprs,
     regs: HashMap<Reg, E>,
+    /// Values stored at symbolic addresses on the path (stack spills at -O0), by (address,
+    /// size): a later load of the same address reads them back.
+    stored: HashMap<(E, u8), E>,
     flags: Option<Flags>,
     pub guards: Vec<Guard>,
     caller_saved: u64,
@@ -51,6 +54,7 @@ impl Exec {
         Exec {
             x: Exprs::default(),
             regs: HashMap::new(),
+            stored: HashMap::new(),
             flags: None,
             guards: Vec::new(),
             caller_saved: caller_saved(arch),
@@ -99,8 +103,31 @@ impl Exec {
     }
 
     fn set(&mut self, dst: Reg, v: E, width: u8) {
-        let v = if width < 64 { self.x.zext(v, width) } else { v };
+        let v = match width {
+            64.. => v,
+            32 => self.x.zext(v, 32),
+            // x86 8/16-bit writes keep the other bits of the register
+            _ => {
+                let old = self.reg(dst);
+                let keep = self.x.konst(!((1u64 << width) - 1));
+                let high = self.x.bin(Node::And, |p, q| p & q, old, keep);
+                let low = self.x.zext(v, width);
+                self.x.bin(Node::Or, |p, q| p | q, high, low)
+            }
+        };
         self.regs.insert(dst, v);
+    }
+
+    fn compare(&mut self, a: E, b: E, width: u8, test: bool, at: u64) {
+        let a = self.x.zext(a, width);
+        let b = self.x.zext(b, width);
+        self.flags = Some(Flags {
+            a,
+            b,
+            width,
+            test,
+            at,
+        });
     }
 
     fn clobber(&mut self, mask: u64) {
@@ -126,8 +153,40 @@ impl Exec {
     /// Executes one instruction. `taken` says, for a conditional branch, which way the path
     /// continues (`None` for the path's last instruction or non-branches).
     pub fn step(&mut self, insn: &Insn, sem: &Sem, taken: Option<bool>) {
+        // flags of `subs`/`adds` compare the old register value, read before the write
+        let flags_cmp = sem.flags_as_compare.map(|(r, k, w)| (self.reg(r), k, w));
         match sem.op {
-            Op::None | Op::Store { .. } | Op::Indirect { .. } => {}
+            Op::None | Op::Indirect { .. } => {}
+            Op::Store { src, mem, size } => {
+                let a = self.address(mem);
+                let v = self.value(src);
+                if self.x.as_const(a).is_none() {
+                    self.stored.insert((a, size), v);
+                }
+            }
+            Op::Insert {
+                dst,
+                imm,
+                shift,
+                width,
+            } => {
+                let old = self.reg(dst);
+                let v = match self.x.as_const(old) {
+                    Some(o) => {
+                        let m = 0xffffu64 << shift;
+                        self.x.konst((o & !m) | ((imm as u64) << shift))
+                    }
+                    None => self.x.opaque(),
+                };
+                self.set(dst, v, width);
+            }
+            Op::CompareMem { mem, size, b } => {
+                let a = self.address(mem);
+                let a = self.x.load(a, size, false);
+                let b = self.value(b);
+                self.compare(a, b, size * 8, false, insn.addr);
+                return;
+            }
             Op::Set { dst, src, width } => {
                 let v = self.value(src);
                 self.set(dst, v, width);
@@ -172,7 +231,11 @@ impl Exec {
                 width,
             } => {
                 let a = self.address(mem);
-                let v = self.x.load(a, size, signed);
+                let v = match self.stored.get(&(a, size)) {
+                    Some(&v) if signed => self.x.sext(v, size * 8),
+                    Some(&v) => self.x.zext(v, size * 8),
+                    None => self.x.load(a, size, signed),
+                };
                 self.set(dst, v, width);
             }
             Op::Addr { dst, mem, width } => {
@@ -181,16 +244,8 @@ impl Exec {
             }
             Op::Compare { a, b, width, test } => {
                 let a = self.reg(a);
-                let a = self.x.zext(a, width);
                 let b = self.value(b);
-                let b = self.x.zext(b, width);
-                self.flags = Some(Flags {
-                    a,
-                    b,
-                    width,
-                    test,
-                    at: insn.addr,
-                });
+                self.compare(a, b, width, test, insn.addr);
                 return;
             }
             Op::Select { dst, width, .. } => {
@@ -219,11 +274,22 @@ impl Exec {
             }
             Op::Clobber(mask) => self.clobber(mask),
         }
+        if let Some((base, off)) = sem.writeback {
+            let b = self.reg(base);
+            let k = self.x.konst(off as u64);
+            let v = self.x.add(b, k);
+            self.regs.insert(base, v);
+        }
         if sem.writes_flags {
             self.flags = None;
         }
+        if let Some((a, k, w)) = flags_cmp {
+            let k = self.x.konst(k as u64);
+            self.compare(a, k, w, false, insn.addr);
+        }
         if matches!(insn.flow, Flow::Call(_) | Flow::IndirectCall) {
             self.clobber(self.caller_saved);
+            self.stored.clear();
             self.flags = None;
         }
     }

@@ -198,6 +198,10 @@ impl Exprs {
         match self.node(a) {
             // the low bits of a wider extension are the source's low bits
             Node::Zext(x, b) if b > bits => self.zext(x, bits),
+            // a narrow register write merged into the old value: `(old & ~m) | low`
+            Node::Or(p, q) if matches!(self.node(p), Node::And(_, c) if self.as_const(c).is_some_and(|c| c & mask(bits) == 0)) => {
+                self.zext(q, bits)
+            }
             Node::Sext(x, b) if b >= bits => self.zext(x, bits),
             _ => self.intern(Node::Zext(a, bits)),
         }
@@ -216,6 +220,9 @@ impl Exprs {
             Node::Zext(_, b) if b < bits => a,
             Node::Load(_, size, false) if size * 8 < bits => a,
             Node::Sext(x, b) | Node::Zext(x, b) if b > bits => self.sext(x, bits),
+            Node::Or(p, q) if matches!(self.node(p), Node::And(_, c) if self.as_const(c).is_some_and(|c| c & mask(bits) == 0)) => {
+                self.sext(q, bits)
+            }
             _ => self.intern(Node::Sext(a, bits)),
         }
     }

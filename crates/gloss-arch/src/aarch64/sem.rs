@@ -119,7 +119,8 @@ fn dst(o: Option<&Operand>) -> Option<(Option<Reg>, u8)> {
     }
 }
 
-/// A memory operand without write-back.
+/// A memory operand; for pre/post-indexed forms, the address of the access (the write-back
+/// is [`writeback`]'s).
 fn mem(o: &Operand) -> Option<Mem> {
     let base = |r: R| gpr(r).and_then(|(r, w)| if w == 64 { r } else { None });
     match o {
@@ -159,8 +160,28 @@ fn mem(o: &Operand) -> Option<Mem> {
             index: None,
             disp: imm(*l),
         }),
+        Operand::MemPreIdx { reg, imm: i } => Some(Mem {
+            base: Some(base(*reg)?),
+            index: None,
+            disp: imm(*i),
+        }),
+        Operand::MemPostIdxImm { reg, .. } => Some(Mem {
+            base: Some(base(*reg)?),
+            index: None,
+            disp: 0,
+        }),
         _ => None,
     }
+}
+
+/// `base += offset` of a pre/post-indexed operand.
+fn writeback(ops: &[Operand]) -> Option<(Reg, i64)> {
+    ops.iter().find_map(|o| match o {
+        Operand::MemPreIdx { reg, imm: i } | Operand::MemPostIdxImm { reg, imm: i } => {
+            Some((gpr(*reg)?.0?, imm(*i)))
+        }
+        _ => None,
+    })
 }
 
 /// Size in bytes and signedness of a load's memory access.
@@ -292,6 +313,29 @@ fn modelled(i: &bad64::Instruction) -> Option<Op> {
                 None => Op::None,
             })
         }
+        A::MOVK => {
+            let (d, width) = dst(ops.first())?;
+            let (k, shift) = match ops.get(1)? {
+                Operand::Imm32 { imm: i, shift } | Operand::Imm64 { imm: i, shift } => (
+                    imm(*i),
+                    match shift {
+                        Some(Shift::LSL(n)) => *n as u8,
+                        None => 0,
+                        _ => return None,
+                    },
+                ),
+                _ => return None,
+            };
+            Some(match d {
+                Some(d) => Op::Insert {
+                    dst: d,
+                    imm: k as u16,
+                    shift,
+                    width,
+                },
+                None => Op::None,
+            })
+        }
         A::UXTB | A::UXTH | A::SXTB | A::SXTH | A::SXTW => {
             let (d, width) = dst(ops.first())?;
             let (r, _) = gpr(match ops.get(1)? {
@@ -418,7 +462,6 @@ fn written(i: &bad64::Instruction) -> u64 {
             {
                 add(*reg)
             }
-            Operand::MemPreIdx { reg, .. } | Operand::MemPostIdxImm { reg, .. } => add(*reg),
             Operand::MemPostIdxReg(regs) => add(regs[0]),
             _ => {}
         }
@@ -442,7 +485,27 @@ pub(super) fn lower(i: &bad64::Instruction) -> Sem {
             m => Op::Clobber(m),
         },
     };
-    Sem { op, writes_flags }
+    // `subs rd, rn, #k` / `adds rd, rn, #k` set the flags of `cmp rn, #k` / `cmn rn, #k`
+    let ops = i.operands();
+    let flags_as_compare = match (i.op(), ops.get(1), ops.get(2).and_then(value)) {
+        (A::SUBS | A::ADDS, Some(Operand::Reg { reg, arrspec: None }), Some(Value::Imm(k))) => {
+            gpr(*reg).and_then(|(r, w)| {
+                let k = if i.op() == A::ADDS {
+                    k.wrapping_neg()
+                } else {
+                    k
+                };
+                Some((r?, k, w))
+            })
+        }
+        _ => None,
+    };
+    Sem {
+        op,
+        writes_flags,
+        flags_as_compare,
+        writeback: writeback(ops),
+    }
 }
 
 #[cfg(test)]
@@ -685,13 +748,20 @@ mod tests {
                 target: Target::Reg(r(8))
             }
         );
-        // ldp x29, x30, [sp], #16 writes x29, x30 and sp
+        // ldp x29, x30, [sp], #16 writes x29, x30 and, after the access, sp += 16
+        let ldp = Aarch64.decode_sem(&[0xfd, 0x7b, 0xc1, 0xa8], 0).1;
+        assert_eq!(ldp.op, Op::Clobber(r(29).bit() | r(30).bit()));
+        assert_eq!(ldp.writeback, Some((r(31), 16)));
+        // movk x0, #1, lsl #16
         assert_eq!(
-            op([0xfd, 0x7b, 0xc1, 0xa8], 0),
-            Op::Clobber(r(29).bit() | r(30).bit() | r(31).bit())
+            op([0x20, 0x00, 0xa0, 0xf2], 0),
+            Op::Insert {
+                dst: r(0),
+                imm: 1,
+                shift: 16,
+                width: 64
+            }
         );
-        // movk keeps the other bits: not modelled, but x0 is no longer known
-        assert_eq!(op([0x20, 0x00, 0xa0, 0xf2], 0), Op::Clobber(r(0).bit()));
         assert_eq!(
             op([0xe0, 0x07, 0x00, 0xf9], 0),
             Op::Store {

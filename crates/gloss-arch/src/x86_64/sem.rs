@@ -84,6 +84,9 @@ fn value(i: &Instruction, n: u32) -> Option<Value> {
     match i.op_kind(n) {
         OpKind::Register => {
             let r = i.op_register(n);
+            if matches!(r, Register::AH | Register::BH | Register::CH | Register::DH) {
+                return None;
+            }
             let b = bits(r);
             Some(Value::Reg(Src {
                 reg: gpr(r)?,
@@ -103,16 +106,17 @@ fn value(i: &Instruction, n: u32) -> Option<Value> {
     }
 }
 
-/// A 32- or 64-bit destination register: narrower writes keep the upper bits and are not
-/// modelled.
+/// The destination register and its width. 8- and 16-bit writes keep the register's other
+/// bits (the executor merges them); the high-byte registers (`%ah`) are not modelled.
 fn dst(i: &Instruction) -> Option<(Reg, u8)> {
     if i.op_kind(0) != OpKind::Register {
         return None;
     }
     let r = i.op_register(0);
-    let b = bits(r);
-    (b == 32 || b == 64).then_some(())?;
-    Some((gpr(r)?, b))
+    if matches!(r, Register::AH | Register::BH | Register::CH | Register::DH) {
+        return None;
+    }
+    Some((gpr(r)?, bits(r)))
 }
 
 fn bin(m: Mnemonic) -> Option<BinOp> {
@@ -146,6 +150,35 @@ fn modelled(i: &Instruction) -> Option<Op> {
         _ if i.is_jcc_short_or_near() => Some(Op::Branch {
             cond: cond(i.condition_code()),
         }),
+        Mnemonic::Cmp if i.op_kind(0) == OpKind::Memory => Some(Op::CompareMem {
+            mem: mem(i)?,
+            size: i.memory_size().size() as u8,
+            b: value(i, 1)?,
+        }),
+        Mnemonic::Inc | Mnemonic::Dec if i.op_kind(0) == OpKind::Register => {
+            let (d, width) = dst(i)?;
+            Some(Op::Bin {
+                op: BinOp::Add,
+                dst: d,
+                a: d,
+                b: Value::Imm(if m == Mnemonic::Inc { 1 } else { -1 }),
+                width,
+            })
+        }
+        // rotate left by k is rotate right by width - k
+        Mnemonic::Rol if i.op_kind(0) == OpKind::Register && i.op_kind(1) != OpKind::Register => {
+            let (d, width) = dst(i)?;
+            let Value::Imm(k) = value(i, 1)? else {
+                return None;
+            };
+            Some(Op::Bin {
+                op: BinOp::Ror,
+                dst: d,
+                a: d,
+                b: Value::Imm((width as i64 - (k & (width as i64 - 1))) % width as i64),
+                width,
+            })
+        }
         Mnemonic::Cmp | Mnemonic::Test if i.op_kind(0) == OpKind::Register => {
             let r = i.op_register(0);
             Some(Op::Compare {
@@ -175,6 +208,9 @@ fn modelled(i: &Instruction) -> Option<Op> {
                 }),
                 OpKind::Register => {
                     let r = i.op_register(1);
+                    if matches!(r, Register::AH | Register::BH | Register::CH | Register::DH) {
+                        return None;
+                    }
                     let b = bits(r);
                     Some(Op::Set {
                         dst: d,
@@ -321,7 +357,11 @@ pub(super) fn lower(i: &Instruction) -> Sem {
         0 => Op::None,
         mask => Op::Clobber(mask),
     });
-    Sem { op, writes_flags }
+    Sem {
+        op,
+        writes_flags,
+        ..Sem::NONE
+    }
 }
 
 #[cfg(test)]
@@ -509,6 +549,64 @@ mod tests {
             op(&[0xf7, 0xe1], 0),
             Op::Clobber(r(RAX).bit() | r(RDX).bit())
         );
-        assert_eq!(op(&[0x88, 0xc8], 0), Op::Clobber(r(RAX).bit()));
+        // mov %cl,%al: an 8-bit write (the executor keeps the other bits of rax)
+        assert_eq!(
+            op(&[0x88, 0xc8], 0),
+            Op::Set {
+                dst: r(RAX),
+                src: Value::Reg(Src {
+                    reg: r(1),
+                    ext: Ext::zero(8),
+                    shift: 0
+                }),
+                width: 8
+            }
+        );
+        // mov %ch,%al reads a high byte: not modelled
+        assert_eq!(op(&[0x88, 0xe8], 0), Op::Clobber(r(RAX).bit()));
+        // add $0x3e8,%di
+        assert_eq!(
+            op(&[0x66, 0x81, 0xc7, 0xe8, 0x03], 0),
+            Op::Bin {
+                op: BinOp::Add,
+                dst: r(RDI),
+                a: r(RDI),
+                b: Value::Imm(0x3e8),
+                width: 16
+            }
+        );
+        // rol $0x1e,%edi == ror $2,%edi ; dec %edi ; cmpl $0xc,(%rdi)
+        assert_eq!(
+            op(&[0xc1, 0xc7, 0x1e], 0),
+            Op::Bin {
+                op: BinOp::Ror,
+                dst: r(RDI),
+                a: r(RDI),
+                b: Value::Imm(2),
+                width: 32
+            }
+        );
+        assert_eq!(
+            op(&[0xff, 0xcf], 0),
+            Op::Bin {
+                op: BinOp::Add,
+                dst: r(RDI),
+                a: r(RDI),
+                b: Value::Imm(-1),
+                width: 32
+            }
+        );
+        assert_eq!(
+            op(&[0x83, 0x3f, 0x0c], 0),
+            Op::CompareMem {
+                mem: Mem {
+                    base: Some(r(RDI)),
+                    index: None,
+                    disp: 0
+                },
+                size: 4,
+                b: Value::Imm(12)
+            }
+        );
     }
 }

@@ -86,6 +86,8 @@ pub trait Env: Memory {
     /// Whether instructions may start at `addr` (an executable section, not a data run).
     fn is_code(&self, addr: u64) -> bool;
     fn image_base(&self) -> Option<u64>;
+    /// The target of a direct unconditional jump at `addr`, if one is there.
+    fn direct_jump(&self, addr: u64) -> Option<u64>;
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -121,12 +123,17 @@ pub fn resolve(arch: Arch, path: &[Step], env: &dyn Env) -> Resolution {
         return Resolution::Slot(slot);
     }
     let guards = ex.guards.clone();
-    let mut best = Resolution::Unresolved("no bounds check found for the index");
-    for (a, lo, hi, guard) in bounded(&mut ex.x, &guards) {
-        if !ex.x.contains(t, a) {
-            continue;
-        }
-        match table(&ex.x, t, a, lo, hi, guard, last.insn.addr, env) {
+    let mut best = Resolution::Unresolved(if guards.is_empty() {
+        "no bounds check on the path: a computed jump or a tail call through a pointer"
+    } else {
+        "no bounds check on the index the jump uses"
+    });
+    let mut ranges = bounded(&mut ex.x, &guards);
+    if guards.is_empty() {
+        ranges.extend(implicit(&ex.x, t));
+    }
+    for r in ranges {
+        match table(&ex.x, t, &r, last.insn.addr, env) {
             Ok(sw) => return Resolution::Table(sw),
             Err(why) => best = Resolution::Unresolved(why),
         }
@@ -150,96 +157,149 @@ fn sext(v: u64, bits: u8) -> i64 {
     ((v << s) as i64) >> s
 }
 
-/// Expressions with a finite range proven by the guards: (node, low, high, the guard giving
-/// the upper bound). Ranges are inclusive, in the node's value domain (signed ranges are
-/// given as two's-complement values of the compare width).
-fn bounded(x: &mut Exprs, guards: &[Guard]) -> Vec<(E, u64, u64, Guard)> {
-    // (node, width) -> (unsigned hi, signed lo, signed hi, guard)
+/// Values an expression is proven to take: every value from `lo` for `count` steps, wrapping
+/// at `width` bits. `guard` is the check that proved it (none for an index narrowed by a mask).
+struct Range {
+    a: E,
+    lo: u64,
+    count: u64,
+    width: u8,
+    guard: Option<Guard>,
+}
+
+impl Range {
+    fn value(&self, n: u64) -> u64 {
+        self.lo.wrapping_add(n) & mask(self.width)
+    }
+}
+
+/// Expressions with a finite range proven by the guards on the path: unsigned bounds from
+/// `b.hi`/`b.ls`/`ja`/`jbe`/`b.hs`..., signed ones from a pair of `b.gt`/`b.lt`-style checks.
+fn bounded(x: &mut Exprs, guards: &[Guard]) -> Vec<Range> {
     let mut out = Vec::new();
     let mut nodes: Vec<(E, u8)> = guards.iter().map(|g| (g.a, g.width)).collect();
+    nodes.sort_unstable();
     nodes.dedup();
     for (a, width) in nodes {
-        let mut uhi: Option<(u64, Guard)> = None;
-        let (mut slo, mut shi): (Option<i64>, Option<(i64, Guard)>) = (None, None);
+        let m = mask(width);
+        let (mut ulo, mut uhi) = (0u64, m);
+        let (mut slo, mut shi) = (sext(1 << (width - 1), width), sext(m >> 1, width));
+        let (mut ubound, mut sbound) = (None, None);
         for g in guards.iter().filter(|g| g.a == a && g.width == width) {
             let Some(k) = x.as_const(g.b) else { continue };
             let ks = sext(k, width);
             match g.cond {
-                Cond::Ls => uhi = Some((k, *g)),
-                Cond::Lo if k > 0 => uhi = Some((k - 1, *g)),
-                Cond::Le => shi = Some((ks, *g)),
-                Cond::Lt => shi = Some((ks - 1, *g)),
-                Cond::Ge => slo = Some(ks),
-                Cond::Gt => slo = Some(ks + 1),
+                Cond::Ls => (uhi, ubound) = (uhi.min(k), Some(*g)),
+                Cond::Lo if k > 0 => (uhi, ubound) = (uhi.min(k - 1), Some(*g)),
+                Cond::Hs => ulo = ulo.max(k),
+                Cond::Hi if k < m => ulo = ulo.max(k + 1),
+                Cond::Le => (shi, sbound) = (shi.min(ks), Some(*g)),
+                Cond::Lt => (shi, sbound) = (shi.min(ks - 1), Some(*g)),
+                Cond::Ge => slo = slo.max(ks),
+                Cond::Gt => slo = slo.max(ks + 1),
                 _ => {}
             }
         }
-        if let Some((hi, g)) = uhi {
-            out.push((a, 0, hi, g));
-        } else if let (Some(lo), Some((hi, g))) = (slo, shi)
-            && lo <= hi
+        // an unsigned lower bound near the top (`adds w0, w0, #13; b.hs`) also bounds
+        let ubound = ubound.or_else(|| {
+            (ulo > 0)
+                .then(|| guards.iter().find(|g| g.a == a))
+                .flatten()
+                .copied()
+        });
+        if let Some(g) = ubound
+            && ulo <= uhi
         {
-            out.push((a, lo as u64 & mask(width), hi as u64 & mask(width), g));
+            out.push(Range {
+                a,
+                lo: ulo,
+                count: uhi - ulo + 1,
+                width,
+                guard: Some(g),
+            });
+        } else if let Some(g) = sbound
+            && slo <= shi
+            && slo > sext(1 << (width - 1), width)
+        {
+            let count = (shi - slo) as u64 + 1;
+            out.push(Range {
+                a,
+                lo: slo as u64 & m,
+                count,
+                width,
+                guard: Some(g),
+            });
         }
     }
-    // The same value under the other extension: `cmp w0, #9` bounds zext(w0) and sext(w0).
-    let mut related = Vec::new();
-    for &(a, lo, hi, g) in &out {
-        if let Node::Zext(inner, w) = x.node(a)
-            && sext(hi, w) >= 0
-            && sext(lo, w) >= 0
-        {
-            let s = x.sext(inner, w);
-            related.push((s, lo, hi, g));
-        }
-    }
-    out.extend(related);
     out
 }
 
-#[allow(clippy::too_many_arguments)]
-fn table(
-    x: &Exprs,
-    t: E,
-    a: E,
-    lo: u64,
-    hi: u64,
-    guard: Guard,
-    jump: u64,
-    env: &dyn Env,
-) -> Result<Switch, &'static str> {
-    let width = guard.width;
-    let signed_range = lo > hi;
-    let count = if signed_range {
-        sext(hi, width).wrapping_sub(sext(lo, width)) as u64 + 1
-    } else {
-        hi - lo + 1
-    };
-    if count > MAX_ENTRIES {
+/// Without any bounds check on the path, an index narrowed by a small mask
+/// (`and w8, w0, #15`: at most 6 bits) still has a finite range. Byte-wide indices are not
+/// trusted this way: a missed check would read 256 "entries" past the real table.
+fn implicit(x: &Exprs, t: E) -> Option<Range> {
+    let mut stack = vec![t];
+    while let Some(e) = stack.pop() {
+        match x.node(e) {
+            Node::Zext(_, bits) if bits <= 6 => {
+                return Some(Range {
+                    a: e,
+                    lo: 0,
+                    count: 1 << bits,
+                    width: bits,
+                    guard: None,
+                });
+            }
+            Node::Add(p, q) | Node::Sub(p, q) => stack.extend([p, q]),
+            Node::Shl(p, _) | Node::Sext(p, _) | Node::Zext(p, _) | Node::Load(p, _, _) => {
+                stack.push(p)
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+fn table(x: &Exprs, t: E, r: &Range, jump: u64, env: &dyn Env) -> Result<Switch, &'static str> {
+    if r.count > MAX_ENTRIES {
         return Err("index bound too large for a jump table");
     }
-    // The value a node takes for the n-th index: extension nodes read the compare's value at
-    // their own width.
-    let value_of = |n: u64| -> u64 {
-        let v = lo.wrapping_add(n) & mask(width);
-        match x.node(a) {
-            Node::Sext(_, w) => sext(v, w) as u64,
-            _ => v,
-        }
+    // Evaluate through the bounded node itself, or through the register it was computed from
+    // (constant folding may have merged the node into the table address).
+    let at = if x.contains(t, r.a) {
+        Some(r.a)
+    } else {
+        x.invert(r.a, r.lo)
+            .map(|(leaf, ..)| leaf)
+            .filter(|l| x.contains(t, *l))
     };
-    let mut entries = Vec::with_capacity(count as usize);
-    for n in 0..count {
-        let target = x
-            .eval(t, a, value_of(n), env)
+    let Some(at) = at else {
+        return Err("the jump does not use the bounded index");
+    };
+    let value_of = |n: u64| -> Option<u64> {
+        let v = r.value(n);
+        if at == r.a {
+            return Some(match x.node(at) {
+                Node::Sext(_, w) => sext(v, w) as u64,
+                _ => v,
+            });
+        }
+        x.invert(r.a, v).map(|(_, lv, _, _)| lv)
+    };
+    let mut entries = Vec::with_capacity(r.count as usize);
+    for n in 0..r.count {
+        let target = value_of(n)
+            .and_then(|v| x.eval(t, at, v, env))
             .ok_or("table entries unreadable (outside the file)")?;
         if !env.is_code(target) {
             return Err("a table entry points outside code");
         }
         entries.push(target);
     }
-    let shape = shape(x, t, a).ok_or("jump target is not a table lookup")?;
+    let shape = shape(x, t, at).ok_or("jump target is not a table lookup")?;
+    let first = value_of(0).ok_or("index not invertible")?;
     let table_addr = x
-        .eval(shape.load_addr, a, value_of(0), env)
+        .eval(shape.load_addr, at, first, env)
         .or_else(|| {
             shape
                 .index_load
@@ -248,7 +308,7 @@ fn table(
         .ok_or("table address unknown")?;
     let index_table = match shape.index_load {
         Some(il) => match x.node(il) {
-            Node::Load(addr, size, _) => x.eval(addr, a, value_of(0), env).map(|p| (p, size)),
+            Node::Load(addr, size, _) => x.eval(addr, at, first, env).map(|p| (p, size)),
             _ => None,
         },
         None => None,
@@ -259,14 +319,14 @@ fn table(
         Some(k) if Some(k) == env.image_base() => Anchor::ImageBase(k),
         Some(k) => Anchor::Code(k),
     };
-    let default = Some(guard.exit).filter(|d| env.is_code(*d));
+    let default = r.guard.map(|g| g.exit).filter(|d| env.is_code(*d));
     let mut cases = Vec::new();
     for (n, &target) in entries.iter().enumerate() {
-        if Some(target) == default {
+        // holes go to the default, directly or through a one-jump trampoline
+        if default.is_some_and(|d| target == d || env.direct_jump(target) == Some(d)) {
             continue;
         }
-        let idx = lo.wrapping_add(n as u64) & mask(width);
-        if let Some((leaf, v, w, signed)) = x.invert(a, idx) {
+        if let Some((leaf, v, w, signed)) = x.invert(r.a, r.value(n as u64)) {
             let (w, signed) = match x.node(leaf) {
                 Node::Load(_, size, s) if size * 8 < w => (size * 8, s),
                 _ => (w, signed),
@@ -282,9 +342,9 @@ fn table(
     }
     cases.sort_by_key(|c| c.value);
     let selector = x
-        .invert(a, 0)
+        .invert(r.a, r.lo)
         .and_then(|(leaf, _, w, _)| match x.node(leaf) {
-            Node::Input(r) => Some((r, w.max(32))),
+            Node::Input(reg) => Some((reg, w.max(32))),
             _ => None,
         });
     Ok(Switch {
@@ -296,7 +356,7 @@ fn table(
         anchor,
         index_table,
         default,
-        bound_check: Some(guard.cmp_at),
+        bound_check: r.guard.map(|g| g.cmp_at),
         selector,
         entries,
         cases,

@@ -1,0 +1,211 @@
+//! Jump-table recovery against truth that does not come from gloss:
+//! - fixtures/truth/switches.cases, read from the C source: which callee each case value calls
+//!   (the switch fixtures run their own self-check of that under qemu / natively at build time);
+//! - fixtures/truth/<binary>.tables, read from the compiler's own assembly: how many tables each
+//!   function has, their entry sizes and entry counts.
+//!
+//! For every recovered case, the callee reached from its target (first call or tail jump, found
+//! by plain decoding) must be the one the source gives that value. Mismatches, missing and extra
+//! tables are printed per binary before the test fails.
+use gloss::{Flow, Image};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
+}
+
+/// (function, value) -> callee, and function -> default callee.
+type Cases = BTreeMap<(String, i128), String>;
+
+fn source_cases() -> (Cases, BTreeMap<String, String>) {
+    let text = std::fs::read_to_string(fixtures().join("truth/switches.cases")).unwrap();
+    let mut cases = Cases::new();
+    let mut defaults = BTreeMap::new();
+    for l in text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+    {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        if f[1] == "default" {
+            defaults.insert(f[0].to_string(), f[2].to_string());
+        } else {
+            cases.insert((f[0].to_string(), f[1].parse().unwrap()), f[2].to_string());
+        }
+    }
+    (cases, defaults)
+}
+
+/// function -> (entry sizes, entry counts), one item per table.
+fn compiler_tables(bin: &str) -> BTreeMap<String, (Vec<u8>, Vec<usize>)> {
+    let path = fixtures().join(format!("truth/{bin}.tables"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut out = BTreeMap::new();
+    for l in text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+    {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        let n: usize = f[1].parse().unwrap();
+        let list = |s: &str| -> Vec<usize> {
+            if n == 0 {
+                vec![]
+            } else {
+                s.split(',').map(|x| x.parse().unwrap()).collect()
+            }
+        };
+        let sizes = list(f[2]).into_iter().map(|x| x as u8).collect();
+        out.insert(f[0].to_string(), (sizes, list(f[3])));
+    }
+    out
+}
+
+/// The function a case body calls first (or tail-jumps to), by decoding from `target` and
+/// following unconditional jumps that stay outside named functions.
+fn first_callee(image: &Image, target: u64) -> Option<String> {
+    let dis = gloss::disassembler(image.arch);
+    let name_at = |a: u64| {
+        image
+            .symbols
+            .at(a)
+            .map(|s| s.name.trim_start_matches('_').to_string())
+            .find(|n| n.starts_with("c_"))
+    };
+    if let Some(n) = name_at(target) {
+        return Some(n); // a tail jump straight to the callee
+    }
+    let mut a = target;
+    for _ in 0..64 {
+        let bytes = image.read_at(a, 16).or_else(|| image.read_at(a, 4))?;
+        let insn = dis.decode(bytes, a);
+        match insn.flow {
+            Flow::Call(t) => return name_at(t).or_else(|| Some(format!("{t:#x}"))),
+            Flow::Jump(t) => {
+                if let Some(n) = name_at(t) {
+                    return Some(n);
+                }
+                a = t;
+            }
+            Flow::Return | Flow::Trap | Flow::IndirectJump => return None,
+            _ => a = insn.end(),
+        }
+    }
+    None
+}
+
+/// Case values compare modulo the selector's width: the binary cannot say whether a 32-bit
+/// selector was `int` or `unsigned`, nor (for bytes) `signed char` or `unsigned char`.
+fn same_value(shape: &str, got: i64, want: i128) -> bool {
+    let bits = match shape {
+        "sw_long" | "sw_i64" => 64,
+        "sw_schar" | "sw_uchar" => 8,
+        "sw_short" => 16,
+        _ => 32,
+    };
+    let m = if bits == 64 {
+        u64::MAX
+    } else {
+        (1u64 << bits) - 1
+    };
+    (got as u64) & m == (want as u64) & m
+}
+
+#[test]
+fn recovered_switches_match_source_and_compiler() {
+    let (cases, defaults) = source_cases();
+    let mut bins: Vec<PathBuf> = std::fs::read_dir(fixtures().join("bin"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            let n = p.file_name().unwrap().to_str().unwrap();
+            n.starts_with("switches-") && !n.ends_with(".o")
+        })
+        .collect();
+    bins.sort();
+    assert!(bins.len() >= 30, "switch fixtures missing");
+    let mut problems = Vec::new();
+    let (mut tables_ok, mut tables_total, mut cases_ok) = (0, 0, 0);
+    for bin in &bins {
+        let name = bin.file_name().unwrap().to_str().unwrap();
+        let image = gloss::open(bin).unwrap();
+        let (analysis, _) = gloss::analyze(&image);
+        let truth = compiler_tables(name);
+        for (func, (sizes, counts)) in &truth {
+            tables_total += sizes.len();
+            let f = image
+                .symbols
+                .by_name(func)
+                .or_else(|| image.symbols.by_name(&format!("_{func}")))
+                .and_then(|s| analysis.function(s.addr.0));
+            let Some(f) = f else {
+                problems.push(format!("{name}: {func}: function not found"));
+                continue;
+            };
+            // tables recovered anywhere in the function, including its .cold part
+            let mut got: Vec<_> = f.switches.iter().collect();
+            let cold = format!("{func}.cold");
+            if let Some(c) = image
+                .symbols
+                .by_name(&cold)
+                .and_then(|s| analysis.function(s.addr.0))
+            {
+                got.extend(c.switches.iter());
+            }
+            let mut want_shape: Vec<(u8, usize)> =
+                sizes.iter().copied().zip(counts.iter().copied()).collect();
+            let mut got_shape: Vec<(u8, usize)> = got
+                .iter()
+                .map(|s| (s.entry_size, s.entries.len()))
+                .collect();
+            want_shape.sort();
+            got_shape.sort();
+            if want_shape == got_shape {
+                tables_ok += sizes.len();
+            } else {
+                let w: BTreeSet<_> = want_shape.iter().collect();
+                let g: BTreeSet<_> = got_shape.iter().collect();
+                problems.push(format!(
+                    "{name}: {func}: tables (entry size, entries) missing {:?} extra {:?}; unresolved {:?}",
+                    w.difference(&g).collect::<Vec<_>>(),
+                    g.difference(&w).collect::<Vec<_>>(),
+                    f.unresolved
+                ));
+            }
+            for sw in got {
+                for c in &sw.cases {
+                    let callee = first_callee(&image, c.target);
+                    let want = cases
+                        .iter()
+                        .find(|((fun, v), _)| fun == func && same_value(func, c.value, *v))
+                        .map(|(_, callee)| callee.clone());
+                    if want.is_some() && callee == want {
+                        cases_ok += 1;
+                    } else {
+                        problems.push(format!(
+                            "{name}: {func}: case {} -> {:#x} calls {callee:?}, source says {want:?}",
+                            c.value, c.target
+                        ));
+                    }
+                }
+                // with several tables (clusters), out-of-range values go on to the next check
+                if let (Some(d), Some(want), 1) = (sw.default, defaults.get(func), sizes.len())
+                    && want != "none"
+                {
+                    let callee = first_callee(&image, d);
+                    if callee.as_deref() != Some(want.as_str()) {
+                        problems.push(format!(
+                            "{name}: {func}: default {d:#x} calls {callee:?}, source says {want}"
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    eprintln!(
+        "jump tables: {tables_ok}/{tables_total} recovered with the compiler's shape; {cases_ok} cases checked against the source"
+    );
+    for p in &problems {
+        eprintln!("  {p}");
+    }
+    assert!(problems.is_empty(), "{} problems", problems.len());
+}
