@@ -389,3 +389,49 @@ fn untyped_coff_labels_in_code_are_code() {
         "{out}"
     );
 }
+
+/// fixtures/README.md: globals-aarch64-gcc-O2.elf's `dispatch` table is at 0xb28, ten int8
+/// entries, target = 0xa18 (the `adr` anchor) + 4 * entry; cases 0..9 (globals.c).
+#[test]
+fn analyze_reports_the_aarch64_switch_of_dispatch() {
+    let out = ok_stdout(&["analyze", &fixture("globals-aarch64-gcc-O2.elf")]);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("analyze JSON");
+    let f = v["functions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "dispatch")
+        .expect("dispatch found");
+    let sw = &f["switches"][0];
+    assert_eq!(sw["table_addr"], "0xb28");
+    assert_eq!(sw["entry_size"], 1);
+    assert_eq!(sw["scale"], 2);
+    assert_eq!(sw["anchor_kind"], "code");
+    assert_eq!(sw["anchor"], "0xa18");
+    let values: Vec<i64> = sw["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["value"].as_i64().unwrap())
+        .collect();
+    assert_eq!(values, (0..10).collect::<Vec<_>>());
+    // functions lists it with its evidence; cfg draws it
+    let list = ok_stdout(&["functions", &fixture("globals-aarch64-gcc-O2.elf")]);
+    assert!(
+        list.lines()
+            .any(|l| l.contains(" dispatch ") && l.contains("symbol"))
+    );
+    let dot = ok_stdout(&["cfg", &fixture("globals-aarch64-gcc-O2.elf"), "dispatch"]);
+    assert!(dot.starts_with("digraph \"dispatch\"") && dot.contains("indirect_resolved"));
+}
+
+#[test]
+fn cfg_of_unknown_function_exits_2() {
+    let o = gloss(&[
+        "cfg",
+        &fixture("hello-x86_64-gcc-O2-pie.elf"),
+        "no_such_function",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no_such_function"));
+}
