@@ -56,6 +56,9 @@ fn sext(v: u64, bits: u8) -> u64 {
     if bits >= 64 {
         return v;
     }
+    if bits == 0 {
+        return 0;
+    }
     let s = 64 - bits as u32;
     (((v << s) as i64) >> s) as u64
 }

@@ -150,6 +150,9 @@ fn sext(v: u64, bits: u8) -> i64 {
     if bits >= 64 {
         return v as i64;
     }
+    if bits == 0 {
+        return 0;
+    }
     let s = 64 - bits as u32;
     ((v << s) as i64) >> s
 }
@@ -178,6 +181,9 @@ fn bounded(x: &mut Exprs, guards: &[Guard]) -> Vec<Range> {
     nodes.sort_unstable();
     nodes.dedup();
     for (a, width) in nodes {
+        if width == 0 || width > 64 {
+            continue;
+        }
         let m = mask(width);
         let (mut ulo, mut uhi) = (0u64, m);
         let (mut slo, mut shi) = (sext(1 << (width - 1), width), sext(m >> 1, width));
