@@ -6,7 +6,7 @@
 //! never decoded.
 //! (Code-flow discovery of stripped binaries and data islands found by the CFG come with the
 //! function discovery work; until then unnamed bytes are decoded linearly and said to be so.)
-use gloss_core::{Addr, Image, SectionKind, SymbolKind};
+use gloss_core::{Addr, Image, SectionKind};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RegionKind {
@@ -37,16 +37,14 @@ pub fn plan(image: &Image) -> Vec<Region> {
         .filter(|s| s.kind == SectionKind::Code && s.file_range.is_some())
     {
         let sec_end = sec.addr.0 + image.section_bytes(sec).len() as u64;
-        // Function-like symbols that start inside this section, one per address.
-        // Object symbols in a code section (tables the assembler typed STT_OBJECT) are data. Only
-        // ELF types its symbols; COFF's untyped labels (MinGW's `___chkstk_ms`) are not data.
-        let typed_symbols = image.format == gloss_core::Format::Elf;
+        // Function-like symbols that start inside this section, one per address; data symbols
+        // (tables the assembler typed STT_OBJECT) are data regions.
         let mut starts: Vec<(u64, u64, String, RegionKind)> = image
             .symbols
             .iter()
             .filter(|s| s.addr.0 >= sec.addr.0 && s.addr.0 < sec_end)
             .map(|s| {
-                let kind = if s.kind == SymbolKind::Object && typed_symbols {
+                let kind = if image.is_data_symbol(s) {
                     RegionKind::Data
                 } else {
                     RegionKind::Function
@@ -131,7 +129,7 @@ fn push_split(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use gloss_core::{Arch, SymbolSource, SymbolTable};
+    use gloss_core::{Arch, SymbolKind, SymbolSource, SymbolTable};
 
     fn sym(name: &str, addr: u64, size: u64) -> gloss_core::Symbol {
         gloss_core::Symbol {

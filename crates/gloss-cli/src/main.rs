@@ -175,9 +175,7 @@ fn run(cli: Cli) -> Result<()> {
             let addr = match gloss::Selection::parse(&function) {
                 Selection::Addr(a) => a,
                 Selection::Name(n) => image
-                    .symbols
-                    .by_name(&n)
-                    .or_else(|| image.symbols.by_name(&format!("_{n}")))
+                    .symbol_named(&n)
                     .map(|s| s.addr.0)
                     .ok_or_else(|| anyhow!("{}: no symbol named `{n}`", file.display()))?,
                 Selection::All => unreachable!("parse never returns All"),

@@ -164,6 +164,20 @@ impl Image {
         self.mapping.get(i).map(|(a, _)| a.0)
     }
 
+    /// Whether a symbol in a code section names data, not code: ELF types its symbols, so an
+    /// object symbol there is a table; COFF's untyped labels (MinGW's `___chkstk_ms`) are not.
+    pub fn is_data_symbol(&self, s: &crate::Symbol) -> bool {
+        self.format == Format::Elf && s.kind == crate::SymbolKind::Object
+    }
+
+    /// The symbol a user means by `name`: the raw or demangled name, or the Mach-O C name
+    /// with its leading underscore.
+    pub fn symbol_named(&self, name: &str) -> Option<&crate::Symbol> {
+        self.symbols
+            .by_name(name)
+            .or_else(|| self.symbols.by_name(&format!("_{name}")))
+    }
+
     pub fn code_sections(&self) -> impl Iterator<Item = &Section> {
         self.sections.iter().filter(|s| s.kind == SectionKind::Code)
     }

@@ -87,9 +87,7 @@ pub fn select(image: &Image, sel: &Selection) -> Result<Vec<Region>, Error> {
         Selection::All => Ok(all),
         Selection::Name(n) => {
             let sym = image
-                .symbols
-                .by_name(n)
-                .or_else(|| image.symbols.by_name(&format!("_{n}"))) // Mach-O C names
+                .symbol_named(n)
                 .ok_or_else(|| Error::NotFound(format!("no symbol named `{n}`")))?;
             let r = keep_run(sym.addr.0);
             if r.is_empty() {

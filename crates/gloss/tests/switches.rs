@@ -133,9 +133,7 @@ fn recovered_switches_match_source_and_compiler() {
         for (func, (sizes, counts)) in &truth {
             tables_total += sizes.len();
             let f = image
-                .symbols
-                .by_name(func)
-                .or_else(|| image.symbols.by_name(&format!("_{func}")))
+                .symbol_named(func)
                 .and_then(|s| analysis.function(s.addr.0));
             let Some(f) = f else {
                 problems.push(format!("{name}: {func}: function not found"));

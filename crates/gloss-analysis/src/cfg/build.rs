@@ -168,7 +168,7 @@ impl Walker<'_, '_> {
                 succs.push(fall(a));
                 break;
             }
-            if a != self.entry && a != start && self.cx.starts.contains(&a) {
+            if a != start && self.is_other_function(a) {
                 // runs into the next function: the last call did not return after all
                 succs.push(fall(a));
                 break;
@@ -202,38 +202,11 @@ impl Walker<'_, '_> {
                     continue;
                 }
                 Flow::CondJump(t) => {
-                    if t != self.entry && self.cx.starts.contains(&t) {
-                        // conditional tail call (`jne other_function`)
-                        succs.push(Edge {
-                            to: Some(t),
-                            kind: EdgeKind::TailCall,
-                        });
-                        self.body.tail_calls.push(t);
-                    } else {
-                        succs.push(Edge {
-                            to: Some(t),
-                            kind: EdgeKind::Conditional,
-                        });
-                        self.follow(t);
-                    }
+                    succs.push(self.branch(t, EdgeKind::Conditional));
                     succs.push(fall(end));
                     self.follow(end);
                 }
-                Flow::Jump(t) => {
-                    if t != self.entry && self.cx.starts.contains(&t) {
-                        succs.push(Edge {
-                            to: Some(t),
-                            kind: EdgeKind::TailCall,
-                        });
-                        self.body.tail_calls.push(t);
-                    } else {
-                        succs.push(Edge {
-                            to: Some(t),
-                            kind: EdgeKind::Jump,
-                        });
-                        self.follow(t);
-                    }
-                }
+                Flow::Jump(t) => succs.push(self.branch(t, EdgeKind::Jump)),
                 Flow::Call(t) => {
                     succs.push(Edge {
                         to: Some(t),
@@ -285,8 +258,27 @@ impl Walker<'_, '_> {
         );
     }
 
+    /// Another function's entry: a branch there leaves this function.
+    fn is_other_function(&self, t: u64) -> bool {
+        t != self.entry && self.cx.starts.contains(&t)
+    }
+
+    /// The edge of a direct branch to `t`: a tail call (including a conditional one, `jne
+    /// other_function`) when `t` is another function's entry, else `kind`, followed.
+    fn branch(&mut self, t: u64, kind: EdgeKind) -> Edge {
+        if self.is_other_function(t) {
+            self.body.tail_calls.push(t);
+            return Edge {
+                to: Some(t),
+                kind: EdgeKind::TailCall,
+            };
+        }
+        self.follow(t);
+        Edge { to: Some(t), kind }
+    }
+
     fn follow(&mut self, t: u64) {
-        if t != self.entry && self.cx.starts.contains(&t) {
+        if self.is_other_function(t) {
             return; // another function's entry: reached by falling out of a call that did not return
         }
         if self.cx.code.contains(t) {
@@ -343,9 +335,9 @@ impl Walker<'_, '_> {
             .map(|(&s, _)| s)
     }
 
-    /// Predecessor chains ending with the jump's block, `len` blocks long; predecessors that
-    /// end with a conditional branch (a bounds check) come first. At most `MAX_PATHS`.
-    fn paths(&self, last: u64, len: usize) -> Vec<Vec<u64>> {
+    /// Intra-function predecessors of each block, those that end with a conditional branch (a
+    /// bounds check) first.
+    fn predecessors(&self) -> HashMap<u64, Vec<u64>> {
         let mut preds: HashMap<u64, Vec<u64>> = HashMap::new();
         for b in self.blocks.values() {
             for e in &b.succs {
@@ -365,6 +357,12 @@ impl Walker<'_, '_> {
                 (!cond, *p)
             });
         }
+        preds
+    }
+
+    /// Predecessor chains ending with the jump's block, `len` blocks long; predecessors that
+    /// end with a conditional branch (a bounds check) come first. At most `MAX_PATHS`.
+    fn paths(&self, preds: &HashMap<u64, Vec<u64>>, last: u64, len: usize) -> Vec<Vec<u64>> {
         let mut out = Vec::new();
         let mut stack = vec![vec![last]];
         while let Some(path) = stack.pop() {
@@ -422,11 +420,12 @@ impl Walker<'_, '_> {
         };
         // Longer paths see more (the subtraction before a second bounds check, a table base
         // set in the entry block): keep the deepest path that still resolves.
+        let preds = self.predecessors();
         let mut result = Resolution::Unresolved("no path to the jump");
         for len in 1..=MAX_PATH_BLOCKS {
             let mut found = None;
             let mut failure = None;
-            for path in self.paths(start, len) {
+            for path in self.paths(&preds, start, len) {
                 let steps = self.steps(&path, jump);
                 match jump_table::resolve(self.cx.dis.arch(), &steps, &env) {
                     r @ (Resolution::Table(_) | Resolution::Slot(_)) => {

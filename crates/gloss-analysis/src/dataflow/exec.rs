@@ -109,7 +109,7 @@ impl Exec {
             // x86 8/16-bit writes keep the other bits of the register
             _ => {
                 let old = self.reg(dst);
-                let keep = self.x.konst(!((1u64 << width) - 1));
+                let keep = self.x.konst(!super::expr::mask(width));
                 let high = self.x.bin(Node::And, |p, q| p & q, old, keep);
                 let low = self.x.zext(v, width);
                 self.x.bin(Node::Or, |p, q| p | q, high, low)

@@ -44,7 +44,8 @@ pub struct Exprs {
     opaque: u32,
 }
 
-fn mask(bits: u8) -> u64 {
+/// The low `bits` bits set.
+pub(crate) fn mask(bits: u8) -> u64 {
     if bits >= 64 {
         u64::MAX
     } else {
@@ -52,7 +53,8 @@ fn mask(bits: u8) -> u64 {
     }
 }
 
-fn sext(v: u64, bits: u8) -> u64 {
+/// `v`'s low `bits` bits, sign-extended.
+pub(crate) fn sext(v: u64, bits: u8) -> u64 {
     if bits >= 64 {
         return v;
     }

@@ -101,9 +101,8 @@ pub fn analyze(image: &Image, dis: &dyn Disassembler, hints: &[FunctionHint]) ->
         evidence: BTreeMap::new(),
         size: HashMap::new(),
     };
-    let typed = image.format == gloss_core::Format::Elf;
     for s in image.symbols.iter() {
-        if !code.contains(s.addr.0) || (typed && s.kind == SymbolKind::Object) {
+        if !code.contains(s.addr.0) || image.is_data_symbol(s) {
             continue;
         }
         seeds.add(s.addr.0, Evidence::Symbol);
@@ -226,7 +225,7 @@ pub fn analyze(image: &Image, dis: &dyn Disassembler, hints: &[FunctionHint]) ->
         let name = image
             .symbols
             .at(addr)
-            .find(|s| !(typed && s.kind == SymbolKind::Object))
+            .find(|s| !image.is_data_symbol(s))
             .map(|s| s.display_name().to_string());
         functions.push(Function {
             addr,

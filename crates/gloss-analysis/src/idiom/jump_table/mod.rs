@@ -20,8 +20,8 @@
 //! of the gcc/clang switch fixtures for both architectures against source and compiler truth.
 
 use crate::dataflow::exec::{Exec, Guard};
-use crate::dataflow::expr::{E, Exprs, Memory, Node};
-use gloss_core::sem::{Cond, Reg, Target};
+use crate::dataflow::expr::{self, E, Exprs, Memory, Node, mask};
+use gloss_core::sem::{Cond, Reg};
 use gloss_core::{Arch, Insn, Sem};
 
 /// Tables larger than this are not believed: a bound that large is not a switch.
@@ -108,12 +108,7 @@ pub fn resolve(arch: Arch, path: &[Step], env: &dyn Env) -> Resolution {
         ex.step(&s.insn, &s.sem, s.taken);
     }
     let t = ex.target(target);
-    if let Target::Mem(_) = target
-        && let Node::Load(a, _, _) = ex.x.node(t)
-        && let Some(slot) = ex.x.as_const(a)
-    {
-        return Resolution::Slot(slot);
-    }
+    // `jmp *slot(%rip)`, `ldr x17, [x16, #..]; br x17`: a tail call through a GOT/IAT slot
     if let Node::Load(a, 8, _) = ex.x.node(t)
         && let Some(slot) = ex.x.as_const(a)
     {
@@ -138,23 +133,9 @@ pub fn resolve(arch: Arch, path: &[Step], env: &dyn Env) -> Resolution {
     best
 }
 
-fn mask(bits: u8) -> u64 {
-    if bits >= 64 {
-        u64::MAX
-    } else {
-        (1u64 << bits) - 1
-    }
-}
-
-fn sext(v: u64, bits: u8) -> i64 {
-    if bits >= 64 {
-        return v as i64;
-    }
-    if bits == 0 {
-        return 0;
-    }
-    let s = 64 - bits as u32;
-    ((v << s) as i64) >> s
+/// `v`'s low `bits` bits as a signed number.
+fn as_signed(v: u64, bits: u8) -> i64 {
+    expr::sext(v, bits) as i64
 }
 
 /// Values an expression is proven to take: every value from `lo` for `count` steps, wrapping
@@ -186,11 +167,12 @@ fn bounded(x: &mut Exprs, guards: &[Guard]) -> Vec<Range> {
         }
         let m = mask(width);
         let (mut ulo, mut uhi) = (0u64, m);
-        let (mut slo, mut shi) = (sext(1 << (width - 1), width), sext(m >> 1, width));
+        let smin = as_signed(1 << (width - 1), width);
+        let (mut slo, mut shi) = (smin, as_signed(m >> 1, width));
         let (mut ubound, mut sbound) = (None, None);
         for g in guards.iter().filter(|g| g.a == a && g.width == width) {
             let Some(k) = x.as_const(g.b) else { continue };
-            let ks = sext(k, width);
+            let ks = as_signed(k, width);
             match g.cond {
                 Cond::Ls => (uhi, ubound) = (uhi.min(k), Some(*g)),
                 Cond::Lo if k > 0 => (uhi, ubound) = (uhi.min(k - 1), Some(*g)),
@@ -222,7 +204,7 @@ fn bounded(x: &mut Exprs, guards: &[Guard]) -> Vec<Range> {
             });
         } else if let Some(g) = sbound
             && slo <= shi
-            && slo > sext(1 << (width - 1), width)
+            && slo > smin
         {
             let count = (shi - slo) as u64 + 1;
             out.push(Range {
@@ -283,7 +265,7 @@ fn table(x: &Exprs, t: E, r: &Range, jump: u64, env: &dyn Env) -> Result<Switch,
         let v = r.value(n);
         if at == r.a {
             return Some(match x.node(at) {
-                Node::Sext(_, w) => sext(v, w) as u64,
+                Node::Sext(_, w) => expr::sext(v, w),
                 _ => v,
             });
         }
@@ -336,7 +318,7 @@ fn table(x: &Exprs, t: E, r: &Range, jump: u64, env: &dyn Env) -> Result<Switch,
             };
             // int and long selectors read signed; narrower ones as their extension says
             let value = if signed || w >= 32 {
-                sext(v, w)
+                as_signed(v, w)
             } else {
                 (v & mask(w)) as i64
             };
