@@ -106,6 +106,10 @@ enum Cmd {
         /// Show `file:line` from DWARF line tables where the line changes, like `objdump -l`.
         #[arg(short = 'l', long, conflicts_with = "raw")]
         line_numbers: bool,
+        /// List instructions only: no switch, case and unresolved-jump notes (skips the
+        /// function and control-flow analysis, like objdump).
+        #[arg(long)]
+        no_analysis: bool,
     },
 }
 
@@ -218,6 +222,7 @@ fn run(cli: Cli) -> Result<()> {
             base,
             source,
             line_numbers,
+            no_analysis,
         } => {
             let (image, sel) = if raw {
                 let arch = arch
@@ -269,12 +274,20 @@ fn run(cli: Cli) -> Result<()> {
                 text: source,
                 read: &read,
             });
+            let notes = (!no_analysis).then(|| {
+                let (notes, problems) = gloss::annotations(&image, &regions);
+                for p in problems {
+                    eprintln!("gloss: note: {file}: {p}");
+                }
+                notes
+            });
+            let (src, notes) = (src.as_ref(), notes.as_ref());
             match format {
                 OutFormat::Text => {
-                    listing::write_text(&mut out, &image, dis, &regions, opts, src.as_ref())?
+                    listing::write_text(&mut out, &image, dis, &regions, opts, src, notes)?
                 }
                 OutFormat::Json => {
-                    listing::write_json(&mut out, &image, dis, &regions, opts, src.as_ref())?
+                    listing::write_json(&mut out, &image, dis, &regions, opts, src, notes)?
                 }
             }
             out.flush()?;

@@ -54,6 +54,9 @@ pub struct SwitchOut {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub index_table: Option<IndexTableOut>,
     pub default: Option<Addr>,
+    /// The few selector values that take the default path, when the selector is that narrow.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub default_values: Vec<i64>,
     pub bound_check: Option<Addr>,
     pub selector: Option<&'static str>,
     pub entries: Vec<Addr>,
@@ -118,6 +121,7 @@ pub fn switch_out(image: &Image, s: &Switch) -> SwitchOut {
             entry_size: n,
         }),
         default: s.default.map(Addr),
+        default_values: s.default_values.clone(),
         bound_check: s.bound_check.map(Addr),
         selector: s.selector.map(|(r, w)| r.name(image.arch, w)),
         entries: s.entries.iter().map(|&a| Addr(a)).collect(),

@@ -2,6 +2,7 @@
 //! Output is deterministic: address order, no absolute paths, no timestamps.
 
 pub mod analysis;
+pub mod annotate;
 pub mod info;
 pub mod label;
 pub mod listing;

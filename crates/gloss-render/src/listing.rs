@@ -1,5 +1,6 @@
 //! The annotated listing: `address <func+off>: bytes  mnemonic operands  <target>` lines, and the
 //! same content as JSON (docs/json.md).
+use crate::annotate::Annotations;
 use crate::label::{label_string, unwrap_label, write_label, write_section_label};
 use gloss_analysis::regions::{Region, RegionKind};
 use gloss_core::{
@@ -153,6 +154,12 @@ pub struct Line {
     /// The source file and line (only when source lines were asked for and cover it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<SourceRef>,
+    /// What the analysis recognized at this instruction (`switch (w19): 10 cases, ...`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub comments: Vec<String>,
+    /// What the analysis says leads here (`case 3`, `default`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<String>,
 }
 
 /// Decodes regions one instruction at a time; data regions yield `.word`/`.byte` units.
@@ -314,10 +321,13 @@ pub fn line(image: &Image, insn: &Insn, text: &InsnText, bytes: &[u8]) -> Line {
         },
         reloc: reloc.map(reloc_text),
         source: None,
+        comments: Vec::new(),
+        labels: Vec::new(),
     }
 }
 
-/// Writes the text listing of `regions`; with `source`, file:line and source text interleaved.
+/// Writes the text listing of `regions`; with `source`, file:line and source text interleaved;
+/// with `notes`, the analysis's labels before and comments after the instructions they concern.
 pub fn write_text(
     w: &mut dyn Write,
     image: &Image,
@@ -325,9 +335,11 @@ pub fn write_text(
     regions: &[Region],
     opts: ListingOptions,
     source: Option<&SourceOptions>,
+    notes: Option<&Annotations>,
 ) -> io::Result<()> {
     let mut walker = Walker::new(image, dis, opts.syntax);
     let mut interleave = source.map(Interleave::new);
+    let notes = notes.filter(|n| !n.is_empty());
     let mut buf = String::with_capacity(1 << 16);
     // The function heading a run of regions belongs to: data runs inside a function continue it.
     let mut current: Option<(String, u64)> = None;
@@ -362,6 +374,11 @@ pub fn write_text(
             if let Some(i) = &mut interleave {
                 i.before(&mut buf, insn.addr);
             }
+            for l in notes.map_or(&[][..], |n| n.labels(insn.addr)) {
+                buf.push_str("        ; ");
+                buf.push_str(l);
+                buf.push('\n');
+            }
             write_line(
                 &mut buf,
                 image,
@@ -372,6 +389,12 @@ pub fn write_text(
                 label_width,
                 opts,
             );
+            for c in notes.map_or(&[][..], |n| n.comments(insn.addr)) {
+                buf.pop(); // the newline
+                buf.push_str("    ; ");
+                buf.push_str(c);
+                buf.push('\n');
+            }
             if buf.len() > (1 << 16) - 512 {
                 w.write_all(buf.as_bytes())?;
                 buf.clear();
@@ -443,7 +466,8 @@ fn write_line(
 
 /// Writes the JSON listing: `{"regions": [{"name", "kind", "start", "end", "insns": [Line]}]}`,
 /// streamed so memory stays flat on large binaries. With `source`, each instruction a line table
-/// covers gets `"source": {"file", "line"}` (the text is not included).
+/// covers gets `"source": {"file", "line"}` (the text is not included); with `notes`,
+/// `"comments"` and `"labels"` where the analysis has something to say.
 pub fn write_json(
     w: &mut dyn Write,
     image: &Image,
@@ -451,6 +475,7 @@ pub fn write_json(
     regions: &[Region],
     opts: ListingOptions,
     source: Option<&SourceOptions>,
+    notes: Option<&Annotations>,
 ) -> io::Result<()> {
     let paths: Vec<String> = source.map_or_else(Vec::new, |s| {
         s.lines.files().iter().map(SourceFile::path).collect()
@@ -496,6 +521,10 @@ pub fn write_json(
                     file: paths[loc.file_index as usize].clone(),
                     line: loc.line,
                 });
+            }
+            if let Some(n) = notes {
+                l.comments = n.comments(insn.addr).to_vec();
+                l.labels = n.labels(insn.addr).to_vec();
             }
             serde_json::to_writer(&mut *w, &l).map_err(io::Error::other)
         })?;
@@ -558,7 +587,7 @@ mod tests {
             ..ListingOptions::default()
         };
         let mut out = Vec::new();
-        write_text(&mut out, &image, dis, &regions, opts, Some(&src)).unwrap();
+        write_text(&mut out, &image, dis, &regions, opts, Some(&src), None).unwrap();
         let out = String::from_utf8(out).unwrap();
         let got: Vec<&str> = out
             .lines()
@@ -592,7 +621,7 @@ mod tests {
 
         // JSON: file and line per covered instruction, nothing for line 0.
         let mut out = Vec::new();
-        write_json(&mut out, &image, dis, &regions, opts, Some(&src)).unwrap();
+        write_json(&mut out, &image, dis, &regions, opts, Some(&src), None).unwrap();
         let json: serde_json::Value = serde_json::from_slice(&out).unwrap();
         let insns = json["regions"][0]["insns"].as_array().unwrap();
         assert_eq!(insns[0]["source"]["file"], "./a.c");

@@ -24,6 +24,24 @@ pub fn analyze(image: &Image) -> (analysis::discover::Analysis, Vec<String>) {
     (a, hints.notes)
 }
 
+/// What the analysis says about the instructions of `regions` (switches, unresolved jumps), for
+/// the listing; with the notes of [`analyze`].
+pub fn annotations(
+    image: &Image,
+    regions: &[Region],
+) -> (render::annotate::Annotations, Vec<String>) {
+    let (analysis, notes) = analyze(image);
+    let mut out = render::annotate::Annotations::default();
+    let overlaps = |f: &analysis::discover::Function| {
+        let end = f.addr.saturating_add(f.size.max(1));
+        regions.iter().any(|r| f.addr < r.end.0 && r.start.0 < end)
+    };
+    for f in analysis.functions.iter().filter(|f| overlaps(f)) {
+        out.add_function(image, f);
+    }
+    (out, notes)
+}
+
 /// The decoder for an image's architecture.
 pub fn disassembler(arch: Arch) -> &'static dyn Disassembler {
     gloss_arch::disassembler(arch)

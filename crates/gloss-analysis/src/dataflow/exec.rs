@@ -139,6 +139,22 @@ impl Exec {
         }
     }
 
+    /// A register that holds `e` (or `e` zero-extended from `width` bits) at this point of the
+    /// path: the input register itself when nothing overwrote it, else the lowest-numbered copy.
+    pub fn holder(&mut self, e: E, width: u8) -> Option<Reg> {
+        if let Node::Input(r) = self.x.node(e)
+            && !self.regs.contains_key(&r)
+        {
+            return Some(r);
+        }
+        let z = self.x.zext(e, width);
+        self.regs
+            .iter()
+            .filter(|(_, v)| **v == e || **v == z)
+            .map(|(r, _)| *r)
+            .min()
+    }
+
     /// The value an indirect branch goes to.
     pub fn target(&mut self, t: Target) -> E {
         match t {

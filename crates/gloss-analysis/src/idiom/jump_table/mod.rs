@@ -27,6 +27,9 @@ use gloss_core::{Arch, Insn, Sem};
 /// Tables larger than this are not believed: a bound that large is not a switch.
 const MAX_ENTRIES: u64 = 1 << 14;
 
+/// Values reaching the default path that are worth naming one by one.
+const MAX_DEFAULT_VALUES: usize = 8;
+
 /// What the table's (scaled) entries are added to.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Anchor {
@@ -59,9 +62,14 @@ pub struct Switch {
     pub index_table: Option<(u64, u8)>,
     /// Where the bounds check sends values outside the table.
     pub default: Option<u64>,
+    /// When the selector is read so narrow (`x & 15`, a byte) that only a few of its values
+    /// miss the table, those values: they are the ones that take the default path (gcc turns
+    /// `switch (x & 15)` without a default into `(x & 15) - 1 <= 14`, leaving case 0 there).
+    pub default_values: Vec<i64>,
     /// The compare that bounds the index.
     pub bound_check: Option<u64>,
-    /// The selector register and the width the switch reads it at, when it is a register.
+    /// The selector register and the width the switch reads it at, when it is a register: the
+    /// register holding it at the jump, else the one holding it where the analyzed path starts.
     pub selector: Option<(Reg, u8)>,
     /// Targets in table order, index 0 first.
     pub entries: Vec<u64>,
@@ -126,7 +134,14 @@ pub fn resolve(arch: Arch, path: &[Step], env: &dyn Env) -> Resolution {
     }
     for r in ranges {
         match table(&ex.x, t, &r, last.insn.addr, env) {
-            Ok(sw) => return Resolution::Table(sw),
+            Ok(mut sw) => {
+                // name the register the reader sees holding the selector at the jump
+                if let Some((leaf, w)) = sw.selector {
+                    let input = ex.x.input(leaf);
+                    sw.selector = Some((ex.holder(input, w).unwrap_or(leaf), w));
+                }
+                return Resolution::Table(sw);
+            }
             Err(why) => best = Resolution::Unresolved(why),
         }
     }
@@ -326,12 +341,29 @@ fn table(x: &Exprs, t: E, r: &Range, jump: u64, env: &dyn Env) -> Result<Switch,
         }
     }
     cases.sort_by_key(|c| c.value);
-    let selector = x
-        .invert(r.a, r.lo)
-        .and_then(|(leaf, _, w, _)| match x.node(leaf) {
-            Node::Input(reg) => Some((reg, w.max(32))),
-            _ => None,
-        });
+    let leaf = x.invert(r.a, r.lo);
+    let selector = leaf.and_then(|(leaf, _, w, _)| match x.node(leaf) {
+        Node::Input(reg) => Some((reg, w.max(32))),
+        _ => None,
+    });
+    let default_values = match leaf {
+        Some((_, _, w, signed)) if default.is_some() && w <= 8 => {
+            let missing: Vec<i64> = (0..1u64 << w)
+                .map(|v| if signed { as_signed(v, w) } else { v as i64 })
+                .filter(|v| {
+                    !cases
+                        .iter()
+                        .any(|c| c.value & mask(w) as i64 == v & mask(w) as i64)
+                })
+                .collect();
+            if missing.len() <= MAX_DEFAULT_VALUES {
+                missing
+            } else {
+                Vec::new()
+            }
+        }
+        _ => Vec::new(),
+    };
     Ok(Switch {
         jump_addr: jump,
         table_addr,
@@ -341,6 +373,7 @@ fn table(x: &Exprs, t: E, r: &Range, jump: u64, env: &dyn Env) -> Result<Switch,
         anchor,
         index_table,
         default,
+        default_values,
         bound_check: r.guard.map(|g| g.cmp_at),
         selector,
         entries,

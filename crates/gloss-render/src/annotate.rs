@@ -1,0 +1,137 @@
+//! What the analysis says about single instructions, in the listing's own words: a comment on
+//! the instruction's line (`; switch (w19): 10 cases, table 0x...`) and label lines before an
+//! instruction (`; case 3`). The text listing prints them in place; the JSON listing carries them
+//! as `comment` and `labels` (docs/json.md).
+use crate::label::write_label;
+use gloss_analysis::discover::Function;
+use gloss_analysis::idiom::jump_table::Switch;
+use gloss_core::Image;
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+#[derive(Default, Debug)]
+pub struct Annotations {
+    comments: HashMap<u64, Vec<String>>,
+    labels: HashMap<u64, Vec<String>>,
+}
+
+impl Annotations {
+    /// Comments for the instruction at `addr`, in the order they were added.
+    pub fn comments(&self, addr: u64) -> &[String] {
+        self.comments.get(&addr).map_or(&[], Vec::as_slice)
+    }
+
+    /// Label lines printed before the instruction at `addr`.
+    pub fn labels(&self, addr: u64) -> &[String] {
+        self.labels.get(&addr).map_or(&[], Vec::as_slice)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.comments.is_empty() && self.labels.is_empty()
+    }
+
+    fn comment(&mut self, addr: u64, text: String) {
+        self.comments.entry(addr).or_default().push(text);
+    }
+
+    fn label(&mut self, addr: u64, text: String) {
+        let v = self.labels.entry(addr).or_default();
+        if !v.contains(&text) {
+            v.push(text);
+        }
+    }
+
+    /// Everything known about a function's instructions: its switches and the indirect jumps
+    /// whose targets stay unknown.
+    pub fn add_function(&mut self, image: &Image, f: &Function) {
+        // With several switches in one function, each label says which jump it belongs to.
+        let qualify = f.switches.len() > 1;
+        for s in &f.switches {
+            self.add_switch(image, s, qualify);
+        }
+        for &(at, why) in &f.unresolved {
+            self.comment(at, format!("unresolved indirect jump: {why}"));
+        }
+    }
+
+    fn add_switch(&mut self, image: &Image, s: &Switch, qualify: bool) {
+        let mut c = String::from("switch");
+        if let Some((reg, width)) = s.selector {
+            let _ = write!(c, " ({})", reg.name(image.arch, width));
+        }
+        let n = s.cases.len();
+        let _ = write!(
+            c,
+            ": {n} case{}, table {:#x}",
+            if n == 1 { "" } else { "s" },
+            s.table_addr
+        );
+        write_label(&mut c, image, s.table_addr);
+        if let Some((a, _)) = s.index_table {
+            let _ = write!(c, ", index table {a:#x}");
+        }
+        if let Some(d) = s.default {
+            let _ = write!(c, ", default {d:#x}");
+        }
+        self.comment(s.jump_addr, c);
+
+        let whose = if qualify {
+            format!(" (switch at {:#x})", s.jump_addr)
+        } else {
+            String::new()
+        };
+        let mut by_target: HashMap<u64, Vec<i64>> = HashMap::new();
+        for case in &s.cases {
+            by_target.entry(case.target).or_default().push(case.value);
+        }
+        for (target, mut values) in by_target {
+            values.sort_unstable();
+            self.label(target, format!("case {}{whose}", case_values(&values)));
+        }
+        if let Some(d) = s.default {
+            let reached = if s.default_values.is_empty() {
+                String::new()
+            } else {
+                format!(" (reached by {})", case_values(&s.default_values))
+            };
+            self.label(d, format!("default{reached}{whose}"));
+        }
+    }
+}
+
+/// `1, 3, 5 ... 9`: sorted values, runs of three or more written as GNU C case ranges.
+fn case_values(values: &[i64]) -> String {
+    let mut out = String::new();
+    let mut i = 0;
+    while i < values.len() {
+        let mut j = i;
+        while j + 1 < values.len() && values[j].checked_add(1) == Some(values[j + 1]) {
+            j += 1;
+        }
+        if !out.is_empty() {
+            out.push_str(", ");
+        }
+        let _ = match j - i {
+            0 => write!(out, "{}", values[i]),
+            1 => write!(out, "{}, {}", values[i], values[j]),
+            _ => write!(out, "{} ... {}", values[i], values[j]),
+        };
+        i = j + 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::case_values;
+
+    #[test]
+    fn case_values_join_runs_of_three_or_more() {
+        assert_eq!(case_values(&[3]), "3");
+        assert_eq!(case_values(&[-2, -1]), "-2, -1");
+        assert_eq!(
+            case_values(&[0, 1, 2, 5, 7, 8, 9, 10]),
+            "0 ... 2, 5, 7 ... 10"
+        );
+    }
+}
