@@ -14,7 +14,7 @@ impl<'a> CodeMap<'a> {
     pub fn new(image: &'a Image) -> CodeMap<'a> {
         let mut ranges = Vec::new();
         for s in image.code_sections() {
-            let bytes = image.section_bytes(s);
+            let bytes = image.loaded_bytes(s);
             if bytes.is_empty() {
                 continue;
             }
@@ -76,7 +76,7 @@ pub struct ImageEnv<'a> {
 
 impl Memory for ImageEnv<'_> {
     fn read(&self, addr: u64, size: u8) -> Option<u64> {
-        let b = self.image.read_at(addr, size as usize)?;
+        let b = self.image.read_loaded(addr, size as usize)?;
         let mut v = [0u8; 8];
         v[..b.len()].copy_from_slice(b);
         Some(u64::from_le_bytes(v))

@@ -77,6 +77,10 @@ pub struct Reloc {
     pub addend: i64,
     /// The format's relocation type number.
     pub r_type: u32,
+    /// Where the named symbol or section lies (in gloss's layout for relocatable objects);
+    /// `None` for a symbol defined in another file.
+    #[serde(skip)]
+    pub target: Option<Addr>,
 }
 
 /// A loaded binary: everything later layers need, with the file's bytes owned by the image so
@@ -99,6 +103,9 @@ pub struct Image {
     /// Short description of the file kind, e.g. "ELF64 PIE executable".
     pub kind: String,
     bytes: Arc<dyn AsRef<[u8]> + Send + Sync>,
+    /// Relocatable objects: the file with every relocation it can apply written into place, as
+    /// a linker would at gloss's layout (see [`Image::loaded_bytes`]).
+    loaded: Option<Arc<[u8]>>,
 }
 
 impl Image {
@@ -117,7 +124,33 @@ impl Image {
             synthetic_layout: false,
             kind: String::new(),
             bytes,
+            loaded: None,
         }
+    }
+
+    /// Sets the relocated copy of the file (same length and offsets as the file).
+    pub fn set_loaded(&mut self, bytes: Vec<u8>) {
+        if bytes.len() == self.bytes().len() {
+            self.loaded = Some(bytes.into());
+        }
+    }
+
+    /// A section's bytes as the program would see them in memory: for relocatable objects with
+    /// relocations applied at gloss's layout, else the file's bytes. Analysis reads these; the
+    /// listing shows the file's own bytes, as objdump does.
+    pub fn loaded_bytes(&self, s: &Section) -> &[u8] {
+        match (&self.loaded, &s.file_range) {
+            (Some(l), Some(r)) => l.get(r.clone()).unwrap_or(&[]),
+            _ => self.section_bytes(s),
+        }
+    }
+
+    /// Reads `len` bytes at a virtual address as the program would see them.
+    pub fn read_loaded(&self, addr: u64, len: usize) -> Option<&[u8]> {
+        let s = self.section_at(addr)?;
+        let data = self.loaded_bytes(s);
+        let off = usize::try_from(addr - s.addr.0).ok()?;
+        data.get(off..off.checked_add(len)?)
     }
 
     /// The whole file.

@@ -188,14 +188,35 @@ pub(crate) fn infer_sizes(syms: &mut [Symbol], sections: &[Section]) {
 }
 
 /// Section relocations (relocatable objects, `--emit-relocs` links), at laid-out addresses.
-pub(crate) fn relocations<'d>(file: &impl Object<'d>, layout: &Layout) -> Vec<Reloc> {
+/// `absolute`: offsets are virtual addresses (ELF r_offset in linked files,
+/// `--emit-relocs`), not offsets into the section (relocatable objects).
+pub(crate) fn relocations<'d>(
+    file: &impl Object<'d>,
+    layout: &Layout,
+    absolute: bool,
+) -> Vec<Reloc> {
     let mut out = Vec::new();
     for s in file.sections() {
         if section_kind(s.kind()) == SectionKind::Other {
             continue;
         }
-        let bias = s.address().wrapping_add(layout.bias(s.index()));
+        let bias = if absolute {
+            0
+        } else {
+            s.address().wrapping_add(layout.bias(s.index()))
+        };
         for (off, r) in s.relocations() {
+            let target = match r.target() {
+                RelocationTarget::Symbol(i) => file.symbol_by_index(i).ok().and_then(|sym| {
+                    let si = sym.section_index()?;
+                    Some(Addr(sym.address().wrapping_add(layout.bias(si))))
+                }),
+                RelocationTarget::Section(si) => file
+                    .section_by_index(si)
+                    .ok()
+                    .map(|sec| Addr(sec.address().wrapping_add(layout.bias(si)))),
+                _ => None,
+            };
             let symbol = match r.target() {
                 RelocationTarget::Symbol(i) => match file.symbol_by_index(i) {
                     Ok(sym) => match sym.name() {
@@ -228,6 +249,7 @@ pub(crate) fn relocations<'d>(file: &impl Object<'d>, layout: &Layout) -> Vec<Re
                 symbol,
                 addend: r.addend(),
                 r_type,
+                target,
             });
         }
     }

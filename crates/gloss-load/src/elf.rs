@@ -101,7 +101,10 @@ pub(crate) fn load(bytes: Arc<dyn AsRef<[u8]> + Send + Sync>) -> Result<Image, E
         }
     }
     img.symbols = SymbolTable::new(syms);
-    img.relocs = common::relocations(&file, &layout);
+    img.relocs = common::relocations(&file, &layout, !relocatable);
+    if relocatable && let Some(loaded) = crate::relocate::apply(&img) {
+        img.set_loaded(loaded);
+    }
 
     let facts = facts(&file, data, e_type);
     img.kind = describe(&facts, e_type);

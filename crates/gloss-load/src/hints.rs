@@ -38,7 +38,7 @@ fn eh_frame(image: &Image, name: &str, out: &mut Hints) {
     let Some(sec) = image.sections.iter().find(|s| s.name == name) else {
         return;
     };
-    let data = image.section_bytes(sec);
+    let data = image.loaded_bytes(sec);
     let addr_of = |n: &str| {
         image
             .sections

@@ -13,6 +13,7 @@ mod hints;
 mod macho;
 mod pe;
 mod raw;
+mod relocate;
 
 pub use demangle::demangle;
 pub use dwarf::source_lines;

@@ -208,7 +208,7 @@ pub(crate) fn load(
     common::infer_sizes(&mut syms, &img.sections);
     img.symbols = SymbolTable::new(syms);
     if relocatable {
-        img.relocs = common::relocations(&file, &layout);
+        img.relocs = common::relocations(&file, &layout, false);
     }
     img.kind = format!(
         "Mach-O 64 {} ({})",

@@ -98,7 +98,7 @@ pub(crate) fn load(bytes: Arc<dyn AsRef<[u8]> + Send + Sync>) -> Result<Image, E
     }
     common::infer_sizes(&mut syms, &img.sections);
     img.symbols = SymbolTable::new(syms);
-    img.relocs = common::relocations(&file, &layout);
+    img.relocs = common::relocations(&file, &layout, false);
 
     let dll = file.nt_headers().file_header().characteristics.get(LE).0 & p::IMAGE_FILE_DLL.0 != 0;
     img.kind = format!(

@@ -1,0 +1,166 @@
+//! Relocatable ELF objects as a linker would place them: a copy of the file with each
+//! relocation's value written into its field, at gloss's section layout. The analysis reads this
+//! copy (`Image::loaded_bytes`) so that `lea table(%rip)`, `adrp`+`add`, calls between the
+//! object's own functions and the entries of jump tables mean what they will mean once linked;
+//! the listing keeps the file's bytes, as objdump shows them.
+//!
+//! Only relocations whose value needs nothing but the symbol's address are applied (ELF
+//! x86-64 psABI and AArch64 ELF ABI formulas `S + A` and `S + A - P`, with AArch64 page and
+//! low-12-bit forms). GOT, TLS and PLT-through-GOT forms are left as the file has them: their
+//! meaning depends on tables a linker builds.
+use gloss_core::{Arch, Image, Reloc};
+
+/// The relocated file, or `None` when nothing was applied.
+pub(crate) fn apply(image: &Image) -> Option<Vec<u8>> {
+    let mut out = image.bytes().to_vec();
+    let mut applied = 0usize;
+    for r in &image.relocs {
+        let Some(s) = r.target else { continue };
+        let Some(off) = file_offset(image, r.at.0) else {
+            continue;
+        };
+        let sa = s.0.wrapping_add(r.addend as u64);
+        let p = r.at.0;
+        let done = match image.arch {
+            Arch::X86_64 => x86_64(&mut out, off, r, sa, p),
+            Arch::Aarch64 => aarch64(&mut out, off, r, sa, p),
+        };
+        applied += usize::from(done);
+    }
+    (applied > 0).then_some(out)
+}
+
+/// The file offset of a virtual address inside a section the file holds.
+fn file_offset(image: &Image, addr: u64) -> Option<usize> {
+    let s = image.section_at(addr)?;
+    let r = s.file_range.as_ref()?;
+    let off = r
+        .start
+        .checked_add(usize::try_from(addr - s.addr.0).ok()?)?;
+    (off < r.end).then_some(off)
+}
+
+fn put(out: &mut [u8], off: usize, v: u64, size: usize) -> bool {
+    match out.get_mut(off..off.saturating_add(size)) {
+        Some(field) if field.len() == size => {
+            field.copy_from_slice(&v.to_le_bytes()[..size]);
+            true
+        }
+        _ => false,
+    }
+}
+
+fn x86_64(out: &mut [u8], off: usize, r: &Reloc, sa: u64, p: u64) -> bool {
+    match r.r_type {
+        1 => put(out, off, sa, 8),                     // R_X86_64_64
+        2 | 4 => put(out, off, sa.wrapping_sub(p), 4), // R_X86_64_PC32, PLT32 (to a local symbol)
+        10 | 11 => put(out, off, sa, 4),               // R_X86_64_32, 32S
+        24 => put(out, off, sa.wrapping_sub(p), 8),    // R_X86_64_PC64
+        _ => false,
+    }
+}
+
+/// Rewrites the bits `mask << shift` of the instruction word at `off` with `v`.
+fn patch(out: &mut [u8], off: usize, shift: u32, bits: u32, v: u64) -> bool {
+    let Some(w) = out.get(off..off.saturating_add(4)) else {
+        return false;
+    };
+    let Ok(w) = <[u8; 4]>::try_from(w) else {
+        return false;
+    };
+    let mask = ((1u64 << bits) - 1) as u32;
+    let word = (u32::from_le_bytes(w) & !(mask << shift)) | (((v as u32) & mask) << shift);
+    put(out, off, u64::from(word), 4)
+}
+
+/// ADR/ADRP immediate: low 2 bits at 29, high 19 bits at 5.
+fn adr_imm(out: &mut [u8], off: usize, v: u64) -> bool {
+    patch(out, off, 29, 2, v) && patch(out, off, 5, 19, v >> 2)
+}
+
+fn aarch64(out: &mut [u8], off: usize, r: &Reloc, sa: u64, p: u64) -> bool {
+    let page = |a: u64| a & !0xfff;
+    let rel = sa.wrapping_sub(p);
+    match r.r_type {
+        257 => put(out, off, sa, 8),   // R_AARCH64_ABS64
+        258 => put(out, off, sa, 4),   // ABS32
+        260 => put(out, off, rel, 8),  // PREL64
+        261 => put(out, off, rel, 4),  // PREL32
+        262 => put(out, off, rel, 2),  // PREL16
+        274 => adr_imm(out, off, rel), // ADR_PREL_LO21
+        275 | 276 => adr_imm(out, off, page(sa).wrapping_sub(page(p)) >> 12), // ADR_PREL_PG_HI21(_NC)
+        277 | 278 => patch(out, off, 10, 12, sa & 0xfff), // ADD_ABS_LO12_NC, LDST8_ABS_LO12_NC
+        284 => patch(out, off, 10, 12, (sa & 0xfff) >> 1), // LDST16_ABS_LO12_NC
+        285 => patch(out, off, 10, 12, (sa & 0xfff) >> 2), // LDST32_ABS_LO12_NC
+        286 => patch(out, off, 10, 12, (sa & 0xfff) >> 3), // LDST64_ABS_LO12_NC
+        299 => patch(out, off, 10, 12, (sa & 0xfff) >> 4), // LDST128_ABS_LO12_NC
+        279 => patch(out, off, 5, 14, rel >> 2),          // TSTBR14
+        280 => patch(out, off, 5, 19, rel >> 2),          // CONDBR19
+        282 | 283 => patch(out, off, 0, 26, rel >> 2),    // JUMP26, CALL26
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gloss_core::Addr;
+
+    fn reloc(r_type: u32, at: u64, target: u64, addend: i64) -> Reloc {
+        Reloc {
+            at: Addr(at),
+            symbol: String::new(),
+            addend,
+            r_type,
+            target: Some(Addr(target)),
+        }
+    }
+
+    /// Field values against `llvm-mc-19 -triple=aarch64 -show-encoding`: `adrp x1, #0x12000`
+    /// (0x12 pages on) is 0xd0000081, `add x1, x1, #0x345` is 0x910d1421, `bl #0x100` is
+    /// 0x94000040, `ldr x0, [x0, #0x18]` is 0xf9400c00.
+    #[test]
+    fn aarch64_fields_match_the_assembler() {
+        let cases = [
+            (
+                0x9000_0001u32,
+                reloc(275, 0x400000, 0x412345, 0),
+                0xd000_0081u32,
+            ),
+            (0x9100_0021, reloc(277, 0x400004, 0x412345, 0), 0x910d_1421),
+            (0x9400_0000, reloc(283, 0x400008, 0x400108, 0), 0x9400_0040),
+            (
+                0xf940_0000,
+                reloc(286, 0x40000c, 0x412000, 0x18),
+                0xf940_0c00,
+            ),
+        ];
+        for (before, r, after) in cases {
+            let mut out = before.to_le_bytes().to_vec();
+            assert!(aarch64(
+                &mut out,
+                0,
+                &r,
+                r.target.unwrap().0.wrapping_add(r.addend as u64),
+                r.at.0
+            ));
+            assert_eq!(
+                u32::from_le_bytes(out[..4].try_into().unwrap()),
+                after,
+                "type {}",
+                r.r_type
+            );
+        }
+    }
+
+    #[test]
+    fn x86_64_pc32_is_target_minus_place() {
+        let mut out = vec![0u8; 4];
+        let r = reloc(2, 0x1003, 0x2000, -4);
+        assert!(x86_64(&mut out, 0, &r, 0x2000 - 4, 0x1003));
+        assert_eq!(
+            i32::from_le_bytes(out[..4].try_into().unwrap()),
+            0x2000 - 4 - 0x1003
+        );
+    }
+}
