@@ -83,6 +83,29 @@ pub struct Reloc {
     pub target: Option<Addr>,
 }
 
+impl Reloc {
+    /// For an ELF relocation of a data field (not an instruction): the value a linker writes
+    /// there and the field's size in bytes, `S + A` or `S + A - P` by the x86-64 psABI and the
+    /// AArch64 ELF ABI. `None` for instruction fields, GOT/TLS forms and undefined symbols.
+    pub fn data_value(&self, arch: crate::Arch) -> Option<(u64, u8)> {
+        let sa = self.target?.0.wrapping_add(self.addend as u64);
+        let rel = sa.wrapping_sub(self.at.0);
+        match (arch, self.r_type) {
+            (crate::Arch::X86_64, 1) => Some((sa, 8)),  // R_X86_64_64
+            (crate::Arch::X86_64, 2) => Some((rel, 4)), // R_X86_64_PC32
+            (crate::Arch::X86_64, 10 | 11) => Some((sa, 4)), // R_X86_64_32, 32S
+            (crate::Arch::X86_64, 24) => Some((rel, 8)), // R_X86_64_PC64
+            (crate::Arch::Aarch64, 257) => Some((sa, 8)), // R_AARCH64_ABS64
+            (crate::Arch::Aarch64, 258) => Some((sa, 4)), // ABS32
+            (crate::Arch::Aarch64, 259) => Some((sa, 2)), // ABS16
+            (crate::Arch::Aarch64, 260) => Some((rel, 8)), // PREL64
+            (crate::Arch::Aarch64, 261) => Some((rel, 4)), // PREL32
+            (crate::Arch::Aarch64, 262) => Some((rel, 2)), // PREL16
+            _ => None,
+        }
+    }
+}
+
 /// A loaded binary: everything later layers need, with the file's bytes owned by the image so
 /// sections are plain ranges (zero-copy without lifetimes).
 pub struct Image {

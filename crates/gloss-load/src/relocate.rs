@@ -19,11 +19,10 @@ pub(crate) fn apply(image: &Image) -> Option<Vec<u8>> {
         let Some(off) = file_offset(image, r.at.0) else {
             continue;
         };
-        let sa = s.0.wrapping_add(r.addend as u64);
-        let p = r.at.0;
-        let done = match image.arch {
-            Arch::X86_64 => x86_64(&mut out, off, r, sa, p),
-            Arch::Aarch64 => aarch64(&mut out, off, r, sa, p),
+        let done = match (r.data_value(image.arch), image.arch) {
+            (Some((v, size)), _) => put(&mut out, off, v, size as usize),
+            (None, Arch::X86_64) => x86_64(&mut out, off, r, s.0),
+            (None, Arch::Aarch64) => aarch64(&mut out, off, r, s.0),
         };
         applied += usize::from(done);
     }
@@ -50,22 +49,18 @@ fn put(out: &mut [u8], off: usize, v: u64, size: usize) -> bool {
     }
 }
 
-fn x86_64(out: &mut [u8], off: usize, r: &Reloc, sa: u64, p: u64) -> bool {
+/// x86-64 instruction fields (data fields: `Reloc::data_value`); `s` is the symbol's address.
+fn x86_64(out: &mut [u8], off: usize, r: &Reloc, s: u64) -> bool {
+    let sa = s.wrapping_add(r.addend as u64);
     match r.r_type {
-        1 => put(out, off, sa, 8),                     // R_X86_64_64
-        2 | 4 => put(out, off, sa.wrapping_sub(p), 4), // R_X86_64_PC32, PLT32 (to a local symbol)
-        10 | 11 => put(out, off, sa, 4),               // R_X86_64_32, 32S
-        24 => put(out, off, sa.wrapping_sub(p), 8),    // R_X86_64_PC64
+        4 => put(out, off, sa.wrapping_sub(r.at.0), 4), // R_X86_64_PLT32 to a symbol defined here
         _ => false,
     }
 }
 
-/// Rewrites the bits `mask << shift` of the instruction word at `off` with `v`.
+/// Rewrites the `bits`-wide field at bit `shift` of the instruction word at `off` with `v`.
 fn patch(out: &mut [u8], off: usize, shift: u32, bits: u32, v: u64) -> bool {
-    let Some(w) = out.get(off..off.saturating_add(4)) else {
-        return false;
-    };
-    let Ok(w) = <[u8; 4]>::try_from(w) else {
+    let Some(Ok(w)) = out.get(off..off.saturating_add(4)).map(<[u8; 4]>::try_from) else {
         return false;
     };
     let mask = ((1u64 << bits) - 1) as u32;
@@ -78,25 +73,23 @@ fn adr_imm(out: &mut [u8], off: usize, v: u64) -> bool {
     patch(out, off, 29, 2, v) && patch(out, off, 5, 19, v >> 2)
 }
 
-fn aarch64(out: &mut [u8], off: usize, r: &Reloc, sa: u64, p: u64) -> bool {
+/// AArch64 instruction fields (data fields: `Reloc::data_value`); `s` is the symbol's address.
+fn aarch64(out: &mut [u8], off: usize, r: &Reloc, s: u64) -> bool {
+    let sa = s.wrapping_add(r.addend as u64);
     let page = |a: u64| a & !0xfff;
-    let rel = sa.wrapping_sub(p);
+    let rel = sa.wrapping_sub(r.at.0);
+    let lo12 = sa & 0xfff;
     match r.r_type {
-        257 => put(out, off, sa, 8),   // R_AARCH64_ABS64
-        258 => put(out, off, sa, 4),   // ABS32
-        260 => put(out, off, rel, 8),  // PREL64
-        261 => put(out, off, rel, 4),  // PREL32
-        262 => put(out, off, rel, 2),  // PREL16
-        274 => adr_imm(out, off, rel), // ADR_PREL_LO21
-        275 | 276 => adr_imm(out, off, page(sa).wrapping_sub(page(p)) >> 12), // ADR_PREL_PG_HI21(_NC)
-        277 | 278 => patch(out, off, 10, 12, sa & 0xfff), // ADD_ABS_LO12_NC, LDST8_ABS_LO12_NC
-        284 => patch(out, off, 10, 12, (sa & 0xfff) >> 1), // LDST16_ABS_LO12_NC
-        285 => patch(out, off, 10, 12, (sa & 0xfff) >> 2), // LDST32_ABS_LO12_NC
-        286 => patch(out, off, 10, 12, (sa & 0xfff) >> 3), // LDST64_ABS_LO12_NC
-        299 => patch(out, off, 10, 12, (sa & 0xfff) >> 4), // LDST128_ABS_LO12_NC
-        279 => patch(out, off, 5, 14, rel >> 2),          // TSTBR14
-        280 => patch(out, off, 5, 19, rel >> 2),          // CONDBR19
-        282 | 283 => patch(out, off, 0, 26, rel >> 2),    // JUMP26, CALL26
+        274 => adr_imm(out, off, rel), // R_AARCH64_ADR_PREL_LO21
+        275 | 276 => adr_imm(out, off, page(sa).wrapping_sub(page(r.at.0)) >> 12), // ADR_PREL_PG_HI21(_NC)
+        277 | 278 => patch(out, off, 10, 12, lo12), // ADD_ABS_LO12_NC, LDST8_ABS_LO12_NC
+        284 => patch(out, off, 10, 12, lo12 >> 1),  // LDST16_ABS_LO12_NC
+        285 => patch(out, off, 10, 12, lo12 >> 2),  // LDST32_ABS_LO12_NC
+        286 => patch(out, off, 10, 12, lo12 >> 3),  // LDST64_ABS_LO12_NC
+        299 => patch(out, off, 10, 12, lo12 >> 4),  // LDST128_ABS_LO12_NC
+        279 => patch(out, off, 5, 14, rel >> 2),    // TSTBR14
+        280 => patch(out, off, 5, 19, rel >> 2),    // CONDBR19
+        282 | 283 => patch(out, off, 0, 26, rel >> 2), // JUMP26, CALL26
         _ => false,
     }
 }
@@ -137,30 +130,25 @@ mod tests {
         ];
         for (before, r, after) in cases {
             let mut out = before.to_le_bytes().to_vec();
-            assert!(aarch64(
-                &mut out,
-                0,
-                &r,
-                r.target.unwrap().0.wrapping_add(r.addend as u64),
-                r.at.0
-            ));
-            assert_eq!(
-                u32::from_le_bytes(out[..4].try_into().unwrap()),
-                after,
-                "type {}",
-                r.r_type
-            );
+            assert!(aarch64(&mut out, 0, &r, r.target.unwrap().0));
+            let got = u32::from_le_bytes(out[..4].try_into().unwrap());
+            assert_eq!(got, after, "type {}", r.r_type);
         }
     }
 
+    /// `call f` / `lea t(%rip)`: the field holds S + A - P with A = -4 (the field's end).
     #[test]
-    fn x86_64_pc32_is_target_minus_place() {
-        let mut out = vec![0u8; 4];
-        let r = reloc(2, 0x1003, 0x2000, -4);
-        assert!(x86_64(&mut out, 0, &r, 0x2000 - 4, 0x1003));
+    fn x86_64_pc_relative_fields_are_target_minus_place() {
+        let want = (0x2000 - 4 - 0x1003) as u64;
         assert_eq!(
-            i32::from_le_bytes(out[..4].try_into().unwrap()),
-            0x2000 - 4 - 0x1003
+            reloc(2, 0x1003, 0x2000, -4).data_value(Arch::X86_64),
+            Some((want, 4))
+        );
+        let mut out = vec![0u8; 4];
+        assert!(x86_64(&mut out, 0, &reloc(4, 0x1003, 0x2000, -4), 0x2000));
+        assert_eq!(
+            u32::from_le_bytes(out[..4].try_into().unwrap()) as u64,
+            want
         );
     }
 }

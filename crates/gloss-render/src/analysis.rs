@@ -2,7 +2,7 @@
 //! `gloss cfg` in DOT.
 use gloss_analysis::cfg::EdgeKind;
 use gloss_analysis::discover::{Analysis, Function};
-use gloss_analysis::idiom::jump_table::{Anchor, Switch};
+use gloss_analysis::idiom::jump_table::{Anchor, Switch, reloc_check};
 use gloss_core::{Addr, Format, Image};
 use serde::Serialize;
 use std::fmt::Write;
@@ -42,6 +42,21 @@ pub struct EdgeOut {
 }
 
 #[derive(Serialize)]
+pub struct RelocCheckOut {
+    /// Entries whose relocation leads to the recovered target.
+    pub agreed: usize,
+    pub disagreements: Vec<RelocDisagreementOut>,
+}
+
+#[derive(Serialize)]
+pub struct RelocDisagreementOut {
+    pub index: usize,
+    pub recovered: Addr,
+    /// Where the entry's relocation leads; null when the entry has no usable relocation.
+    pub by_relocation: Option<Addr>,
+}
+
+#[derive(Serialize)]
 pub struct SwitchOut {
     pub jump_addr: Addr,
     pub table_addr: Addr,
@@ -60,6 +75,9 @@ pub struct SwitchOut {
     pub bound_check: Option<Addr>,
     pub selector: Option<&'static str>,
     pub entries: Vec<Addr>,
+    /// Present when relocations cover the table (`.o` files, `--emit-relocs` links).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reloc_check: Option<RelocCheckOut>,
     pub cases: Vec<CaseOut>,
 }
 
@@ -125,6 +143,18 @@ pub fn switch_out(image: &Image, s: &Switch) -> SwitchOut {
         bound_check: s.bound_check.map(Addr),
         selector: s.selector.map(|(r, w)| r.name(image.arch, w)),
         entries: s.entries.iter().map(|&a| Addr(a)).collect(),
+        reloc_check: reloc_check::check(image, s).map(|c| RelocCheckOut {
+            agreed: c.agreed,
+            disagreements: c
+                .disagreements
+                .iter()
+                .map(|&(index, recovered, by)| RelocDisagreementOut {
+                    index,
+                    recovered: Addr(recovered),
+                    by_relocation: by.map(Addr),
+                })
+                .collect(),
+        }),
         cases: s
             .cases
             .iter()

@@ -4,7 +4,7 @@
 //! as `comment` and `labels` (docs/json.md).
 use crate::label::write_label;
 use gloss_analysis::discover::Function;
-use gloss_analysis::idiom::jump_table::Switch;
+use gloss_analysis::idiom::jump_table::{Switch, reloc_check};
 use gloss_core::Image;
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -72,6 +72,16 @@ impl Annotations {
         }
         if let Some(d) = s.default {
             let _ = write!(c, ", default {d:#x}");
+        }
+        if let Some(check) = reloc_check::check(image, s)
+            && !check.disagreements.is_empty()
+        {
+            let _ = write!(
+                c,
+                "; relocations disagree at {} of {} entries",
+                check.disagreements.len(),
+                s.entries.len()
+            );
         }
         self.comment(s.jump_addr, c);
 

@@ -218,3 +218,55 @@ fn recovered_switches_match_source_and_compiler() {
     }
     assert!(problems.is_empty(), "{} problems", problems.len());
 }
+
+/// The relocation self-check: in the x86-64 object and the `--emit-relocs` link, every table
+/// entry carries the relocation the assembler wrote for `.long .Lcase-.Ltable`; each must lead
+/// to the recovered target, and every relocation in `.rodata` that points into code must belong
+/// to a recovered table (none missed). A table read with a wrong anchor must be caught.
+#[test]
+fn tables_agree_with_their_relocations() {
+    use gloss::analysis::idiom::jump_table::{Anchor, reloc_check};
+    for name in [
+        "switches-x86_64-gcc-O2.o",
+        "switches-x86_64-gcc-O2-emit-relocs.elf",
+    ] {
+        let image = gloss::open(&fixtures().join("bin").join(name)).unwrap();
+        let (analysis, _) = gloss::analyze(&image);
+        let rodata = image.sections.iter().find(|s| s.name == ".rodata").unwrap();
+        let code_relocs = image
+            .relocs
+            .iter()
+            .filter(|r| rodata.contains(r.at.0))
+            .filter(|r| {
+                r.target
+                    .and_then(|t| image.section_at(t.0))
+                    .is_some_and(|s| s.kind == gloss::SectionKind::Code)
+            })
+            .count();
+        let mut agreed = 0;
+        for sw in analysis.functions.iter().flat_map(|f| &f.switches) {
+            let c = reloc_check::check(&image, sw)
+                .unwrap_or_else(|| panic!("{name}: no relocations on table {:#x}", sw.table_addr));
+            assert!(c.disagreements.is_empty(), "{name}: {c:?}");
+            assert_eq!(c.agreed, sw.entries.len());
+            agreed += c.agreed;
+
+            let mut wrong = sw.clone();
+            wrong.anchor = Anchor::Table(sw.table_addr + 4);
+            let c = reloc_check::check(&image, &wrong).unwrap();
+            assert_eq!(
+                c.disagreements.len(),
+                sw.entries.len(),
+                "{name}: shifted anchor"
+            );
+        }
+        assert!(
+            code_relocs >= 400,
+            "{name}: {code_relocs} table relocations"
+        );
+        assert_eq!(
+            agreed, code_relocs,
+            "{name}: table relocations not in any recovered table"
+        );
+    }
+}

@@ -19,6 +19,8 @@
 //! lowering to `gloss_core::sem` (gloss-arch); crates/gloss/tests/switches.rs checks every table
 //! of the gcc/clang switch fixtures for both architectures against source and compiler truth.
 
+pub mod reloc_check;
+
 use crate::dataflow::exec::{Exec, Guard};
 use crate::dataflow::expr::{self, E, Exprs, Memory, Node, mask};
 use gloss_core::sem::{Cond, Reg};
