@@ -84,7 +84,8 @@ pub struct Reloc {
 }
 
 impl Reloc {
-    /// For an ELF relocation of a data field (not an instruction): the value a linker writes
+    /// For an ELF relocation (only: COFF types have other numbers and in-field addends) of a
+    /// data field (not an instruction): the value a linker writes
     /// there and the field's size in bytes, `S + A` or `S + A - P` by the x86-64 psABI and the
     /// AArch64 ELF ABI. `None` for instruction fields, GOT/TLS forms and undefined symbols.
     pub fn data_value(&self, arch: crate::Arch) -> Option<(u64, u8)> {

@@ -5,6 +5,7 @@
 //! imports, load config and DllCharacteristics, Mach-O stubs and function starts. `dwarf.rs`
 //! reads DWARF line tables, only when asked ([`source_lines`]).
 
+mod coff;
 mod common;
 mod demangle;
 mod dwarf;
@@ -49,8 +50,12 @@ pub fn load_shared(bytes: Arc<dyn AsRef<[u8]> + Send + Sync>) -> Result<Image, E
             "32-bit Mach-O; gloss decodes x86_64 and arm64".into(),
         )),
         FileKind::MachOFat32 | FileKind::MachOFat64 => macho::load_fat(bytes.clone()),
-        FileKind::Coff | FileKind::CoffBig | FileKind::CoffImport => Err(Error::Unsupported(
-            "COFF object file; link it, or disassemble its bytes with --raw".into(),
+        FileKind::Coff => coff::load(bytes.clone()),
+        FileKind::CoffBig => Err(Error::Unsupported(
+            "big-object COFF (/bigobj); link it, or disassemble its bytes with --raw".into(),
+        )),
+        FileKind::CoffImport => Err(Error::Unsupported(
+            "COFF short import library member: it holds a name, no code".into(),
         )),
         other => Err(Error::Unsupported(format!(
             "{other:?} files are not supported"

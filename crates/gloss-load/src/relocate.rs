@@ -8,7 +8,7 @@
 //! x86-64 psABI and AArch64 ELF ABI formulas `S + A` and `S + A - P`, with AArch64 page and
 //! low-12-bit forms). GOT, TLS and PLT-through-GOT forms are left as the file has them: their
 //! meaning depends on tables a linker builds.
-use gloss_core::{Arch, Image, Reloc};
+use gloss_core::{Arch, Format, Image, Reloc};
 
 /// The relocated file, or `None` when nothing was applied.
 pub(crate) fn apply(image: &Image) -> Option<Vec<u8>> {
@@ -19,10 +19,14 @@ pub(crate) fn apply(image: &Image) -> Option<Vec<u8>> {
         let Some(off) = file_offset(image, r.at.0) else {
             continue;
         };
-        let done = match (r.data_value(image.arch), image.arch) {
-            (Some((v, size)), _) => put(&mut out, off, v, size as usize),
-            (None, Arch::X86_64) => x86_64(&mut out, off, r, s.0),
-            (None, Arch::Aarch64) => aarch64(&mut out, off, r, s.0),
+        let done = match image.format {
+            Format::Elf => match (r.data_value(image.arch), image.arch) {
+                (Some((v, size)), _) => put(&mut out, off, v, size as usize),
+                (None, Arch::X86_64) => x86_64(&mut out, off, r, s.0),
+                (None, Arch::Aarch64) => aarch64(&mut out, off, r, s.0),
+            },
+            Format::Pe => coff(&mut out, off, r, s.0, image.arch),
+            _ => false,
         };
         applied += usize::from(done);
     }
@@ -90,6 +94,44 @@ fn aarch64(out: &mut [u8], off: usize, r: &Reloc, s: u64) -> bool {
         279 => patch(out, off, 5, 14, rel >> 2),    // TSTBR14
         280 => patch(out, off, 5, 19, rel >> 2),    // CONDBR19
         282 | 283 => patch(out, off, 0, 26, rel >> 2), // JUMP26, CALL26
+        _ => false,
+    }
+}
+
+/// COFF (PE/COFF specification, "COFF Relocations (Object Only)"): the field itself holds the
+/// addend (`object` adds -4..-9 for the REL32 family). Image-relative (ADDR32NB) and section
+/// forms need the final image and are left alone. ARM64 instruction fields reuse the ELF
+/// encodings: BRANCH26 is CALL26, PAGEBASE_REL21 is ADR_PREL_PG_HI21, PAGEOFFSET_12A is
+/// ADD_ABS_LO12_NC; PAGEOFFSET_12L scales by the load/store size in bits 30-31.
+fn coff(out: &mut [u8], off: usize, r: &Reloc, s: u64, arch: Arch) -> bool {
+    let field = |n: usize| -> Option<u64> {
+        let b = out.get(off..off.checked_add(n)?)?;
+        let mut v = [0u8; 8];
+        v[..n].copy_from_slice(b);
+        Some(u64::from_le_bytes(v))
+    };
+    let sa = s.wrapping_add(r.addend as u64);
+    match (arch, r.r_type) {
+        (Arch::X86_64, 1) => field(8).is_some_and(|f| put(out, off, sa.wrapping_add(f), 8)), // ADDR64
+        (Arch::X86_64, 2) => field(4).is_some_and(|f| put(out, off, sa.wrapping_add(f), 4)), // ADDR32
+        (Arch::X86_64, 4..=9) => field(4) // REL32, REL32_1..5: from the end of the field
+            .is_some_and(|f| put(out, off, sa.wrapping_add(f).wrapping_sub(r.at.0), 4)),
+        (Arch::Aarch64, 0xe) => field(8).is_some_and(|f| put(out, off, sa.wrapping_add(f), 8)), // ADDR64
+        (Arch::Aarch64, 1) => field(4).is_some_and(|f| put(out, off, sa.wrapping_add(f), 4)), // ADDR32
+        (Arch::Aarch64, 0x11) => field(4) // REL32
+            .is_some_and(|f| put(out, off, sa.wrapping_add(f).wrapping_sub(r.at.0), 4)),
+        (Arch::Aarch64, 3) => aarch64(out, off, &Reloc { r_type: 283, ..r.clone() }, s),
+        (Arch::Aarch64, 4) => aarch64(out, off, &Reloc { r_type: 275, ..r.clone() }, s),
+        (Arch::Aarch64, 5) => aarch64(out, off, &Reloc { r_type: 274, ..r.clone() }, s),
+        (Arch::Aarch64, 6) => aarch64(out, off, &Reloc { r_type: 277, ..r.clone() }, s),
+        (Arch::Aarch64, 7) => {
+            let Some(w) = field(4) else { return false };
+            // loads and stores: size in bits 30-31; 128-bit SIMD (opc bit 23 with size 0)
+            let shift = if w & 0x0480_0000 == 0x0480_0000 && w >> 30 == 0 { 4 } else { w >> 30 };
+            patch(out, off, 10, 12, (sa & 0xfff) >> shift)
+        }
+        (Arch::Aarch64, 0xf) => patch(out, off, 5, 19, sa.wrapping_sub(r.at.0) >> 2), // BRANCH19
+        (Arch::Aarch64, 0x10) => patch(out, off, 5, 14, sa.wrapping_sub(r.at.0) >> 2), // BRANCH14
         _ => false,
     }
 }

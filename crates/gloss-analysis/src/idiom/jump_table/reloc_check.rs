@@ -4,7 +4,7 @@
 //! anchor or scale shows up as a disagreement.
 use super::{Anchor, Switch};
 use crate::dataflow::expr::{mask, sext};
-use gloss_core::Image;
+use gloss_core::{Format, Image};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RelocCheck {
@@ -16,10 +16,11 @@ pub struct RelocCheck {
 }
 
 /// Checks a switch's table against the relocations on it; `None` when no relocation lies in
-/// the table (linked binaries without `--emit-relocs`, AArch64 tables the assembler resolved)
-/// or the table is the second level of a two-level switch.
+/// the table (linked binaries without `--emit-relocs`, AArch64 tables the assembler resolved),
+/// the table is the second level of a two-level switch, or the file is not ELF (COFF tables
+/// are image-relative: their value needs the final image base).
 pub fn check(image: &Image, sw: &Switch) -> Option<RelocCheck> {
-    if sw.index_table.is_some() || sw.entry_size == 0 {
+    if sw.index_table.is_some() || sw.entry_size == 0 || image.format != Format::Elf {
         return None;
     }
     let size = u64::from(sw.entry_size);
