@@ -125,10 +125,12 @@ pub fn resolve(arch: Arch, path: &[Step], env: &dyn Env) -> Resolution {
         return Resolution::Slot(slot);
     }
     let guards = ex.guards.clone();
-    let mut best = Resolution::Unresolved(if guards.is_empty() {
-        "no bounds check on the path: a computed jump or a tail call through a pointer"
-    } else {
-        "no bounds check on the index the jump uses"
+    // what the jump is when it is no table: said instead of why a table reading failed
+    let pointer = pointer_jump(&ex.x, t);
+    let mut best = Resolution::Unresolved(match (pointer, guards.is_empty()) {
+        (Some(why), _) => why,
+        (None, true) => "no bounds check on the path: a computed jump",
+        (None, false) => "no bounds check on the index the jump uses",
     });
     let mut ranges = bounded(&mut ex.x, &guards);
     if guards.is_empty() {
@@ -144,10 +146,36 @@ pub fn resolve(arch: Arch, path: &[Step], env: &dyn Env) -> Resolution {
                 }
                 return Resolution::Table(sw);
             }
-            Err(why) => best = Resolution::Unresolved(why),
+            Err(why) => best = Resolution::Unresolved(pointer.unwrap_or(why)),
         }
     }
     best
+}
+
+/// Jumps whose target has no table shape, by what the target is: a register nothing on the
+/// path set, a value from a call, or a pointer loaded from `reg + offset` with no scaled index
+/// (a function pointer in a struct or a vtable slot: `mov 0x48(%r13),%rax; ...; jmp *%rax`).
+fn pointer_jump(x: &Exprs, t: E) -> Option<&'static str> {
+    fn scaled(x: &Exprs, e: E) -> bool {
+        match x.node(e) {
+            Node::Shl(..) => true,
+            Node::Add(a, b) | Node::Sub(a, b) => scaled(x, a) || scaled(x, b),
+            Node::Zext(a, _) | Node::Sext(a, _) => scaled(x, a),
+            _ => false,
+        }
+    }
+    match x.node(t) {
+        Node::Input(_) => Some(
+            "jump to a register the path does not set: a function pointer (tail call) or a \
+             computed jump",
+        ),
+        Node::Opaque(_) => Some("jump to a value a call or an unmodelled instruction produced"),
+        Node::Load(a, 8, _) if !scaled(x, a) => Some(
+            "jump through a pointer loaded from memory with no index: a tail call through a \
+             function pointer or vtable slot",
+        ),
+        _ => None,
+    }
 }
 
 /// `v`'s low `bits` bits as a signed number.
