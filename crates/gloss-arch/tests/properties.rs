@@ -52,6 +52,35 @@ fn check_len(arch: Arch, rest: &[u8], len: usize) {
     }
 }
 
+/// `decode_text_run` over `bytes` gives what `decode_text` gives one instruction at a time.
+fn run_matches_single(arch: Arch, bytes: &[u8], addr: u64) {
+    let d = disassembler(arch);
+    for syntax in [Syntax::Att, Syntax::Intel] {
+        let mut want = Vec::new();
+        let mut text = InsnText::default();
+        let mut off = 0;
+        while off < bytes.len() {
+            let at = addr.wrapping_add(off as u64);
+            let insn = d.decode_text(&bytes[off..], at, syntax, &mut text);
+            want.push((insn, text.mnemonic.clone(), text.operands.clone()));
+            off += (insn.len as usize).clamp(1, bytes.len() - off);
+        }
+        let mut got = Vec::new();
+        d.decode_text_run(bytes, addr, syntax, &mut text, &mut |insn, t| {
+            got.push((*insn, t.mnemonic.clone(), t.operands.clone()));
+            true
+        });
+        assert_eq!(got, want, "{arch:?} {syntax:?} on {bytes:02x?}");
+        // Stopping early stops.
+        let mut n = 0;
+        d.decode_text_run(bytes, addr, syntax, &mut text, &mut |_, _| {
+            n += 1;
+            false
+        });
+        assert_eq!(n, usize::from(!bytes.is_empty()));
+    }
+}
+
 /// Case count: `PROPTEST_CASES` when set (for long local runs), else the default given.
 fn cases(default: u32) -> u32 {
     std::env::var("PROPTEST_CASES")
@@ -89,6 +118,16 @@ proptest! {
         addr in any::<u64>(),
     ) {
         sweep(Arch::X86_64, &bytes, addr);
+    }
+
+    #[test]
+    fn decode_text_run_matches_decode_text_x86_64(bytes in proptest::collection::vec(any::<u8>(), 0..96), addr in any::<u64>()) {
+        run_matches_single(Arch::X86_64, &bytes, addr);
+    }
+
+    #[test]
+    fn decode_text_run_matches_decode_text_aarch64(bytes in proptest::collection::vec(any::<u8>(), 0..64), addr in any::<u64>()) {
+        run_matches_single(Arch::Aarch64, &bytes, addr & !3);
     }
 
     /// Every 32-bit word, at addresses near the top and bottom of the address space (PC-relative

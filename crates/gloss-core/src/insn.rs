@@ -85,6 +85,27 @@ pub trait Disassembler: Send + Sync {
     fn decode(&self, bytes: &[u8], addr: u64) -> Insn;
     /// Decodes and formats one instruction into `out` (cleared first).
     fn decode_text(&self, bytes: &[u8], addr: u64, syntax: Syntax, out: &mut InsnText) -> Insn;
+    /// Decodes and formats the instructions of `bytes` (which start at `addr`) one after the
+    /// other, as repeated [`Disassembler::decode_text`] calls would (an instruction's length is
+    /// clamped to `1..=` the bytes left), calling `f` with each until it returns `false` or the
+    /// bytes run out. Listings use this: a decoder can keep its state for the whole run.
+    fn decode_text_run(
+        &self,
+        bytes: &[u8],
+        addr: u64,
+        syntax: Syntax,
+        out: &mut InsnText,
+        f: &mut dyn FnMut(&Insn, &InsnText) -> bool,
+    ) {
+        let mut off = 0;
+        while off < bytes.len() {
+            let insn = self.decode_text(&bytes[off..], addr.wrapping_add(off as u64), syntax, out);
+            if !f(&insn, out) {
+                return;
+            }
+            off += (insn.len as usize).clamp(1, bytes.len() - off);
+        }
+    }
     /// Decodes one instruction and lowers its register effect (see [`crate::sem`]).
     fn decode_sem(&self, bytes: &[u8], addr: u64) -> (Insn, Sem);
 }

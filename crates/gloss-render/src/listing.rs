@@ -190,22 +190,34 @@ impl<'a> Walker<'a> {
             return Ok(());
         };
         let data = self.image.section_bytes(sec);
-        let mut a = region.start.0;
-        while a < region.end.0 {
-            let off = (a - sec.addr.0) as usize;
-            let lim = ((region.end.0 - sec.addr.0) as usize).min(data.len());
-            if off >= lim {
-                break;
-            }
-            let bytes = &data[off..lim];
-            let insn = if region.kind == RegionKind::Data {
-                data_unit(bytes, a, &mut self.text)
-            } else {
-                self.dis.decode_text(bytes, a, self.syntax, &mut self.text)
-            };
-            let len = (insn.len as usize).clamp(1, bytes.len());
-            f(&insn, &self.text, &bytes[..len])?;
-            a += len as u64;
+        let start = region.start.0;
+        let lim = (region.end.0.saturating_sub(sec.addr.0) as usize).min(data.len());
+        let Some(bytes) = data.get((start - sec.addr.0) as usize..lim) else {
+            return Ok(());
+        };
+        if region.kind != RegionKind::Data {
+            // One decoder run per region (see `Disassembler::decode_text_run`).
+            let mut result = Ok(());
+            self.dis.decode_text_run(
+                bytes,
+                start,
+                self.syntax,
+                &mut self.text,
+                &mut |insn, text| {
+                    let off = (insn.addr - start) as usize;
+                    let len = (insn.len as usize).clamp(1, bytes.len() - off);
+                    result = f(insn, text, &bytes[off..off + len]);
+                    result.is_ok()
+                },
+            );
+            return result;
+        }
+        let mut off = 0;
+        while off < bytes.len() {
+            let insn = data_unit(&bytes[off..], start + off as u64, &mut self.text);
+            let len = (insn.len as usize).clamp(1, bytes.len() - off);
+            f(&insn, &self.text, &bytes[off..off + len])?;
+            off += len;
         }
         Ok(())
     }

@@ -132,31 +132,72 @@ impl Disassembler for X86_64 {
     }
 
     fn decode_text(&self, bytes: &[u8], addr: u64, syntax: Syntax, out: &mut InsnText) -> Insn {
-        out.clear();
         let i = decode_one(bytes, addr);
-        let insn = to_insn(&i, addr);
-        if insn.status == InsnStatus::Invalid {
-            out.mnemonic.push_str("(bad)");
-            return insn;
-        }
-        FORMATTERS.with(|f| {
-            let mut f = f.borrow_mut();
-            let f: &mut dyn Formatter = match syntax {
-                Syntax::Att => &mut f.0,
-                Syntax::Intel => &mut f.1,
-            };
-            f.format_mnemonic(&i, &mut out.mnemonic);
-            f.format_all_operands(&i, &mut out.operands);
-        });
-        // iced's GAS tables spell 64-bit-default stack and branch ops with a `q` even when the
-        // suffix option is off; binutils 2.40 prints `push`, `jmp *`, `call *` there.
-        if syntax == Syntax::Att
-            && matches!(out.mnemonic.as_str(), "pushq" | "popq" | "jmpq" | "callq")
-        {
-            out.mnemonic.pop();
-        }
-        insn
+        FORMATTERS.with(|f| format_insn(&mut f.borrow_mut(), &i, addr, syntax, out))
     }
+
+    fn decode_text_run(
+        &self,
+        bytes: &[u8],
+        addr: u64,
+        syntax: Syntax,
+        out: &mut InsnText,
+        f: &mut dyn FnMut(&Insn, &InsnText) -> bool,
+    ) {
+        // One decoder for the whole run: building an iced `Decoder` per instruction cost about
+        // as much as decoding (docs/PERFORMANCE.md).
+        let mut d = Decoder::with_ip(64, bytes, addr, DecoderOptions::NONE);
+        let mut i = Instruction::default();
+        FORMATTERS.with(|fmt| {
+            let mut fmt = fmt.borrow_mut();
+            while d.can_decode() {
+                let pos = d.position();
+                let ip = addr.wrapping_add(pos as u64);
+                d.decode_out(&mut i);
+                let insn = format_insn(&mut fmt, &i, ip, syntax, out);
+                if insn.status == InsnStatus::Invalid {
+                    // Resynchronise one byte on, as `decode_text` on the next byte would.
+                    let next = pos + 1;
+                    if d.set_position(next).is_err() {
+                        break;
+                    }
+                    d.set_ip(ip.wrapping_add(1));
+                }
+                if !f(&insn, out) {
+                    break;
+                }
+            }
+        });
+    }
+}
+
+/// Formats a decoded instruction into `out` (cleared first) and returns its `Insn`.
+fn format_insn(
+    fmt: &mut (GasFormatter, IntelFormatter),
+    i: &Instruction,
+    addr: u64,
+    syntax: Syntax,
+    out: &mut InsnText,
+) -> Insn {
+    out.clear();
+    let insn = to_insn(i, addr);
+    if insn.status == InsnStatus::Invalid {
+        out.mnemonic.push_str("(bad)");
+        return insn;
+    }
+    let f: &mut dyn Formatter = match syntax {
+        Syntax::Att => &mut fmt.0,
+        Syntax::Intel => &mut fmt.1,
+    };
+    f.format_mnemonic(i, &mut out.mnemonic);
+    f.format_all_operands(i, &mut out.operands);
+    // iced's GAS tables spell 64-bit-default stack and branch ops with a `q` even when the
+    // suffix option is off; binutils 2.40 prints `push`, `jmp *`, `call *` there.
+    if syntax == Syntax::Att && matches!(out.mnemonic.as_str(), "pushq" | "popq" | "jmpq" | "callq")
+    {
+        out.mnemonic.pop();
+    }
+    insn
 }
 
 #[cfg(test)]
