@@ -275,7 +275,8 @@ fn run(cli: Cli) -> Result<()> {
                 read: &read,
             });
             let notes = (!no_analysis).then(|| {
-                let (notes, problems) = gloss::annotations(&image, &regions);
+                let whole = matches!(sel, Selection::All);
+                let (notes, problems) = gloss::annotations(&image, &regions, whole);
                 for p in problems {
                     eprintln!("gloss: note: {file}: {p}");
                 }

@@ -3,7 +3,6 @@
 //! instruction (`; case 3`). The text listing prints them in place; the JSON listing carries them
 //! as `comment` and `labels` (docs/json.md).
 use crate::label::write_label;
-use gloss_analysis::discover::Function;
 use gloss_analysis::idiom::jump_table::{Switch, reloc_check};
 use gloss_core::Image;
 use std::collections::HashMap;
@@ -41,15 +40,20 @@ impl Annotations {
         }
     }
 
-    /// Everything known about a function's instructions: its switches and the indirect jumps
-    /// whose targets stay unknown.
-    pub fn add_function(&mut self, image: &Image, f: &Function) {
+    /// Everything known about one function's instructions: its switches and the indirect
+    /// jumps whose targets stay unknown.
+    pub fn add_function(
+        &mut self,
+        image: &Image,
+        switches: &[Switch],
+        unresolved: &[(u64, &'static str)],
+    ) {
         // With several switches in one function, each label says which jump it belongs to.
-        let qualify = f.switches.len() > 1;
-        for s in &f.switches {
+        let qualify = switches.len() > 1;
+        for s in switches {
             self.add_switch(image, s, qualify);
         }
-        for &(at, why) in &f.unresolved {
+        for &(at, why) in unresolved {
             self.comment(at, format!("unresolved indirect jump: {why}"));
         }
     }

@@ -25,21 +25,50 @@ pub fn analyze(image: &Image) -> (analysis::discover::Analysis, Vec<String>) {
 }
 
 /// What the analysis says about the instructions of `regions` (switches, unresolved jumps), for
-/// the listing; with the notes of [`analyze`].
+/// the listing; with the notes of reading the hint tables. `whole`: the regions are the whole
+/// image, so the whole analysis runs ([`analyze`]); otherwise only the listed functions are
+/// traversed (fast on large binaries), with every function start the file states known so
+/// that traversal stops at the next function.
 pub fn annotations(
     image: &Image,
     regions: &[Region],
+    whole: bool,
 ) -> (render::annotate::Annotations, Vec<String>) {
-    let (analysis, notes) = analyze(image);
     let mut out = render::annotate::Annotations::default();
-    let overlaps = |f: &analysis::discover::Function| {
-        let end = f.addr.saturating_add(f.size.max(1));
-        regions.iter().any(|r| f.addr < r.end.0 && r.start.0 < end)
-    };
-    for f in analysis.functions.iter().filter(|f| overlaps(f)) {
-        out.add_function(image, f);
+    if whole {
+        let (analysis, notes) = analyze(image);
+        for f in &analysis.functions {
+            out.add_function(image, &f.switches, &f.unresolved);
+        }
+        return (out, notes);
     }
-    (out, notes)
+    let hints = gloss_load::function_hints(image);
+    let code = analysis::code::CodeMap::new(image);
+    let starts: std::collections::HashSet<u64> = image
+        .symbols
+        .iter()
+        .filter(|s| !image.is_data_symbol(s))
+        .map(|s| s.addr.0)
+        .chain(hints.hints.iter().map(|h| h.addr.0))
+        .chain(image.entry.map(|e| e.0))
+        .filter(|&a| code.contains(a))
+        .collect();
+    let none = std::collections::HashSet::new();
+    let cx = analysis::cfg::Context {
+        image,
+        dis: disassembler(image.arch),
+        code: &code,
+        starts: &starts,
+        noreturn: &none,
+        branch_relocs: &[],
+    };
+    for r in regions.iter().filter(|r| r.kind == RegionKind::Function) {
+        if starts.contains(&r.start.0) {
+            let body = analysis::cfg::build(&cx, r.start.0);
+            out.add_function(image, &body.switches, &body.unresolved);
+        }
+    }
+    (out, hints.notes)
 }
 
 /// The decoder for an image's architecture.
