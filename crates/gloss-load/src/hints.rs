@@ -66,7 +66,7 @@ fn eh_frame(image: &Image, name: &str, out: &mut Hints) {
                         addr: Addr(fde.initial_address()),
                         size: Some(fde.len()),
                         source: HintSource::EhFrame,
-                        fragment: false,
+                        fragment: !at_call_entry(&eh, &bases, &fde),
                     }),
                     Ok(_) => {}
                     Err(e) => {
@@ -83,6 +83,37 @@ fn eh_frame(image: &Image, name: &str, out: &mut Hints) {
             }
         }
     }
+}
+
+/// Whether an FDE's range begins where a call lands: its first row is the CIE's initial state
+/// (the CFA and return address as a call leaves them, every other register unchanged). A
+/// compiler opens an FDE at a function's entry, so its first row is that state; gcc's `.cold`
+/// parts (and other split-off parts) begin inside their parent's frame, so their FDE first
+/// states the frame the parent set up (`DW_CFA_def_cfa_offset 48`, saved registers) before any
+/// location advance. Code that no call reaches says so too: the first frame of a thread that
+/// `clone` starts marks its return address undefined (so does `_start`, which the entry point
+/// names anyway), and a signal trampoline's FDE is flagged `S` (by convention it begins a byte
+/// before the trampoline, for unwinders that look up the return address - 1). An FDE that does
+/// not begin where a call lands is a fragment, not a function start.
+fn at_call_entry<R: gimli::Reader>(
+    eh: &EhFrame<R>,
+    bases: &BaseAddresses,
+    fde: &gimli::FrameDescriptionEntry<R>,
+) -> bool {
+    use gimli::CallFrameInstruction as I;
+    if fde.cie().is_signal_trampoline() {
+        return false;
+    }
+    let mut insns = fde.instructions(eh, bases);
+    while let Ok(Some(i)) = insns.next() {
+        match i {
+            I::AdvanceLoc { .. } | I::SetLoc { .. } => return true,
+            // no change to the row: the state is still the CIE's
+            I::Nop | I::ArgsSize { .. } | I::RememberState | I::Restore { .. } => {}
+            _ => return false,
+        }
+    }
+    true
 }
 
 fn u32_at(b: &[u8], off: usize) -> Option<u32> {

@@ -5,6 +5,7 @@
 //! known by name (`noreturn.rs`) or inferred (no path returns), and callers of newly inferred
 //! ones are traversed again so that no fall-through is invented after them.
 mod noreturn;
+mod parts;
 mod prologue;
 
 use crate::cfg::{self, Block, Context, FunctionBody};
@@ -17,6 +18,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 /// functions that swallowed a later-found entry converge in a few; the cap keeps pathological
 /// inputs bounded.
 const MAX_PASSES: usize = 32;
+/// Rounds of: traversal, non-returning inference, split-off parts, computed addresses and
+/// prologues; each round that finds something traverses again.
+const MAX_ROUNDS: usize = 12;
 
 /// Why gloss believes a function starts at an address.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug, Hash)]
@@ -129,6 +133,7 @@ pub fn analyze(image: &Image, dis: &dyn Disassembler, hints: &[FunctionHint]) ->
             seeds.size.entry(h.addr.0).or_insert(n);
         }
     }
+    let stated = Extents::new(&seeds);
     let mut noreturn = noreturn::by_name(image);
     let branch_relocs = branch_relocs(image);
     let mut bodies: BTreeMap<u64, FunctionBody> = BTreeMap::new();
@@ -136,7 +141,7 @@ pub fn analyze(image: &Image, dis: &dyn Disassembler, hints: &[FunctionHint]) ->
     let mut todo: Vec<u64> = starts.iter().copied().collect();
 
     let mut passes = 0;
-    for _round in 0..8 {
+    for _round in 0..MAX_ROUNDS {
         // traverse until no new call or tail-call targets appear
         while !todo.is_empty() && passes < MAX_PASSES {
             passes += 1;
@@ -183,6 +188,19 @@ pub fn analyze(image: &Image, dis: &dyn Disassembler, hints: &[FunctionHint]) ->
                 .collect();
             continue;
         }
+        // starts that are one function's split-off parts: that function takes their blocks
+        let split = parts::find(&bodies, &seeds, &noreturn);
+        if !split.is_empty() {
+            for &(part, _) in &split {
+                seeds.evidence.remove(&part);
+                seeds.size.remove(&part);
+                starts.remove(&part);
+                bodies.remove(&part);
+                noreturn.remove(&part);
+            }
+            todo = split.into_iter().map(|(_, f)| f).collect();
+            continue;
+        }
         // code the traversal did not reach: computed code addresses, then prologues
         let covered = coverage(&bodies);
         let mut extra = Vec::new();
@@ -191,6 +209,7 @@ pub fn analyze(image: &Image, dis: &dyn Disassembler, hints: &[FunctionHint]) ->
             for &r in &b.code_refs {
                 if !covered.contains(r)
                     && !starts.contains(&r)
+                    && !stated.inside(r)
                     && seeds.add(r, Evidence::AddressTaken)
                 {
                     extra.push(r);
@@ -199,7 +218,7 @@ pub fn analyze(image: &Image, dis: &dyn Disassembler, hints: &[FunctionHint]) ->
         }
         if extra.is_empty() {
             for a in prologue::in_gaps(&code, dis, &covered) {
-                if !starts.contains(&a) && seeds.add(a, Evidence::Prologue) {
+                if !starts.contains(&a) && !stated.inside(a) && seeds.add(a, Evidence::Prologue) {
                     extra.push(a);
                 }
             }
@@ -317,6 +336,45 @@ fn infer_noreturn(bodies: &BTreeMap<u64, FunctionBody>, noreturn: &mut HashSet<u
         if !changed {
             return newly;
         }
+    }
+}
+
+/// The extents the file states for function starts: symbol sizes and unwind ranges. No
+/// function starts strictly inside one: a symbol's or FDE's range is one function's code, so
+/// an address computed inside it is a label of that code (a computed `goto`, an assembly
+/// routine's own dispatch), not another function. (Fragments' FDEs are left out: a signal
+/// trampoline's begins a byte before the trampoline.)
+struct Extents {
+    /// Starts, sorted.
+    starts: Vec<u64>,
+    /// The furthest end among the extents up to each index.
+    reach: Vec<u64>,
+}
+
+impl Extents {
+    fn new(seeds: &Seeds) -> Extents {
+        let mut r: Vec<(u64, u64)> = seeds
+            .size
+            .iter()
+            .map(|(&a, &n)| (a, a.saturating_add(n)))
+            .collect();
+        r.sort_unstable();
+        let mut reach = Vec::with_capacity(r.len());
+        let mut far = 0;
+        for &(_, e) in &r {
+            far = far.max(e);
+            reach.push(far);
+        }
+        Extents {
+            starts: r.into_iter().map(|x| x.0).collect(),
+            reach,
+        }
+    }
+
+    /// Whether `a` lies inside a stated extent, past its start.
+    fn inside(&self, a: u64) -> bool {
+        let i = self.starts.partition_point(|&s| s < a);
+        i > 0 && a < self.reach[i - 1]
     }
 }
 
