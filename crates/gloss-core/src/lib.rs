@@ -7,6 +7,7 @@ mod addr;
 mod arch;
 mod error;
 mod facts;
+pub mod hex;
 mod hint;
 mod image;
 mod insn;

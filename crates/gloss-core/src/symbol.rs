@@ -1,6 +1,7 @@
 use crate::Addr;
 use serde::Serialize;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -58,13 +59,37 @@ pub struct Label<'a> {
 }
 
 /// Symbols sorted by address, with the lookups symbolization needs.
-#[derive(Default, Clone, Debug)]
+#[derive(Default, Debug)]
 pub struct SymbolTable {
     syms: Vec<Symbol>,
     by_name: HashMap<String, usize>,
     /// For each index, the largest end (`addr + size`) among symbols up to and including it, so
     /// containment queries can stop early.
     max_end: Vec<u64>,
+    /// [`SymbolTable::containing`] precomputed: every address in
+    /// `cover_start[i]..cover_start[i + 1]` is covered by the same symbols, so it resolves to
+    /// `cover[i]` (an index into `syms`, or [`NO_SYMBOL`]). A listing asks for millions of labels;
+    /// this is one search over a flat array instead of a walk over symbols.
+    cover_start: Vec<u64>,
+    cover: Vec<u32>,
+    /// The interval of the last lookup that searched: listings ask about nearby addresses in
+    /// order, so the next answer is often the same interval.
+    last: AtomicUsize,
+}
+
+const NO_SYMBOL: u32 = u32::MAX;
+
+impl Clone for SymbolTable {
+    fn clone(&self) -> SymbolTable {
+        SymbolTable {
+            syms: self.syms.clone(),
+            by_name: self.by_name.clone(),
+            max_end: self.max_end.clone(),
+            cover_start: self.cover_start.clone(),
+            cover: self.cover.clone(),
+            last: AtomicUsize::new(self.last.load(Ordering::Relaxed)),
+        }
+    }
 }
 
 impl SymbolTable {
@@ -88,11 +113,42 @@ impl SymbolTable {
             m = m.max(s.addr.0.saturating_add(s.size.max(1)));
             max_end.push(m);
         }
-        SymbolTable {
+        let mut t = SymbolTable {
             syms,
             by_name,
             max_end,
+            ..SymbolTable::default()
+        };
+        t.build_cover();
+        t
+    }
+
+    /// Splits the address space at every symbol start and end (a zero-sized symbol covers one
+    /// address); between two such points the covering symbols, hence the answer, cannot change.
+    fn build_cover(&mut self) {
+        let mut points: Vec<u64> = Vec::with_capacity(self.syms.len() * 2);
+        for s in &self.syms {
+            points.push(s.addr.0);
+            points.push(s.addr.0.saturating_add(s.size.max(1)));
         }
+        points.sort_unstable();
+        points.dedup();
+        let mut starts = Vec::with_capacity(points.len());
+        let mut cover = Vec::with_capacity(points.len());
+        for p in points {
+            let c = self
+                .containing_index(p)
+                .and_then(|i| u32::try_from(i).ok())
+                .unwrap_or(NO_SYMBOL);
+            if cover.last() != Some(&c) {
+                starts.push(p);
+                cover.push(c);
+            }
+        }
+        starts.shrink_to_fit();
+        cover.shrink_to_fit();
+        self.cover_start = starts;
+        self.cover = cover;
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Symbol> {
@@ -123,8 +179,29 @@ impl SymbolTable {
     /// preceding symbol that does not cover the address: that is how other tools mislabel
     /// ADRP pages and stripped code.
     pub fn containing(&self, addr: u64) -> Option<&Symbol> {
+        let starts = &self.cover_start;
+        let h = self.last.load(Ordering::Relaxed);
+        let i = if h < starts.len()
+            && starts[h] <= addr
+            && starts.get(h + 1).is_none_or(|&next| addr < next)
+        {
+            h
+        } else {
+            let i = starts.partition_point(|&s| s <= addr).checked_sub(1)?;
+            self.last.store(i, Ordering::Relaxed);
+            i
+        };
+        match self.cover[i] {
+            NO_SYMBOL => None,
+            c => self.syms.get(c as usize),
+        }
+    }
+
+    /// The rule behind [`SymbolTable::containing`], by walking the symbols: the index of the
+    /// innermost covering symbol.
+    fn containing_index(&self, addr: u64) -> Option<usize> {
         let end = self.syms.partition_point(|s| s.addr.0 <= addr);
-        let mut best: Option<&Symbol> = None;
+        let mut best: Option<usize> = None;
         for i in (0..end).rev() {
             if self.max_end[i] <= addr && self.syms[i].addr.0 != addr {
                 break;
@@ -136,8 +213,10 @@ impl SymbolTable {
             // Prefer the innermost (latest-starting) symbol; among equal starts, a function or
             // object over an unknown-kind label.
             match best {
-                None => best = Some(s),
-                Some(b) if b.addr == s.addr && rank(s) > rank(b) => best = Some(s),
+                None => best = Some(i),
+                Some(b) if self.syms[b].addr == s.addr && rank(s) > rank(&self.syms[b]) => {
+                    best = Some(i)
+                }
                 _ => {}
             }
         }
@@ -214,5 +293,55 @@ mod tests {
         ]);
         assert_eq!(t.containing(0x144).map(|s| s.name.as_str()), Some("inner"));
         assert_eq!(t.containing(0x160).map(|s| s.name.as_str()), Some("outer"));
+    }
+
+    /// The flattened lookup answers exactly what the symbol walk answers, for random tables of
+    /// nested, overlapping, zero-sized and equal-start symbols of every kind, at every address
+    /// around every boundary and in any order (the last-hit hint must never leak).
+    #[test]
+    fn flattened_lookup_equals_the_symbol_walk() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            x ^= x >> 12;
+            x ^= x << 25;
+            x ^= x >> 27;
+            x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        };
+        let kinds = [
+            SymbolKind::Function,
+            SymbolKind::Object,
+            SymbolKind::Import,
+            SymbolKind::Unknown,
+        ];
+        for round in 0..300 {
+            let n = (next() % 40) as usize;
+            let base = if round % 10 == 0 {
+                u64::MAX - 0x200
+            } else {
+                0x1000
+            };
+            let syms: Vec<Symbol> = (0..n)
+                .map(|k| {
+                    let addr = base + next() % 0x180;
+                    let size = match next() % 4 {
+                        0 => 0,
+                        1 => next() % 8,
+                        2 => next() % 0x100,
+                        _ => u64::MAX - next() % 4,
+                    };
+                    sym(&format!("s{k}"), addr, size, kinds[(next() % 4) as usize])
+                })
+                .collect();
+            let t = SymbolTable::new(syms);
+            let mut probes: Vec<u64> = (0..0x200).map(|o| base.saturating_add(o) - 8).collect();
+            probes.extend([0, 1, u64::MAX - 1, u64::MAX]);
+            for _ in 0..200 {
+                probes.push(probes[(next() % probes.len() as u64) as usize]);
+            }
+            for a in probes {
+                let want = t.containing_index(a).map(|i| &t.syms[i]);
+                assert_eq!(t.containing(a), want, "round {round} addr {a:#x}");
+            }
+        }
     }
 }

@@ -1,6 +1,6 @@
 //! `<symbol+off>` labels for addresses, the one rule every output uses.
 use gloss_core::Image;
-use std::fmt::Write;
+use gloss_core::hex::push_hex;
 
 /// Writes ` <name+0xoff>` for `addr` into `out`: the symbol that really covers the address, else
 /// the section and offset. Returns false (writing nothing) for addresses outside every section.
@@ -23,12 +23,15 @@ pub fn write_section_label(out: &mut String, image: &Image, addr: u64) -> bool {
     }
 }
 
-fn write_name_off(out: &mut String, name: &str, off: u64) {
-    if off == 0 {
-        let _ = write!(out, " <{name}>");
-    } else {
-        let _ = write!(out, " <{name}+{off:#x}>");
+/// ` <name>` or ` <name+0xoff>`, by `push_str` (this runs for most listing lines).
+pub fn write_name_off(out: &mut String, name: &str, off: u64) {
+    out.push_str(" <");
+    out.push_str(name);
+    if off != 0 {
+        out.push_str("+0x");
+        push_hex(out, off);
     }
+    out.push('>');
 }
 
 /// The label as a plain string without the surrounding `<>`, for JSON.

@@ -1,8 +1,9 @@
 //! The annotated listing: `address <func+off>: bytes  mnemonic operands  <target>` lines, and the
 //! same content as JSON (docs/json.md).
 use crate::annotate::Annotations;
-use crate::label::{label_string, unwrap_label, write_label, write_section_label};
+use crate::label::{label_string, unwrap_label, write_label, write_name_off, write_section_label};
 use gloss_analysis::regions::{Region, RegionKind};
+use gloss_core::hex;
 use gloss_core::{
     Arch, Disassembler, Flow, Image, Insn, InsnStatus, InsnText, Reloc, SourceFile, SourceLines,
     Syntax,
@@ -276,21 +277,23 @@ fn reloc_text(r: &Reloc) -> String {
 fn hex_bytes(arch: Arch, bytes: &[u8], out: &mut String) {
     if arch == Arch::Aarch64 && bytes.len() == 4 {
         // AArch64 listings show the instruction word, as objdump and llvm-objdump do.
-        let _ = write!(
-            out,
-            "{:08x}",
-            u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]])
-        );
+        let w = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+        hex::push_hex_zeros(out, u64::from(w), 8);
         return;
     }
-    // By table, not `write!`: this runs for every instruction and `fmt` dominated profiles.
+    // By table into a stack buffer, one `push_str` per line: this runs for every instruction,
+    // and `write!` or a `push` per character dominated profiles.
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    for (i, &b) in bytes.iter().enumerate() {
-        if i > 0 {
+    for (n, chunk) in bytes.chunks(16).enumerate() {
+        if n > 0 {
             out.push(' ');
         }
-        out.push(HEX[(b >> 4) as usize] as char);
-        out.push(HEX[(b & 15) as usize] as char);
+        let mut buf = [b' '; 48];
+        for (i, &b) in chunk.iter().enumerate() {
+            buf[3 * i] = HEX[(b >> 4) as usize];
+            buf[3 * i + 1] = HEX[(b & 15) as usize];
+        }
+        out.push_str(std::str::from_utf8(&buf[..3 * chunk.len() - 1]).unwrap_or_default());
     }
 }
 
@@ -436,15 +439,10 @@ fn write_line(
     label_width: usize,
     opts: ListingOptions,
 ) {
-    let _ = write!(out, "{:>8x}", insn.addr);
+    hex::push_hex_right(out, insn.addr, 8);
     let label_start = out.len();
     if let Some((name, base)) = func {
-        let off = insn.addr - base;
-        if off == 0 {
-            let _ = write!(out, " <{name}>");
-        } else {
-            let _ = write!(out, " <{name}+{off:#x}>");
-        }
+        write_name_off(out, name, insn.addr - base);
     }
     out.push(':');
     let used = out.len() - label_start;
@@ -469,7 +467,8 @@ fn write_line(
     } else if let Some(r) = insn.pc_ref {
         // AArch64 operands already show the address; x86 memory operands only the displacement.
         if image.arch == Arch::X86_64 {
-            let _ = write!(out, "    # {r:#x}");
+            out.push_str("    # 0x");
+            hex::push_hex(out, r);
         }
         write_ref_label(out, image, text, r);
     }
