@@ -18,40 +18,67 @@ fn digits(buf: &mut [u8; 16], v: u64) -> usize {
     16 - n
 }
 
-fn push_ascii(out: &mut String, bytes: &[u8]) {
-    // Only ASCII digits and padding reach here; the check is a few instructions for short runs.
-    out.push_str(std::str::from_utf8(bytes).unwrap_or_default());
+/// Where text goes: a `String`, or the byte buffer a listing is assembled in (no UTF-8 checks
+/// per piece).
+pub trait TextOut {
+    fn put_str(&mut self, s: &str);
+    /// Appends one ASCII byte.
+    fn put_ascii(&mut self, b: u8);
+}
+
+impl TextOut for String {
+    fn put_str(&mut self, s: &str) {
+        self.push_str(s);
+    }
+    fn put_ascii(&mut self, b: u8) {
+        debug_assert!(b.is_ascii());
+        self.push(b as char);
+    }
+}
+
+impl TextOut for Vec<u8> {
+    fn put_str(&mut self, s: &str) {
+        self.extend_from_slice(s.as_bytes());
+    }
+    fn put_ascii(&mut self, b: u8) {
+        self.push(b);
+    }
+}
+
+fn put_digits<O: TextOut + ?Sized>(out: &mut O, digits: &[u8]) {
+    for &d in digits {
+        out.put_ascii(d);
+    }
 }
 
 /// `{:x}`
-pub fn push_hex(out: &mut String, v: u64) {
+pub fn push_hex<O: TextOut + ?Sized>(out: &mut O, v: u64) {
     let mut buf = [0u8; 16];
     let start = digits(&mut buf, v);
-    push_ascii(out, &buf[start..]);
+    put_digits(out, &buf[start..]);
 }
 
 /// `{:#x}`
-pub fn push_hex_prefixed(out: &mut String, v: u64) {
-    out.push_str("0x");
+pub fn push_hex_prefixed<O: TextOut + ?Sized>(out: &mut O, v: u64) {
+    out.put_str("0x");
     push_hex(out, v);
 }
 
 /// `{:>width$x}`: right-aligned in `width` columns with spaces (never truncated).
-pub fn push_hex_right(out: &mut String, v: u64, width: usize) {
+pub fn push_hex_right<O: TextOut + ?Sized>(out: &mut O, v: u64, width: usize) {
     let mut buf = [0u8; 16];
     let start = digits(&mut buf, v);
-    let n = 16 - start;
-    for _ in n..width {
-        out.push(' ');
+    for _ in 16 - start..width {
+        out.put_ascii(b' ');
     }
-    push_ascii(out, &buf[start..]);
+    put_digits(out, &buf[start..]);
 }
 
 /// `{:0width$x}`: zero-padded to `width` digits (never truncated; `width` at most 16).
-pub fn push_hex_zeros(out: &mut String, v: u64, width: usize) {
+pub fn push_hex_zeros<O: TextOut + ?Sized>(out: &mut O, v: u64, width: usize) {
     let mut buf = [b'0'; 16];
     let start = digits(&mut buf, v).min(16 - width.min(16));
-    push_ascii(out, &buf[start..]);
+    put_digits(out, &buf[start..]);
 }
 
 #[cfg(test)]
@@ -83,6 +110,9 @@ mod tests {
             s.clear();
             push_hex_prefixed(&mut s, v);
             assert_eq!(s, format!("{v:#x}"));
+            let mut b: Vec<u8> = Vec::new();
+            push_hex_prefixed(&mut b, v);
+            assert_eq!(b, format!("{v:#x}").into_bytes());
             for w in [0, 1, 2, 8, 16] {
                 s.clear();
                 push_hex_right(&mut s, v, w);

@@ -3,7 +3,7 @@
 use crate::annotate::Annotations;
 use crate::label::{label_string, unwrap_label, write_label, write_name_off, write_section_label};
 use gloss_analysis::regions::{Region, RegionKind};
-use gloss_core::hex;
+use gloss_core::hex::{self, TextOut};
 use gloss_core::{
     Arch, Disassembler, Flow, Image, Insn, InsnStatus, InsnText, Reloc, SourceFile, SourceLines,
     Syntax,
@@ -76,7 +76,7 @@ impl<'a> Interleave<'a> {
     }
 
     /// Writes the source location (and text) of `addr` when it differs from the previous one.
-    fn before(&mut self, out: &mut String, addr: u64) {
+    fn before(&mut self, out: &mut Vec<u8>, addr: u64) {
         let loc = self.opts.lines.at(addr);
         let key = loc.map(|l| (l.file_index, l.line));
         if key == self.prev {
@@ -116,8 +116,8 @@ impl<'a> Interleave<'a> {
                 };
             }
             for l in &t.lines[first as usize - 1..line as usize] {
-                out.push_str(l);
-                out.push('\n');
+                out.extend_from_slice(l.as_bytes());
+                out.push(b'\n');
             }
             t.max_printed = t.max_printed.max(line);
         }
@@ -253,7 +253,12 @@ fn is_adrp(arch: Arch, text: &InsnText) -> bool {
 
 /// Labels a PC-relative reference. An ADRP page names only its section: the symbol that happens
 /// to sit at a page start is not what the code means (docs/decisions/0002-symbolization.md).
-fn write_ref_label(out: &mut String, image: &Image, text: &InsnText, addr: u64) -> bool {
+fn write_ref_label<O: TextOut + ?Sized>(
+    out: &mut O,
+    image: &Image,
+    text: &InsnText,
+    addr: u64,
+) -> bool {
     if is_adrp(image.arch, text) {
         write_section_label(out, image, addr)
     } else {
@@ -274,44 +279,34 @@ fn reloc_text(r: &Reloc) -> String {
     }
 }
 
-fn hex_bytes(arch: Arch, bytes: &[u8], out: &mut String) {
+fn hex_bytes(arch: Arch, bytes: &[u8], out: &mut Vec<u8>) {
     if arch == Arch::Aarch64 && bytes.len() == 4 {
         // AArch64 listings show the instruction word, as objdump and llvm-objdump do.
         let w = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
         hex::push_hex_zeros(out, u64::from(w), 8);
         return;
     }
-    // By table into a stack buffer, one `push_str` per line: this runs for every instruction,
-    // and `write!` or a `push` per character dominated profiles.
+    // By table, not `write!`: this runs for every instruction and `fmt` dominated profiles.
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    for (n, chunk) in bytes.chunks(16).enumerate() {
-        if n > 0 {
-            out.push(' ');
+    for (i, &b) in bytes.iter().enumerate() {
+        if i > 0 {
+            out.push(b' ');
         }
-        let mut buf = [b' '; 48];
-        for (i, &b) in chunk.iter().enumerate() {
-            buf[3 * i] = HEX[(b >> 4) as usize];
-            buf[3 * i + 1] = HEX[(b & 15) as usize];
-        }
-        out.push_str(std::str::from_utf8(&buf[..3 * chunk.len() - 1]).unwrap_or_default());
+        out.push(HEX[(b >> 4) as usize]);
+        out.push(HEX[(b & 15) as usize]);
     }
 }
 
 /// Appends `n` spaces.
-fn pad(out: &mut String, n: usize) {
-    const SPACES: &str = "                                                                ";
-    let mut n = n;
-    while n > 0 {
-        let k = n.min(SPACES.len());
-        out.push_str(&SPACES[..k]);
-        n -= k;
-    }
+fn pad(out: &mut Vec<u8>, n: usize) {
+    out.resize(out.len() + n, b' ');
 }
 
 /// Builds the structured line for one unit (used by JSON and tests).
 pub fn line(image: &Image, insn: &Insn, text: &InsnText, bytes: &[u8]) -> Line {
-    let mut b = String::new();
+    let mut b = Vec::new();
     hex_bytes(image.arch, bytes, &mut b);
+    let b = String::from_utf8(b).unwrap_or_default();
     let reloc = reloc_in(&image.relocs, insn);
     let target = insn.flow.target();
     Line {
@@ -355,7 +350,8 @@ pub fn write_text(
     let mut walker = Walker::new(image, dis, opts.syntax);
     let mut interleave = source.map(Interleave::new);
     let notes = notes.filter(|n| !n.is_empty());
-    let mut buf = String::with_capacity(1 << 16);
+    // Bytes, not a `String`: pieces are appended without UTF-8 checks (they are all `str`s).
+    let mut buf: Vec<u8> = Vec::with_capacity(1 << 16);
     // The function heading a run of regions belongs to: data runs inside a function continue it.
     let mut current: Option<(String, u64)> = None;
     let mut prev_end = u64::MAX;
@@ -390,9 +386,9 @@ pub fn write_text(
                 i.before(&mut buf, insn.addr);
             }
             for l in notes.map_or(&[][..], |n| n.labels(insn.addr)) {
-                buf.push_str("        ; ");
-                buf.push_str(l);
-                buf.push('\n');
+                buf.extend_from_slice(b"        ; ");
+                buf.extend_from_slice(l.as_bytes());
+                buf.push(b'\n');
             }
             write_line(
                 &mut buf,
@@ -406,18 +402,18 @@ pub fn write_text(
             );
             for c in notes.map_or(&[][..], |n| n.comments(insn.addr)) {
                 buf.pop(); // the newline
-                buf.push_str("    ; ");
-                buf.push_str(c);
-                buf.push('\n');
+                buf.extend_from_slice(b"    ; ");
+                buf.extend_from_slice(c.as_bytes());
+                buf.push(b'\n');
             }
             if buf.len() > (1 << 16) - 512 {
-                w.write_all(buf.as_bytes())?;
+                w.write_all(&buf)?;
                 buf.clear();
             }
             Ok::<(), io::Error>(())
         })?;
     }
-    w.write_all(buf.as_bytes())
+    w.write_all(&buf)
 }
 
 fn section_start(image: &Image, addr: u64) -> u64 {
@@ -430,7 +426,7 @@ fn hex_digits(v: u64) -> usize {
 
 #[allow(clippy::too_many_arguments)]
 fn write_line(
-    out: &mut String,
+    out: &mut Vec<u8>,
     image: &Image,
     insn: &Insn,
     text: &InsnText,
@@ -444,7 +440,7 @@ fn write_line(
     if let Some((name, base)) = func {
         write_name_off(out, name, insn.addr - base);
     }
-    out.push(':');
+    out.push(b':');
     let used = out.len() - label_start;
     pad(out, label_width.saturating_sub(used) + 1);
     if opts.show_bytes {
@@ -454,25 +450,26 @@ fn write_line(
         let used = out.len() - start;
         pad(out, width.saturating_sub(used) + 2);
     }
-    out.push_str(&text.mnemonic);
+    out.extend_from_slice(text.mnemonic.as_bytes());
     if !text.operands.is_empty() {
         pad(out, 7usize.saturating_sub(text.mnemonic.len()).max(1));
-        out.push_str(&text.operands);
+        out.extend_from_slice(text.operands.as_bytes());
     }
     let reloc = reloc_in(&image.relocs, insn);
     if let Some(r) = reloc {
-        let _ = write!(out, "    # reloc {}", reloc_text(r));
+        out.extend_from_slice(b"    # reloc ");
+        out.extend_from_slice(reloc_text(r).as_bytes());
     } else if let Some(t) = insn.flow.target() {
         write_label(out, image, t);
     } else if let Some(r) = insn.pc_ref {
         // AArch64 operands already show the address; x86 memory operands only the displacement.
         if image.arch == Arch::X86_64 {
-            out.push_str("    # 0x");
+            out.extend_from_slice(b"    # 0x");
             hex::push_hex(out, r);
         }
         write_ref_label(out, image, text, r);
     }
-    out.push('\n');
+    out.push(b'\n');
 }
 
 /// Writes the JSON listing: `{"regions": [{"name", "kind", "start", "end", "insns": [Line]}]}`,
