@@ -3,6 +3,7 @@
 //! Pitfalls handled here (shared/research/decoders.md §7): an invalid instruction's `len()` can
 //! swallow valid bytes, so invalid decodes advance one byte; formatter defaults differ from
 //! objdump, so every option that affects text is pinned.
+mod fast_att;
 mod sem;
 
 use gloss_core::{Arch, Disassembler, Flow, Insn, InsnStatus, InsnText, Sem, Syntax};
@@ -14,8 +15,27 @@ use std::cell::RefCell;
 
 pub struct X86_64;
 
+/// The formatters of one thread (iced's are stateful; the fast one learns shapes as it goes).
+struct Formatters {
+    gas: GasFormatter,
+    intel: IntelFormatter,
+    fast_att: fast_att::FastAtt,
+}
+
+impl Formatters {
+    fn new() -> Formatters {
+        let mut gas = gas_formatter();
+        let fast_att = fast_att::FastAtt::new(&mut gas);
+        Formatters {
+            gas,
+            intel: intel_formatter(),
+            fast_att,
+        }
+    }
+}
+
 thread_local! {
-    static FORMATTERS: RefCell<(GasFormatter, IntelFormatter)> = RefCell::new((gas_formatter(), intel_formatter()));
+    static FORMATTERS: RefCell<Formatters> = RefCell::new(Formatters::new());
 }
 
 fn pin_common(o: &mut iced_x86::FormatterOptions) {
@@ -173,7 +193,7 @@ impl Disassembler for X86_64 {
 
 /// Formats a decoded instruction into `out` (cleared first) and returns its `Insn`.
 fn format_insn(
-    fmt: &mut (GasFormatter, IntelFormatter),
+    fmt: &mut Formatters,
     i: &Instruction,
     addr: u64,
     syntax: Syntax,
@@ -185,17 +205,14 @@ fn format_insn(
         out.mnemonic.push_str("(bad)");
         return insn;
     }
-    let f: &mut dyn Formatter = match syntax {
-        Syntax::Att => &mut fmt.0,
-        Syntax::Intel => &mut fmt.1,
-    };
-    f.format_mnemonic(i, &mut out.mnemonic);
-    f.format_all_operands(i, &mut out.operands);
-    // iced's GAS tables spell 64-bit-default stack and branch ops with a `q` even when the
-    // suffix option is off; binutils 2.40 prints `push`, `jmp *`, `call *` there.
-    if syntax == Syntax::Att && matches!(out.mnemonic.as_str(), "pushq" | "popq" | "jmpq" | "callq")
-    {
-        out.mnemonic.pop();
+    match syntax {
+        Syntax::Att => {
+            fmt.fast_att.format(&mut fmt.gas, i, out);
+        }
+        Syntax::Intel => {
+            fmt.intel.format_mnemonic(i, &mut out.mnemonic);
+            fmt.intel.format_all_operands(i, &mut out.operands);
+        }
     }
     insn
 }

@@ -1,0 +1,364 @@
+//! AT&T text for the common x86-64 instruction forms without iced's `GasFormatter`, byte for
+//! byte what that formatter prints with the options `gas_formatter` pins (iced's formatter was
+//! about 30% of `show --all`, docs/PERFORMANCE.md).
+//!
+//! How it stays identical to iced:
+//!
+//! * Only plain forms take the fast path: legacy or VEX encodings without segment, `lock`,
+//!   `rep`/`repne` prefixes, whose operands are registers, near branches, immediates, or one
+//!   memory operand with a base or index register (other than `eip`). Everything else (EVEX
+//!   masks and broadcasts, string operands, far branches, absolute and `movabs` addresses,
+//!   prefixed forms) is formatted by iced.
+//! * The mnemonic is iced's own: for plain forms it depends only on the opcode (`Code`) and
+//!   whether an operand is in memory (the size suffix of `movl $0x0,-0x4(%rbp)`), so it is
+//!   learned from iced the first time each such shape is seen. That first instruction is
+//!   formatted by iced and by this module; if the operand texts differ (iced drops, adds or
+//!   renames operands for some opcodes: `%st`, implicit `%xmm0`, 16-bit views), the shape is
+//!   left to iced for good.
+//! * Operand values are printed as iced's GAS formatter prints them: registers by iced's own
+//!   names, `$0x..` immediates unsigned at their operand size, signed displacements, RIP-relative
+//!   displacements relative to the next instruction, `(base,index,scale)` with the scale only
+//!   when it is not 1, `*` before the operand of indirect jumps and calls.
+//!
+//! Tests compare this module with iced on every instruction of the committed fixtures and on
+//! random bytes (`tests` below); docs/PERFORMANCE.md records the whole-libLLVM check.
+use gloss_core::InsnText;
+use gloss_core::hex::push_hex;
+use iced_x86::{EncodingKind, FlowControl, Formatter, GasFormatter, Instruction, OpKind, Register};
+
+/// What is known about one (opcode, register-or-memory) shape.
+enum Shape {
+    Unseen,
+    /// iced formats this shape differently from the rules here.
+    Iced,
+    /// iced's mnemonic for the shape (prefix-free, `q` fix-up applied).
+    Fast(Box<str>),
+}
+
+pub(super) struct FastAtt {
+    /// iced's GAS name of every register (`%rax`), by `Register as usize`.
+    regs: Vec<Box<str>>,
+    /// By `Code as usize * 2 + has_memory_operand`.
+    shapes: Vec<Shape>,
+}
+
+impl FastAtt {
+    pub(super) fn new(gas: &mut GasFormatter) -> FastAtt {
+        let mut regs: Vec<Box<str>> = Vec::new();
+        for r in Register::values() {
+            let n = r as usize;
+            if regs.len() <= n {
+                regs.resize(n + 1, Box::from(""));
+            }
+            regs[n] = gas.format_register(r).into();
+        }
+        let codes = iced_x86::Code::values().count();
+        FastAtt {
+            regs,
+            shapes: (0..codes * 2).map(|_| Shape::Unseen).collect(),
+        }
+    }
+
+    /// Formats a valid instruction into `out` (empty on entry) as `GasFormatter` would; true
+    /// when this module wrote it, false when iced did.
+    pub(super) fn format(
+        &mut self,
+        gas: &mut GasFormatter,
+        i: &Instruction,
+        out: &mut InsnText,
+    ) -> bool {
+        let Some(has_mem) = plain_form(i) else {
+            iced(gas, i, out);
+            return false;
+        };
+        let k = i.code() as usize * 2 + usize::from(has_mem);
+        match self.shapes.get(k) {
+            Some(Shape::Fast(m)) => {
+                out.mnemonic.push_str(m);
+                self.operands(i, &mut out.operands);
+                return true;
+            }
+            Some(Shape::Unseen) => {
+                iced(gas, i, out);
+                let mut mine = String::new();
+                self.operands(i, &mut mine);
+                self.shapes[k] = if mine == out.operands {
+                    Shape::Fast(out.mnemonic.as_str().into())
+                } else {
+                    Shape::Iced
+                };
+            }
+            Some(Shape::Iced) | None => iced(gas, i, out),
+        }
+        false
+    }
+
+    fn reg(&self, out: &mut String, r: Register) {
+        out.push_str(&self.regs[r as usize]);
+    }
+
+    /// The operands in AT&T order (last first), as iced's GAS formatter writes plain forms.
+    fn operands(&self, i: &Instruction, out: &mut String) {
+        let indirect = matches!(
+            i.flow_control(),
+            FlowControl::IndirectBranch | FlowControl::IndirectCall
+        );
+        let n = i.op_count();
+        for k in (0..n).rev() {
+            if k + 1 != n {
+                out.push(',');
+            }
+            if indirect {
+                out.push('*');
+            }
+            let imm = |out: &mut String, v: u64| {
+                out.push_str("$0x");
+                push_hex(out, v);
+            };
+            match i.op_kind(k) {
+                OpKind::Register => self.reg(out, i.op_register(k)),
+                OpKind::NearBranch64 => {
+                    out.push_str("0x");
+                    push_hex(out, i.near_branch64());
+                }
+                OpKind::Immediate8 => imm(out, u64::from(i.immediate8())),
+                OpKind::Immediate8_2nd => imm(out, u64::from(i.immediate8_2nd())),
+                OpKind::Immediate16 => imm(out, u64::from(i.immediate16())),
+                OpKind::Immediate8to16 => imm(out, u64::from(i.immediate8to16() as u16)),
+                OpKind::Immediate32 => imm(out, u64::from(i.immediate32())),
+                OpKind::Immediate8to32 => imm(out, u64::from(i.immediate8to32() as u32)),
+                OpKind::Immediate64 => imm(out, i.immediate64()),
+                OpKind::Immediate8to64 => imm(out, i.immediate8to64() as u64),
+                OpKind::Immediate32to64 => imm(out, i.immediate32to64() as u64),
+                OpKind::Memory => self.memory(i, out),
+                // `plain_form` admits nothing else.
+                _ => {}
+            }
+        }
+    }
+
+    /// `-0x8(%rbp)`, `0x10(%rip)`, `(%rax,%rcx,4)`: iced's `format_memory` for an operand with
+    /// a base or index register, no segment override and no broadcast.
+    fn memory(&self, i: &Instruction, out: &mut String) {
+        let base = i.memory_base();
+        let index = i.memory_index();
+        let mut displ_size = i.memory_displ_size();
+        let wide = is_64(base) || is_64(index);
+        let mut displ = if wide {
+            i.memory_displacement64() as i64
+        } else {
+            i64::from(i.memory_displacement32())
+        };
+        if base == Register::RIP {
+            displ = displ.wrapping_sub(i.next_ip() as i64);
+            displ_size = 8;
+        }
+        if displ_size != 0 && displ != 0 {
+            let mut v = displ as u64;
+            if wide {
+                if displ < 0 {
+                    out.push('-');
+                    v = displ.wrapping_neg() as u64;
+                }
+            } else if (displ as i32) < 0 {
+                out.push('-');
+                v = u64::from((displ as i32).wrapping_neg() as u32);
+            }
+            out.push_str("0x");
+            push_hex(out, v);
+        }
+        out.push('(');
+        let scale = i.memory_index_scale();
+        if base != Register::None && index == Register::None && scale == 1 {
+            self.reg(out, base);
+        } else {
+            if base != Register::None {
+                self.reg(out, base);
+            }
+            out.push(',');
+            if index != Register::None {
+                self.reg(out, index);
+                if scale != 1 {
+                    out.push(',');
+                    out.push(char::from(b'0' + scale as u8));
+                }
+            }
+        }
+        out.push(')');
+    }
+}
+
+/// Whether the address registers are 64-bit (`rip` included); else 32-bit (`0x67` prefix).
+fn is_64(r: Register) -> bool {
+    r == Register::RIP || r.is_gpr64()
+}
+
+/// `Some(has_memory_operand)` for the forms this module formats, `None` for the rest.
+fn plain_form(i: &Instruction) -> Option<bool> {
+    if !matches!(i.encoding(), EncodingKind::Legacy | EncodingKind::VEX)
+        || i.segment_prefix() != Register::None
+        || i.has_lock_prefix()
+        || i.has_rep_prefix()
+        || i.has_repne_prefix()
+    {
+        return None;
+    }
+    let mut has_mem = false;
+    for k in 0..i.op_count() {
+        match i.op_kind(k) {
+            OpKind::Register
+            | OpKind::NearBranch64
+            | OpKind::Immediate8
+            | OpKind::Immediate8_2nd
+            | OpKind::Immediate16
+            | OpKind::Immediate32
+            | OpKind::Immediate64
+            | OpKind::Immediate8to16
+            | OpKind::Immediate8to32
+            | OpKind::Immediate8to64
+            | OpKind::Immediate32to64 => {}
+            OpKind::Memory => {
+                let (base, index) = (i.memory_base(), i.memory_index());
+                let regs_ok = (base == Register::None || base == Register::RIP || base.is_gpr())
+                    && (index == Register::None || index.is_gpr())
+                    && (base != Register::None || index != Register::None);
+                // Mixed 32/64-bit address registers do not occur; leave them to iced anyway.
+                if has_mem
+                    || !regs_ok
+                    || (base != Register::None
+                        && index != Register::None
+                        && is_64(base) != is_64(index))
+                {
+                    return None;
+                }
+                has_mem = true;
+            }
+            _ => return None,
+        }
+    }
+    Some(has_mem)
+}
+
+/// iced's text, with the one change gloss makes to it: iced's GAS tables spell 64-bit-default
+/// stack and branch ops with a `q` even when the suffix option is off; binutils 2.40 prints
+/// `push`, `jmp *`, `call *` there.
+pub(super) fn iced(gas: &mut GasFormatter, i: &Instruction, out: &mut InsnText) {
+    gas.format_mnemonic(i, &mut out.mnemonic);
+    gas.format_all_operands(i, &mut out.operands);
+    if matches!(out.mnemonic.as_str(), "pushq" | "popq" | "jmpq" | "callq") {
+        out.mnemonic.pop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use iced_x86::{Decoder, DecoderOptions};
+    use proptest::prelude::*;
+
+    /// Decodes one instruction at every offset of `bytes` and checks that the fast path, with
+    /// the shapes it learned so far, prints exactly iced's text. Returns (instructions, fast).
+    fn compare_everywhere(
+        fast: &mut FastAtt,
+        gas: &mut GasFormatter,
+        bytes: &[u8],
+        base: u64,
+    ) -> (usize, usize) {
+        let (mut n, mut fast_n) = (0, 0);
+        let mut want = InsnText::default();
+        let mut got = InsnText::default();
+        for off in 0..bytes.len() {
+            let at = base.wrapping_add(off as u64);
+            let i = Decoder::with_ip(64, &bytes[off..], at, DecoderOptions::NONE).decode();
+            if i.is_invalid() {
+                continue;
+            }
+            want.clear();
+            iced(gas, &i, &mut want);
+            got.clear();
+            n += 1;
+            if fast.format(gas, &i, &mut got) {
+                fast_n += 1;
+            }
+            assert_eq!(
+                (got.mnemonic.as_str(), got.operands.as_str()),
+                (want.mnemonic.as_str(), want.operands.as_str()),
+                "{:?} at {at:#x}: {:02x?}",
+                i.code(),
+                &bytes[off..bytes.len().min(off + i.len())]
+            );
+        }
+        (n, fast_n)
+    }
+
+    fn formatters() -> (FastAtt, GasFormatter) {
+        let mut gas = super::super::gas_formatter();
+        (FastAtt::new(&mut gas), gas)
+    }
+
+    /// Every x86-64 fixture, decoded at every byte offset (so every instruction the listings
+    /// show, and many more), prints the same through the fast path as through iced.
+    #[test]
+    fn fast_att_equals_iced_on_every_fixture_offset() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/bin");
+        let mut files: Vec<_> = std::fs::read_dir(&dir)
+            .expect("fixtures/bin")
+            .map(|e| e.expect("dir entry").path())
+            .filter(|p| {
+                let n = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                n.contains("x86_64")
+            })
+            .collect();
+        files.sort();
+        assert!(
+            files.len() >= 10,
+            "x86-64 fixtures missing in {}",
+            dir.display()
+        );
+        let (mut fast, mut gas) = formatters();
+        let (mut n, mut fast_n) = (0, 0);
+        for f in &files {
+            let bytes = std::fs::read(f).expect("fixture");
+            let (a, b) = compare_everywhere(&mut fast, &mut gas, &bytes, 0x40_0000);
+            n += a;
+            fast_n += b;
+        }
+        // The fast path must really be exercised, not just fall back.
+        assert!(
+            fast_n * 10 > n * 7,
+            "only {fast_n} of {n} instructions took the fast path"
+        );
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn fast_att_equals_iced_on_random_bytes(
+            bytes in proptest::collection::vec(any::<u8>(), 1..64),
+            base in any::<u64>(),
+        ) {
+            let (mut fast, mut gas) = formatters();
+            compare_everywhere(&mut fast, &mut gas, &bytes, base);
+        }
+
+        /// REX, ModRM/SIB-heavy bytes: memory operands with every base, index, scale and
+        /// displacement size, 32-bit addressing (`0x67`) and RIP-relative near the address
+        /// space's ends.
+        #[test]
+        fn fast_att_equals_iced_on_memory_operands(
+            prefix in prop::sample::select(vec![vec![], vec![0x48], vec![0x4c], vec![0x4d], vec![0x67], vec![0x67, 0x45], vec![0x66]]),
+            op in prop::sample::select(vec![0x8b, 0x89, 0x8d, 0x03, 0x39, 0x85, 0xc7, 0x81, 0x83, 0xff, 0x63, 0xf7]),
+            modrm in any::<u8>(),
+            sib in any::<u8>(),
+            tail in proptest::collection::vec(any::<u8>(), 8),
+            base in prop_oneof![Just(0u64), Just(u64::MAX - 15), any::<u64>()],
+        ) {
+            let mut bytes = prefix;
+            bytes.extend([op, modrm, sib]);
+            bytes.extend(tail);
+            let (mut fast, mut gas) = formatters();
+            compare_everywhere(&mut fast, &mut gas, &bytes, base);
+        }
+    }
+}
