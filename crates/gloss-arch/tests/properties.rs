@@ -62,12 +62,20 @@ fn run_matches_single(arch: Arch, bytes: &[u8], addr: u64) {
         while off < bytes.len() {
             let at = addr.wrapping_add(off as u64);
             let insn = d.decode_text(&bytes[off..], at, syntax, &mut text);
-            want.push((insn, text.mnemonic.clone(), text.operands.clone()));
+            want.push((
+                insn,
+                text.mnemonic_str().to_string(),
+                text.operands_str().to_string(),
+            ));
             off += (insn.len as usize).clamp(1, bytes.len() - off);
         }
         let mut got = Vec::new();
         d.decode_text_run(bytes, addr, syntax, &mut text, &mut |insn, t| {
-            got.push((*insn, t.mnemonic.clone(), t.operands.clone()));
+            got.push((
+                *insn,
+                t.mnemonic_str().to_string(),
+                t.operands_str().to_string(),
+            ));
             true
         });
         assert_eq!(got, want, "{arch:?} {syntax:?} on {bytes:02x?}");

@@ -2,20 +2,33 @@
 //! addresses, offsets and immediates, and `write!` with `{:x}` was a sixth of `show --all`
 //! (docs/PERFORMANCE.md). Each function says which `format!` spec it equals.
 
-const DIGITS: &[u8; 16] = b"0123456789abcdef";
-
 /// How many hex digits `{:x}` prints for `v` (1 for zero).
 pub fn hex_len(v: u64) -> usize {
     ((64 - v.leading_zeros() as usize).div_ceil(4)).max(1)
 }
 
-/// Writes the `hex_len(v)` digits of `v` to the end of `buf` and returns where they start.
-fn digits(buf: &mut [u8; 16], v: u64) -> usize {
-    let n = hex_len(v);
-    for k in 0..n {
-        buf[15 - k] = DIGITS[((v >> (4 * k)) & 15) as usize];
+/// The 16 hex digits of `v` (lower case, most significant first), computed for all nibbles at
+/// once: spread each nibble into a byte, then add `'0'`, and `'a' - '0' - 10` more where the
+/// nibble is 10 or more.
+fn hex16(v: u64) -> [u8; 16] {
+    fn eight(x: u64) -> u64 {
+        let x = (x | (x << 16)) & 0x0000_ffff_0000_ffff;
+        let x = (x | (x << 8)) & 0x00ff_00ff_00ff_00ff;
+        let x = (x | (x << 4)) & 0x0f0f_0f0f_0f0f_0f0f;
+        let letters = ((x + 0x0606_0606_0606_0606) >> 4) & 0x0101_0101_0101_0101;
+        x + 0x3030_3030_3030_3030 + letters * u64::from(b'a' - b'0' - 10)
     }
-    16 - n
+    let hi = eight(v >> 32).to_be_bytes();
+    let lo = eight(v & 0xffff_ffff).to_be_bytes();
+    let mut out = [0u8; 16];
+    out[..8].copy_from_slice(&hi);
+    out[8..].copy_from_slice(&lo);
+    out
+}
+
+/// The last `n` (1 to 16) hex digits of `v`, moved to the front of the array.
+fn digits(v: u64, n: usize) -> [u8; 16] {
+    hex16(v << (4 * (16 - n)))
 }
 
 /// Where text goes: a `String`, or the byte buffer a listing is assembled in (no UTF-8 checks
@@ -24,6 +37,8 @@ pub trait TextOut {
     fn put_str(&mut self, s: &str);
     /// Appends one ASCII byte.
     fn put_ascii(&mut self, b: u8);
+    /// Appends the first `n` bytes of `ascii` (ASCII; `n` at most 16).
+    fn put_ascii16(&mut self, ascii: &[u8; 16], n: usize);
 }
 
 impl TextOut for String {
@@ -34,6 +49,11 @@ impl TextOut for String {
         debug_assert!(b.is_ascii());
         self.push(b as char);
     }
+    fn put_ascii16(&mut self, ascii: &[u8; 16], n: usize) {
+        for &b in &ascii[..n] {
+            self.put_ascii(b);
+        }
+    }
 }
 
 impl TextOut for Vec<u8> {
@@ -43,19 +63,18 @@ impl TextOut for Vec<u8> {
     fn put_ascii(&mut self, b: u8) {
         self.push(b);
     }
-}
-
-fn put_digits<O: TextOut + ?Sized>(out: &mut O, digits: &[u8]) {
-    for &d in digits {
-        out.put_ascii(d);
+    fn put_ascii16(&mut self, ascii: &[u8; 16], n: usize) {
+        // A fixed-size copy and a truncation are cheaper than a copy of `n` bytes.
+        let len = self.len();
+        self.extend_from_slice(ascii);
+        self.truncate(len + n.min(16));
     }
 }
 
 /// `{:x}`
 pub fn push_hex<O: TextOut + ?Sized>(out: &mut O, v: u64) {
-    let mut buf = [0u8; 16];
-    let start = digits(&mut buf, v);
-    put_digits(out, &buf[start..]);
+    let n = hex_len(v);
+    out.put_ascii16(&digits(v, n), n);
 }
 
 /// `{:#x}`
@@ -66,19 +85,17 @@ pub fn push_hex_prefixed<O: TextOut + ?Sized>(out: &mut O, v: u64) {
 
 /// `{:>width$x}`: right-aligned in `width` columns with spaces (never truncated).
 pub fn push_hex_right<O: TextOut + ?Sized>(out: &mut O, v: u64, width: usize) {
-    let mut buf = [0u8; 16];
-    let start = digits(&mut buf, v);
-    for _ in 16 - start..width {
+    let n = hex_len(v);
+    for _ in n..width {
         out.put_ascii(b' ');
     }
-    put_digits(out, &buf[start..]);
+    out.put_ascii16(&digits(v, n), n);
 }
 
 /// `{:0width$x}`: zero-padded to `width` digits (never truncated; `width` at most 16).
 pub fn push_hex_zeros<O: TextOut + ?Sized>(out: &mut O, v: u64, width: usize) {
-    let mut buf = [b'0'; 16];
-    let start = digits(&mut buf, v).min(16 - width.min(16));
-    put_digits(out, &buf[start..]);
+    let n = hex_len(v).max(width.min(16));
+    out.put_ascii16(&digits(v, n), n);
 }
 
 #[cfg(test)]
@@ -102,7 +119,15 @@ mod tests {
             0x7fff_ffff_ffff_ffff,
             u64::MAX,
         ];
-        for v in values.into_iter().chain((0..64).map(|s| 1u64 << s)) {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let random = (0..4096).map(move |k| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x >> (k % 64)
+        });
+        let powers = (0..64).map(|s| 1u64 << s);
+        for v in values.into_iter().chain(powers).chain(random) {
             let mut s = String::new();
             push_hex(&mut s, v);
             assert_eq!(s, format!("{v:x}"));

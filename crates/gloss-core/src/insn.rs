@@ -59,16 +59,28 @@ impl Insn {
 }
 
 /// Text of one instruction, without symbols. Buffers are reused across calls.
+///
+/// The text is ASCII, kept as bytes: decoders append to it and listings copy it tens of millions
+/// of times, and a `String` would check or encode UTF-8 at every step. Read it as `&str` with
+/// [`InsnText::mnemonic_str`] and [`InsnText::operands_str`].
 #[derive(Default, Clone, Debug)]
 pub struct InsnText {
-    pub mnemonic: String,
-    pub operands: String,
+    pub mnemonic: Vec<u8>,
+    pub operands: Vec<u8>,
 }
 
 impl InsnText {
     pub fn clear(&mut self) {
         self.mnemonic.clear();
         self.operands.clear();
+    }
+    /// The mnemonic as text (`?` if a decoder ever wrote something that is not UTF-8).
+    pub fn mnemonic_str(&self) -> &str {
+        std::str::from_utf8(&self.mnemonic).unwrap_or("?")
+    }
+    /// The operands as text (`?` if a decoder ever wrote something that is not UTF-8).
+    pub fn operands_str(&self) -> &str {
+        std::str::from_utf8(&self.operands).unwrap_or("?")
     }
 }
 

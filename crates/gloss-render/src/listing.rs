@@ -10,7 +10,6 @@ use gloss_core::{
 };
 use serde::Serialize;
 use std::collections::HashMap;
-use std::fmt::Write as _;
 use std::io::{self, Write};
 
 #[derive(Clone, Copy, Debug)]
@@ -228,14 +227,14 @@ fn data_unit(bytes: &[u8], addr: u64, text: &mut InsnText) -> Insn {
     text.clear();
     let len = if bytes.len() >= 4 { 4 } else { 1 };
     if len == 4 {
-        text.mnemonic.push_str(".word");
+        text.mnemonic.extend_from_slice(b".word");
         let _ = write!(
             text.operands,
             "{:#010x}",
             u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]])
         );
     } else {
-        text.mnemonic.push_str(".byte");
+        text.mnemonic.extend_from_slice(b".byte");
         let _ = write!(text.operands, "{:#04x}", bytes[0]);
     }
     Insn {
@@ -248,7 +247,7 @@ fn data_unit(bytes: &[u8], addr: u64, text: &mut InsnText) -> Insn {
 }
 
 fn is_adrp(arch: Arch, text: &InsnText) -> bool {
-    arch == Arch::Aarch64 && text.mnemonic == "adrp"
+    arch == Arch::Aarch64 && text.mnemonic == b"adrp"
 }
 
 /// Labels a PC-relative reference. An ADRP page names only its section: the symbol that happens
@@ -286,20 +285,46 @@ fn hex_bytes(arch: Arch, bytes: &[u8], out: &mut Vec<u8>) {
         hex::push_hex_zeros(out, u64::from(w), 8);
         return;
     }
-    // By table, not `write!`: this runs for every instruction and `fmt` dominated profiles.
+    hex_bytes_padded(bytes, 0, out);
+}
+
+/// `bytes` in hex (`48 89 e5`), then spaces up to `width` columns; by table into a stack
+/// buffer, one copy per line: this runs for every instruction, and `write!` or a `push` per
+/// character dominated profiles.
+fn hex_bytes_padded(bytes: &[u8], width: usize, out: &mut Vec<u8>) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    for (i, &b) in bytes.iter().enumerate() {
-        if i > 0 {
-            out.push(b' ');
+    let mut buf = [b' '; 64];
+    if bytes.len() > 16 || width > 64 {
+        for (i, &b) in bytes.iter().enumerate() {
+            if i > 0 {
+                out.push(b' ');
+            }
+            out.extend_from_slice(&[HEX[(b >> 4) as usize], HEX[(b & 15) as usize]]);
         }
-        out.push(HEX[(b >> 4) as usize]);
-        out.push(HEX[(b & 15) as usize]);
+        pad(
+            out,
+            width.saturating_sub((3 * bytes.len()).saturating_sub(1)),
+        );
+        return;
     }
+    for (i, &b) in bytes.iter().enumerate() {
+        buf[3 * i] = HEX[(b >> 4) as usize];
+        buf[3 * i + 1] = HEX[(b & 15) as usize];
+    }
+    let used = (3 * bytes.len()).saturating_sub(1);
+    out.extend_from_slice(&buf[..used.max(width)]);
 }
 
 /// Appends `n` spaces.
 fn pad(out: &mut Vec<u8>, n: usize) {
-    out.resize(out.len() + n, b' ');
+    if n <= 16 {
+        // A fixed-size copy and a truncation are cheaper than a `memset` of `n` bytes.
+        let len = out.len();
+        out.extend_from_slice(&[b' '; 16]);
+        out.truncate(len + n);
+    } else {
+        out.resize(out.len() + n, b' ');
+    }
 }
 
 /// Builds the structured line for one unit (used by JSON and tests).
@@ -312,8 +337,8 @@ pub fn line(image: &Image, insn: &Insn, text: &InsnText, bytes: &[u8]) -> Line {
     Line {
         addr: gloss_core::Addr(insn.addr),
         bytes: b,
-        mnemonic: text.mnemonic.clone(),
-        operands: text.operands.clone(),
+        mnemonic: text.mnemonic_str().to_string(),
+        operands: text.operands_str().to_string(),
         status: insn.status,
         target: target.map(gloss_core::Addr),
         target_label: if reloc.is_some() {
@@ -444,16 +469,20 @@ fn write_line(
     let used = out.len() - label_start;
     pad(out, label_width.saturating_sub(used) + 1);
     if opts.show_bytes {
-        let start = out.len();
-        hex_bytes(image.arch, bytes, out);
-        let width: usize = if image.arch == Arch::Aarch64 { 8 } else { 20 };
-        let used = out.len() - start;
-        pad(out, width.saturating_sub(used) + 2);
+        if image.arch == Arch::Aarch64 {
+            let start = out.len();
+            hex_bytes(image.arch, bytes, out);
+            let used = out.len() - start;
+            pad(out, 8usize.saturating_sub(used) + 2);
+        } else {
+            let used = (3 * bytes.len()).saturating_sub(1);
+            hex_bytes_padded(bytes, used.max(20) + 2, out);
+        }
     }
-    out.extend_from_slice(text.mnemonic.as_bytes());
+    out.extend_from_slice(&text.mnemonic);
     if !text.operands.is_empty() {
         pad(out, 7usize.saturating_sub(text.mnemonic.len()).max(1));
-        out.extend_from_slice(text.operands.as_bytes());
+        out.extend_from_slice(&text.operands);
     }
     let reloc = reloc_in(&image.relocs, insn);
     if let Some(r) = reloc {

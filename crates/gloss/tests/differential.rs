@@ -144,10 +144,10 @@ fn gloss_listing(img: &gloss::Image) -> Listing {
                     (false, InsnStatus::Unknown) => Kind::Unknown,
                     (false, _) => Kind::Invalid,
                 };
-                let mut t = text.mnemonic.clone();
+                let mut t = text.mnemonic_str().to_string();
                 if !text.operands.is_empty() {
                     t.push(' ');
-                    t.push_str(&text.operands);
+                    t.push_str(text.operands_str());
                 }
                 units.push(Unit {
                     addr: insn.addr,

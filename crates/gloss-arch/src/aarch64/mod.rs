@@ -6,8 +6,9 @@
 use bad64::{Imm, Op, Operand, Reg, Shift};
 mod sem;
 
+use gloss_core::hex::TextOut;
 use gloss_core::{Arch, Disassembler, Flow, Insn, InsnStatus, InsnText, Sem, Syntax};
-use std::fmt::Write;
+use std::io::Write;
 
 pub struct Aarch64;
 
@@ -119,11 +120,11 @@ impl Disassembler for Aarch64 {
         out.clear();
         match decode_bad64(bytes, addr) {
             Ok(i) => {
-                out.mnemonic.push_str(i.op().mnem());
+                out.mnemonic.put_str(i.op().mnem());
                 let style = Style::of(&i);
                 for (n, op) in i.operands().iter().enumerate() {
                     if n > 0 {
-                        out.operands.push_str(", ");
+                        out.operands.put_str(", ");
                     }
                     write_operand(&mut out.operands, op, &style);
                 }
@@ -132,14 +133,14 @@ impl Disassembler for Aarch64 {
             Err(bad) => {
                 match word(bytes) {
                     Some(w) => {
-                        out.mnemonic.push_str(".inst");
+                        out.mnemonic.put_str(".inst");
                         let _ = write!(out.operands, "{w:#010x}");
                     }
                     None => {
-                        out.mnemonic.push_str(".byte");
+                        out.mnemonic.put_str(".byte");
                         let hex: Vec<String> =
                             bytes.iter().take(3).map(|b| format!("{b:#04x}")).collect();
-                        out.operands.push_str(&hex.join(", "));
+                        out.operands.put_str(&hex.join(", "));
                     }
                 }
                 bad
@@ -282,10 +283,10 @@ fn reg_name(r: Reg) -> &'static str {
     }
 }
 
-fn write_reg(out: &mut String, r: Reg, arrspec: Option<bad64::ArrSpec>) {
-    out.push_str(reg_name(r));
+fn write_reg(out: &mut Vec<u8>, r: Reg, arrspec: Option<bad64::ArrSpec>) {
+    out.put_str(reg_name(r));
     if let Some(a) = arrspec {
-        out.push_str(a.suffix(r));
+        out.put_str(a.suffix(r));
     }
 }
 
@@ -296,7 +297,7 @@ fn imm_value(imm: Imm) -> i128 {
     }
 }
 
-fn write_imm(out: &mut String, imm: Imm) {
+fn write_imm(out: &mut Vec<u8>, imm: Imm) {
     match imm {
         Imm::Signed(v) if v < 0 => {
             let _ = write!(out, "#-{:#x}", v.unsigned_abs());
@@ -312,9 +313,9 @@ fn write_imm(out: &mut String, imm: Imm) {
 
 /// An immediate operand as llvm-objdump prints it for this instruction; `bits` is the operand's
 /// width as bad64 reports it (Imm32 or Imm64).
-fn write_styled_imm(out: &mut String, imm: Imm, bits: u32, style: &Style) {
+fn write_styled_imm(out: &mut Vec<u8>, imm: Imm, bits: u32, style: &Style) {
     if style.zero_literal && imm_value(imm) == 0 {
-        out.push_str("#0");
+        out.put_str("#0");
     } else if let Some(eb) = style.element_bits {
         let v = imm_value(imm) as u64;
         let v = if eb < 64 { v & ((1u64 << eb) - 1) } else { v };
@@ -342,7 +343,7 @@ fn write_styled_imm(out: &mut String, imm: Imm, bits: u32, style: &Style) {
     } else if style.movi_mask {
         // C's `%#016llx`: no `0x` for zero, and the prefix counts towards the width.
         match imm_value(imm) as u64 {
-            0 => out.push_str("#0000000000000000"),
+            0 => out.put_str("#0000000000000000"),
             v => {
                 let _ = write!(out, "#{v:#016x}");
             }
@@ -352,7 +353,7 @@ fn write_styled_imm(out: &mut String, imm: Imm, bits: u32, style: &Style) {
     }
 }
 
-fn write_shift(out: &mut String, s: Shift) {
+fn write_shift(out: &mut Vec<u8>, s: Shift) {
     let (name, amount, always) = match s {
         Shift::LSL(a) => ("lsl", a, true),
         Shift::LSR(a) => ("lsr", a, true),
@@ -368,7 +369,7 @@ fn write_shift(out: &mut String, s: Shift) {
         Shift::UXTH(a) => ("uxth", a, false),
         Shift::UXTB(a) => ("uxtb", a, false),
     };
-    out.push_str(name);
+    out.put_str(name);
     if always || amount != 0 {
         let _ = write!(out, " #{amount}");
     }
@@ -383,7 +384,7 @@ fn name_str(bytes: &[u8]) -> &str {
 /// `TPIDR_EL0`, LLVM's own `SPSel`, `DAIFSet`, `DAIFClr`), and registers in the
 /// IMPLEMENTATION DEFINED space (op0 = 3, CRn = 11 or 15) by encoding, `S3_4_C15_C2_0`, where bad64
 /// would use Apple's names (shared/research/decoders.md §7, pitfall 11).
-fn write_sysreg(out: &mut String, sr: bad64::SysReg) {
+fn write_sysreg(out: &mut Vec<u8>, sr: bad64::SysReg) {
     let enc = sr as u32;
     // bad64's register values are the MRS/MSR encoding op0:op1:CRn:CRm:op2 (op0 >= 2); PSTATE
     // fields of `msr <field>, #imm` use smaller values.
@@ -402,14 +403,14 @@ fn write_sysreg(out: &mut String, sr: bad64::SysReg) {
     }
     let name = sr.name();
     match name.strip_prefix("pstate_").unwrap_or(name) {
-        "spsel" => out.push_str("SPSel"),
-        "daifset" => out.push_str("DAIFSet"),
-        "daifclr" => out.push_str("DAIFClr"),
-        n => out.push_str(&n.to_ascii_uppercase()),
+        "spsel" => out.put_str("SPSel"),
+        "daifset" => out.put_str("DAIFSet"),
+        "daifclr" => out.put_str("DAIFClr"),
+        n => out.put_str(&n.to_ascii_uppercase()),
     }
 }
 
-fn write_operand(out: &mut String, op: &Operand, style: &Style) {
+fn write_operand(out: &mut Vec<u8>, op: &Operand, style: &Style) {
     match *op {
         Operand::Imm32 { imm, shift } | Operand::Imm64 { imm, shift } => {
             let bits = if matches!(op, Operand::Imm32 { .. }) {
@@ -419,7 +420,7 @@ fn write_operand(out: &mut String, op: &Operand, style: &Style) {
             };
             write_styled_imm(out, imm, bits, style);
             if let Some(s) = shift {
-                out.push_str(", ");
+                out.put_str(", ");
                 write_shift(out, s);
             }
         }
@@ -431,21 +432,21 @@ fn write_operand(out: &mut String, op: &Operand, style: &Style) {
         }
         Operand::MultiReg { regs, arrspec } => {
             // LLVM pads register lists: `{ v0.16b, v1.16b }`, `{ v0.s }[1]`.
-            out.push_str("{ ");
+            out.put_str("{ ");
             for (n, r) in regs.iter().flatten().enumerate() {
                 if n > 0 {
-                    out.push_str(", ");
+                    out.put_str(", ");
                 }
                 write_reg(out, *r, arrspec);
             }
-            out.push_str(" }");
+            out.put_str(" }");
             if let Some(lane) = arrspec.and_then(|a| a.lane()) {
                 let _ = write!(out, "[{lane}]");
             }
         }
         Operand::ShiftReg { reg, shift } => {
-            out.push_str(reg_name(reg));
-            out.push_str(", ");
+            out.put_str(reg_name(reg));
+            out.put_str(", ");
             write_shift(out, shift);
         }
         Operand::Label(imm) => {
@@ -464,23 +465,23 @@ fn write_operand(out: &mut String, op: &Operand, style: &Style) {
             mul_vl,
             arrspec,
         } => {
-            out.push('[');
+            out.put_ascii(b'[');
             write_reg(out, reg, arrspec);
             // `[x0]`, not `[x0, #0x0, mul vl]`.
             let zero = matches!(offset, Imm::Signed(0) | Imm::Unsigned(0));
             if !zero {
-                out.push_str(", ");
+                out.put_str(", ");
                 write_imm(out, offset);
                 if mul_vl {
-                    out.push_str(", mul vl");
+                    out.put_str(", mul vl");
                 }
             }
-            out.push(']');
+            out.put_ascii(b']');
         }
         Operand::MemPreIdx { reg, imm } => {
             let _ = write!(out, "[{}, ", reg_name(reg));
             write_imm(out, imm);
-            out.push_str("]!");
+            out.put_str("]!");
         }
         Operand::MemPostIdxImm { reg, imm } => {
             let _ = write!(out, "[{}], ", reg_name(reg));
@@ -498,15 +499,15 @@ fn write_operand(out: &mut String, op: &Operand, style: &Style) {
             shift,
             arrspec,
         } => {
-            out.push('[');
+            out.put_ascii(b'[');
             write_reg(out, regs[0], arrspec);
-            out.push_str(", ");
+            out.put_str(", ");
             write_reg(out, regs[1], arrspec);
             if let Some(s) = shift {
-                out.push_str(", ");
+                out.put_str(", ");
                 write_shift(out, s);
             }
-            out.push(']');
+            out.put_ascii(b']');
         }
         // `bti c`, `dmb ish`, `prfm pldl1keep`; bad64 upper-cases some (`dc ZVA`), LLVM never.
         Operand::Name(n) => {
@@ -516,7 +517,7 @@ fn write_operand(out: &mut String, op: &Operand, style: &Style) {
                 Some(v) => {
                     let _ = write!(out, "#{v:#x}");
                 }
-                None => out.push_str(&name.to_ascii_lowercase()),
+                None => out.put_str(&name.to_ascii_lowercase()),
             }
         }
         Operand::StrImm { str, imm } => {
@@ -527,10 +528,10 @@ fn write_operand(out: &mut String, op: &Operand, style: &Style) {
         }
         Operand::SysReg(sr) if style.sysreg => write_sysreg(out, sr),
         // `dc zva`, `tlbi vmalle1is`, `at s1e1r`: LLVM prints the operation in lower case.
-        Operand::SysReg(sr) => out.push_str(&sr.name().to_ascii_lowercase()),
+        Operand::SysReg(sr) => out.put_str(&sr.name().to_ascii_lowercase()),
         // Compares with zero (`fcmp`, `fcmpe`, `fcmeq ..., #0.0`) print LLVM's literal `#0.0`;
         // no other instruction has a zero FP immediate.
-        Operand::FImm32(0) => out.push_str("#0.0"),
+        Operand::FImm32(0) => out.put_str("#0.0"),
         Operand::FImm32(bits) if style.exact_fp => {
             let _ = write!(out, "#{:?}", f32::from_bits(bits));
         }
@@ -539,8 +540,8 @@ fn write_operand(out: &mut String, op: &Operand, style: &Style) {
             let _ = write!(out, "#{:.8}", f32::from_bits(bits));
         }
         // LLVM's `hs`/`lo`, not the `cs`/`cc` synonyms.
-        Operand::Cond(bad64::Condition::CS) => out.push_str("hs"),
-        Operand::Cond(bad64::Condition::CC) => out.push_str("lo"),
+        Operand::Cond(bad64::Condition::CS) => out.put_str("hs"),
+        Operand::Cond(bad64::Condition::CC) => out.put_str("lo"),
         // SME tiles, other conditions: bad64's text is LLVM's.
         _ => {
             let _ = write!(out, "{op}");
@@ -556,7 +557,7 @@ mod tests {
         let mut t = InsnText::default();
         let insn = Aarch64.decode_text(&w.to_le_bytes(), addr, Syntax::Att, &mut t);
         (
-            format!("{} {}", t.mnemonic, t.operands)
+            format!("{} {}", t.mnemonic_str(), t.operands_str())
                 .trim_end()
                 .to_string(),
             insn,

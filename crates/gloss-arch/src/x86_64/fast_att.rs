@@ -22,6 +22,7 @@
 //!
 //! Tests compare this module with iced on every instruction of the committed fixtures and on
 //! random bytes (`tests` below); docs/PERFORMANCE.md records the whole-libLLVM check.
+use super::Bytes;
 use gloss_core::InsnText;
 use gloss_core::hex::push_hex;
 use iced_x86::{EncodingKind, FlowControl, Formatter, GasFormatter, Instruction, OpKind, Register};
@@ -32,25 +33,25 @@ enum Shape {
     /// iced formats this shape differently from the rules here.
     Iced,
     /// iced's mnemonic for the shape (prefix-free, `q` fix-up applied).
-    Fast(Box<str>),
+    Fast(Box<[u8]>),
 }
 
 pub(super) struct FastAtt {
     /// iced's GAS name of every register (`%rax`), by `Register as usize`.
-    regs: Vec<Box<str>>,
+    regs: Vec<Box<[u8]>>,
     /// By `Code as usize * 2 + has_memory_operand`.
     shapes: Vec<Shape>,
 }
 
 impl FastAtt {
     pub(super) fn new(gas: &mut GasFormatter) -> FastAtt {
-        let mut regs: Vec<Box<str>> = Vec::new();
+        let mut regs: Vec<Box<[u8]>> = Vec::new();
         for r in Register::values() {
             let n = r as usize;
             if regs.len() <= n {
-                regs.resize(n + 1, Box::from(""));
+                regs.resize(n + 1, Box::from(&b""[..]));
             }
-            regs[n] = gas.format_register(r).into();
+            regs[n] = gas.format_register(r).as_bytes().into();
         }
         let codes = iced_x86::Code::values().count();
         FastAtt {
@@ -74,16 +75,16 @@ impl FastAtt {
         let k = i.code() as usize * 2 + usize::from(has_mem);
         match self.shapes.get(k) {
             Some(Shape::Fast(m)) => {
-                out.mnemonic.push_str(m);
+                out.mnemonic.extend_from_slice(m);
                 self.operands(i, &mut out.operands);
                 return true;
             }
             Some(Shape::Unseen) => {
                 iced(gas, i, out);
-                let mut mine = String::new();
+                let mut mine = Vec::new();
                 self.operands(i, &mut mine);
                 self.shapes[k] = if mine == out.operands {
-                    Shape::Fast(out.mnemonic.as_str().into())
+                    Shape::Fast(out.mnemonic.as_slice().into())
                 } else {
                     Shape::Iced
                 };
@@ -93,12 +94,12 @@ impl FastAtt {
         false
     }
 
-    fn reg(&self, out: &mut String, r: Register) {
-        out.push_str(&self.regs[r as usize]);
+    fn reg(&self, out: &mut Vec<u8>, r: Register) {
+        out.extend_from_slice(&self.regs[r as usize]);
     }
 
     /// The operands in AT&T order (last first), as iced's GAS formatter writes plain forms.
-    fn operands(&self, i: &Instruction, out: &mut String) {
+    fn operands(&self, i: &Instruction, out: &mut Vec<u8>) {
         let indirect = matches!(
             i.flow_control(),
             FlowControl::IndirectBranch | FlowControl::IndirectCall
@@ -106,19 +107,19 @@ impl FastAtt {
         let n = i.op_count();
         for k in (0..n).rev() {
             if k + 1 != n {
-                out.push(',');
+                out.push(b',');
             }
             if indirect {
-                out.push('*');
+                out.push(b'*');
             }
-            let imm = |out: &mut String, v: u64| {
-                out.push_str("$0x");
+            let imm = |out: &mut Vec<u8>, v: u64| {
+                out.extend_from_slice(b"$0x");
                 push_hex(out, v);
             };
             match i.op_kind(k) {
                 OpKind::Register => self.reg(out, i.op_register(k)),
                 OpKind::NearBranch64 => {
-                    out.push_str("0x");
+                    out.extend_from_slice(b"0x");
                     push_hex(out, i.near_branch64());
                 }
                 OpKind::Immediate8 => imm(out, u64::from(i.immediate8())),
@@ -139,7 +140,7 @@ impl FastAtt {
 
     /// `-0x8(%rbp)`, `0x10(%rip)`, `(%rax,%rcx,4)`: iced's `format_memory` for an operand with
     /// a base or index register, no segment override and no broadcast.
-    fn memory(&self, i: &Instruction, out: &mut String) {
+    fn memory(&self, i: &Instruction, out: &mut Vec<u8>) {
         let base = i.memory_base();
         let index = i.memory_index();
         let mut displ_size = i.memory_displ_size();
@@ -157,17 +158,17 @@ impl FastAtt {
             let mut v = displ as u64;
             if wide {
                 if displ < 0 {
-                    out.push('-');
+                    out.push(b'-');
                     v = displ.wrapping_neg() as u64;
                 }
             } else if (displ as i32) < 0 {
-                out.push('-');
+                out.push(b'-');
                 v = u64::from((displ as i32).wrapping_neg() as u32);
             }
-            out.push_str("0x");
+            out.extend_from_slice(b"0x");
             push_hex(out, v);
         }
-        out.push('(');
+        out.push(b'(');
         let scale = i.memory_index_scale();
         if base != Register::None && index == Register::None && scale == 1 {
             self.reg(out, base);
@@ -175,16 +176,16 @@ impl FastAtt {
             if base != Register::None {
                 self.reg(out, base);
             }
-            out.push(',');
+            out.push(b',');
             if index != Register::None {
                 self.reg(out, index);
                 if scale != 1 {
-                    out.push(',');
-                    out.push(char::from(b'0' + scale as u8));
+                    out.push(b',');
+                    out.push(b'0' + scale as u8);
                 }
             }
         }
-        out.push(')');
+        out.push(b')');
     }
 }
 
@@ -243,9 +244,12 @@ fn plain_form(i: &Instruction) -> Option<bool> {
 /// stack and branch ops with a `q` even when the suffix option is off; binutils 2.40 prints
 /// `push`, `jmp *`, `call *` there.
 pub(super) fn iced(gas: &mut GasFormatter, i: &Instruction, out: &mut InsnText) {
-    gas.format_mnemonic(i, &mut out.mnemonic);
-    gas.format_all_operands(i, &mut out.operands);
-    if matches!(out.mnemonic.as_str(), "pushq" | "popq" | "jmpq" | "callq") {
+    gas.format_mnemonic(i, &mut Bytes(&mut out.mnemonic));
+    gas.format_all_operands(i, &mut Bytes(&mut out.operands));
+    if matches!(
+        out.mnemonic.as_slice(),
+        b"pushq" | b"popq" | b"jmpq" | b"callq"
+    ) {
         out.mnemonic.pop();
     }
 }
@@ -281,8 +285,8 @@ mod tests {
                 fast_n += 1;
             }
             assert_eq!(
-                (got.mnemonic.as_str(), got.operands.as_str()),
-                (want.mnemonic.as_str(), want.operands.as_str()),
+                (got.mnemonic_str(), got.operands_str()),
+                (want.mnemonic_str(), want.operands_str()),
                 "{:?} at {at:#x}: {:02x?}",
                 i.code(),
                 &bytes[off..bytes.len().min(off + i.len())]

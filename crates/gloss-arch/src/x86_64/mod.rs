@@ -8,8 +8,8 @@ mod sem;
 
 use gloss_core::{Arch, Disassembler, Flow, Insn, InsnStatus, InsnText, Sem, Syntax};
 use iced_x86::{
-    Code, Decoder, DecoderOptions, FlowControl, Formatter, GasFormatter, Instruction,
-    IntelFormatter, MemorySizeOptions, Mnemonic,
+    Code, Decoder, DecoderOptions, FlowControl, Formatter, FormatterOutput, FormatterTextKind,
+    GasFormatter, Instruction, IntelFormatter, MemorySizeOptions, Mnemonic,
 };
 use std::cell::RefCell;
 
@@ -191,6 +191,15 @@ impl Disassembler for X86_64 {
     }
 }
 
+/// iced writes its text through this: appended to an [`InsnText`] buffer.
+struct Bytes<'a>(&'a mut Vec<u8>);
+
+impl FormatterOutput for Bytes<'_> {
+    fn write(&mut self, text: &str, _kind: FormatterTextKind) {
+        self.0.extend_from_slice(text.as_bytes());
+    }
+}
+
 /// Formats a decoded instruction into `out` (cleared first) and returns its `Insn`.
 fn format_insn(
     fmt: &mut Formatters,
@@ -202,7 +211,7 @@ fn format_insn(
     out.clear();
     let insn = to_insn(i, addr);
     if insn.status == InsnStatus::Invalid {
-        out.mnemonic.push_str("(bad)");
+        out.mnemonic.extend_from_slice(b"(bad)");
         return insn;
     }
     match syntax {
@@ -210,8 +219,9 @@ fn format_insn(
             fmt.fast_att.format(&mut fmt.gas, i, out);
         }
         Syntax::Intel => {
-            fmt.intel.format_mnemonic(i, &mut out.mnemonic);
-            fmt.intel.format_all_operands(i, &mut out.operands);
+            fmt.intel.format_mnemonic(i, &mut Bytes(&mut out.mnemonic));
+            fmt.intel
+                .format_all_operands(i, &mut Bytes(&mut out.operands));
         }
     }
     insn
@@ -225,7 +235,7 @@ mod tests {
         let mut t = InsnText::default();
         let insn = X86_64.decode_text(hex, addr, syntax, &mut t);
         (
-            format!("{} {}", t.mnemonic, t.operands)
+            format!("{} {}", t.mnemonic_str(), t.operands_str())
                 .trim_end()
                 .to_string(),
             insn,
