@@ -1,6 +1,7 @@
 use crate::Addr;
 use serde::Serialize;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize)]
@@ -62,7 +63,8 @@ pub struct Label<'a> {
 #[derive(Default, Debug)]
 pub struct SymbolTable {
     syms: Vec<Symbol>,
-    by_name: HashMap<String, usize>,
+    /// Raw and demangled names, built on the first lookup by name (a full listing never asks).
+    by_name: OnceLock<HashMap<String, usize>>,
     /// For each index, the largest end (`addr + size`) among symbols up to and including it, so
     /// containment queries can stop early.
     max_end: Vec<u64>,
@@ -72,9 +74,10 @@ pub struct SymbolTable {
     /// this is one search over a flat array instead of a walk over symbols.
     cover_start: Vec<u64>,
     cover: Vec<u32>,
-    /// The interval of the last lookup that searched: listings ask about nearby addresses in
-    /// order, so the next answer is often the same interval.
-    last: AtomicUsize,
+    /// The intervals of the last two lookups, most recent first: a listing asks about branch
+    /// targets near the code it lists and about data elsewhere, so the next answer is often one
+    /// of them.
+    last: [AtomicUsize; 2],
 }
 
 const NO_SYMBOL: u32 = u32::MAX;
@@ -87,7 +90,10 @@ impl Clone for SymbolTable {
             max_end: self.max_end.clone(),
             cover_start: self.cover_start.clone(),
             cover: self.cover.clone(),
-            last: AtomicUsize::new(self.last.load(Ordering::Relaxed)),
+            last: [
+                AtomicUsize::new(self.last[0].load(Ordering::Relaxed)),
+                AtomicUsize::new(self.last[1].load(Ordering::Relaxed)),
+            ],
         }
     }
 }
@@ -98,15 +104,7 @@ impl SymbolTable {
     pub fn new(mut syms: Vec<Symbol>) -> SymbolTable {
         // Stable sort keeps the caller's priority order among equal addresses.
         syms.sort_by_key(|s| s.addr);
-        let mut seen = std::collections::HashSet::new();
-        syms.retain(|s| seen.insert((s.addr, s.name.clone())));
-        let mut by_name = HashMap::with_capacity(syms.len() * 2);
-        for (i, s) in syms.iter().enumerate() {
-            by_name.entry(s.name.clone()).or_insert(i);
-            if let Some(d) = &s.demangled {
-                by_name.entry(d.clone()).or_insert(i);
-            }
-        }
+        let syms = dedup_same_address(syms);
         let mut max_end = Vec::with_capacity(syms.len());
         let mut m = 0u64;
         for s in &syms {
@@ -115,7 +113,6 @@ impl SymbolTable {
         }
         let mut t = SymbolTable {
             syms,
-            by_name,
             max_end,
             ..SymbolTable::default()
         };
@@ -161,9 +158,19 @@ impl SymbolTable {
         self.syms.is_empty()
     }
 
-    /// Looks a symbol up by raw or demangled name.
+    /// Looks a symbol up by raw or demangled name (the first in address order).
     pub fn by_name(&self, name: &str) -> Option<&Symbol> {
-        self.by_name.get(name).map(|&i| &self.syms[i])
+        let map = self.by_name.get_or_init(|| {
+            let mut by_name = HashMap::with_capacity(self.syms.len() * 2);
+            for (i, s) in self.syms.iter().enumerate() {
+                by_name.entry(s.name.clone()).or_insert(i);
+                if let Some(d) = &s.demangled {
+                    by_name.entry(d.clone()).or_insert(i);
+                }
+            }
+            by_name
+        });
+        map.get(name).map(|&i| &self.syms[i])
     }
 
     /// Symbols that start exactly at `addr`.
@@ -180,15 +187,25 @@ impl SymbolTable {
     /// ADRP pages and stripped code.
     pub fn containing(&self, addr: u64) -> Option<&Symbol> {
         let starts = &self.cover_start;
-        let h = self.last.load(Ordering::Relaxed);
-        let i = if h < starts.len()
-            && starts[h] <= addr
-            && starts.get(h + 1).is_none_or(|&next| addr < next)
-        {
-            h
+        let holds = |h: usize| {
+            h < starts.len()
+                && starts[h] <= addr
+                && starts.get(h + 1).is_none_or(|&next| addr < next)
+        };
+        let (h0, h1) = (
+            self.last[0].load(Ordering::Relaxed),
+            self.last[1].load(Ordering::Relaxed),
+        );
+        let i = if holds(h0) {
+            h0
+        } else if holds(h1) {
+            self.last[0].store(h1, Ordering::Relaxed);
+            self.last[1].store(h0, Ordering::Relaxed);
+            h1
         } else {
             let i = starts.partition_point(|&s| s <= addr).checked_sub(1)?;
-            self.last.store(i, Ordering::Relaxed);
+            self.last[0].store(i, Ordering::Relaxed);
+            self.last[1].store(h0, Ordering::Relaxed);
             i
         };
         match self.cover[i] {
@@ -228,6 +245,40 @@ impl SymbolTable {
         self.containing(addr)
             .filter(|s| matches!(s.kind, SymbolKind::Function | SymbolKind::Import))
     }
+}
+
+/// Drops symbols whose address and name an earlier one (in the given order) already has. Input
+/// sorted by address, so duplicates sit in the same run of equal addresses; runs are compared
+/// name by name, with a set only for unusually long runs.
+fn dedup_same_address(syms: Vec<Symbol>) -> Vec<Symbol> {
+    let mut kept: Vec<Symbol> = Vec::with_capacity(syms.len());
+    let mut run = 0;
+    let mut long_run: Option<HashSet<String>> = None;
+    for s in syms {
+        if kept.last().is_some_and(|l| l.addr != s.addr) {
+            run = kept.len();
+            long_run = None;
+        }
+        let dup = match &long_run {
+            Some(names) => names.contains(&s.name),
+            None => kept[run..].iter().any(|k| k.name == s.name),
+        };
+        if dup {
+            continue;
+        }
+        match &mut long_run {
+            Some(names) => {
+                names.insert(s.name.clone());
+            }
+            None if kept.len() - run >= 16 => {
+                let names = kept[run..].iter().map(|k| k.name.clone());
+                long_run = Some(names.chain([s.name.clone()]).collect());
+            }
+            None => {}
+        }
+        kept.push(s);
+    }
+    kept
 }
 
 fn rank(s: &Symbol) -> u8 {
@@ -283,6 +334,43 @@ mod tests {
             "a size-0 symbol covers only its own address"
         );
         assert_eq!(t.by_name("c_info").map(|s| s.addr), Some(Addr(0x3320)));
+    }
+
+    /// A symbol in both `.symtab` and `.dynsym` is kept once (the first given); the same name
+    /// elsewhere and other names at the same address stay, also in long runs of aliases.
+    #[test]
+    fn exact_duplicates_are_dropped_first_kept() {
+        let mut syms = vec![
+            sym("f", 0x1000, 0x10, SymbolKind::Function),
+            sym("g", 0x1000, 0x10, SymbolKind::Function),
+            sym("f", 0x1000, 0x20, SymbolKind::Object),
+            sym("f", 0x2000, 0x10, SymbolKind::Function),
+        ];
+        for k in 0..40 {
+            syms.push(sym(
+                &format!("alias{}", k % 20),
+                0x3000,
+                4,
+                SymbolKind::Function,
+            ));
+        }
+        let t = SymbolTable::new(syms);
+        let at =
+            |a: u64| -> Vec<(&str, u64)> { t.at(a).map(|s| (s.name.as_str(), s.size)).collect() };
+        assert_eq!(at(0x1000), [("f", 0x10), ("g", 0x10)]);
+        assert_eq!(at(0x2000), [("f", 0x10)]);
+        let aliases: Vec<String> = (0..20).map(|k| format!("alias{k}")).collect();
+        assert_eq!(
+            at(0x3000)
+                .iter()
+                .map(|(n, _)| n.to_string())
+                .collect::<Vec<_>>(),
+            aliases
+        );
+        assert_eq!(t.len(), 23);
+        assert_eq!(t.by_name("g").map(|s| s.addr), Some(Addr(0x1000)));
+        assert_eq!(t.by_name("alias19").map(|s| s.addr), Some(Addr(0x3000)));
+        assert!(t.by_name("nope").is_none());
     }
 
     #[test]

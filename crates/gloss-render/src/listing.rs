@@ -312,7 +312,10 @@ fn hex_bytes_padded(bytes: &[u8], width: usize, out: &mut Vec<u8>) {
         buf[3 * i + 1] = HEX[(b & 15) as usize];
     }
     let used = (3 * bytes.len()).saturating_sub(1);
-    out.extend_from_slice(&buf[..used.max(width)]);
+    // A fixed-size copy and a truncation are cheaper than a copy of a computed length.
+    let len = out.len();
+    out.extend_from_slice(&buf);
+    out.truncate(len + used.max(width));
 }
 
 /// Appends `n` spaces.

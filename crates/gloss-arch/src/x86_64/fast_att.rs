@@ -33,25 +33,51 @@ enum Shape {
     /// iced formats this shape differently from the rules here.
     Iced,
     /// iced's mnemonic for the shape (prefix-free, `q` fix-up applied).
-    Fast(Box<[u8]>),
+    Fast(Short),
+}
+
+/// A short text kept in a fixed-size array: appending it is one fixed-size copy and a
+/// truncation instead of a `memcpy` call of a computed length.
+#[derive(Clone)]
+struct Short {
+    bytes: [u8; 16],
+    len: u8,
+}
+
+impl Short {
+    fn new(text: &[u8]) -> Option<Short> {
+        let mut bytes = [0u8; 16];
+        bytes.get_mut(..text.len())?.copy_from_slice(text);
+        Some(Short {
+            bytes,
+            len: text.len() as u8,
+        })
+    }
+
+    fn append_to(&self, out: &mut Vec<u8>) {
+        let len = out.len();
+        out.extend_from_slice(&self.bytes);
+        out.truncate(len + usize::from(self.len));
+    }
 }
 
 pub(super) struct FastAtt {
     /// iced's GAS name of every register (`%rax`), by `Register as usize`.
-    regs: Vec<Box<[u8]>>,
+    regs: Vec<Short>,
     /// By `Code as usize * 2 + has_memory_operand`.
     shapes: Vec<Shape>,
 }
 
 impl FastAtt {
     pub(super) fn new(gas: &mut GasFormatter) -> FastAtt {
-        let mut regs: Vec<Box<[u8]>> = Vec::new();
+        let mut regs: Vec<Short> = Vec::new();
         for r in Register::values() {
             let n = r as usize;
             if regs.len() <= n {
-                regs.resize(n + 1, Box::from(&b""[..]));
+                regs.resize(n + 1, Short::new(b"").expect("empty"));
             }
-            regs[n] = gas.format_register(r).as_bytes().into();
+            // Every register name is far shorter than 16 bytes (`%xmm31`, `%st(7)`).
+            regs[n] = Short::new(gas.format_register(r).as_bytes()).expect("register name");
         }
         let codes = iced_x86::Code::values().count();
         FastAtt {
@@ -75,7 +101,7 @@ impl FastAtt {
         let k = i.code() as usize * 2 + usize::from(has_mem);
         match self.shapes.get(k) {
             Some(Shape::Fast(m)) => {
-                out.mnemonic.extend_from_slice(m);
+                m.append_to(&mut out.mnemonic);
                 self.operands(i, &mut out.operands);
                 return true;
             }
@@ -83,10 +109,9 @@ impl FastAtt {
                 iced(gas, i, out);
                 let mut mine = Vec::new();
                 self.operands(i, &mut mine);
-                self.shapes[k] = if mine == out.operands {
-                    Shape::Fast(out.mnemonic.as_slice().into())
-                } else {
-                    Shape::Iced
+                self.shapes[k] = match Short::new(&out.mnemonic) {
+                    Some(m) if mine == out.operands => Shape::Fast(m),
+                    _ => Shape::Iced,
                 };
             }
             Some(Shape::Iced) | None => iced(gas, i, out),
@@ -95,7 +120,7 @@ impl FastAtt {
     }
 
     fn reg(&self, out: &mut Vec<u8>, r: Register) {
-        out.extend_from_slice(&self.regs[r as usize]);
+        self.regs[r as usize].append_to(out);
     }
 
     /// The operands in AT&T order (last first), as iced's GAS formatter writes plain forms.
