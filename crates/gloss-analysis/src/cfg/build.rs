@@ -162,7 +162,7 @@ impl Walker<'_, '_> {
         let mut insns = 0u32;
         let mut succs = Vec::new();
         // constants held by registers within the block: finds `adrp`+`add` code addresses
-        let mut consts: HashMap<u8, u64> = HashMap::new();
+        let mut consts: HashMap<u8, (u64, Origin)> = HashMap::new();
         loop {
             if a >= limit {
                 succs.push(fall(a));
@@ -183,7 +183,8 @@ impl Walker<'_, '_> {
                 break;
             }
             insns += 1;
-            self.track_consts(&mut consts, &sem.op);
+            let origin = self.origin(&insn, bytes);
+            self.track_consts(&mut consts, &sem.op, origin);
             let end = insn.end();
             let mut flow = insn.flow;
             if let Some(t) = self.cx.relocated(insn.addr, end) {
@@ -288,28 +289,55 @@ impl Walker<'_, '_> {
         }
     }
 
-    fn track_consts(&mut self, consts: &mut HashMap<u8, u64>, op: &Op) {
+    /// Where a constant this instruction sets comes from.
+    fn origin(&self, insn: &gloss_core::Insn, bytes: &[u8]) -> Origin {
+        if insn.pc_ref.is_none() {
+            return Origin::Imm;
+        }
+        let adrp = self.cx.dis.arch() == gloss_core::Arch::Aarch64
+            && bytes.get(..4).is_some_and(|w| w[3] & 0x9f == 0x90);
+        if adrp { Origin::Page } else { Origin::Pc }
+    }
+
+    /// Tracks register constants and records those that may be code addresses: PC-relative
+    /// ones (`lea f(%rip)`, `adr`, `adrp`+`add`; an `adrp` page alone is not the address), and
+    /// immediates only in position-dependent code (in a shared object or PIE an absolute
+    /// address would need a text relocation; `mov $0x80802,%esi` there is a flag word that
+    /// happens to fall in the code's range).
+    fn track_consts(&mut self, consts: &mut HashMap<u8, (u64, Origin)>, op: &Op, origin: Origin) {
         let v = match *op {
             Op::Set {
                 dst,
                 src: Value::Imm(k),
                 ..
-            } => Some((dst, k as u64)),
+            } => Some((dst, k as u64, origin)),
             Op::Bin {
                 op: BinOp::Add,
                 dst,
                 a,
                 b: Value::Imm(k),
                 width: 64,
-            } => consts
-                .get(&a.0)
-                .map(|base| (dst, base.wrapping_add(k as u64))),
+            } => consts.get(&a.0).map(|&(base, o)| {
+                let o = if o == Origin::Page { Origin::Pc } else { o };
+                (dst, base.wrapping_add(k as u64), o)
+            }),
             _ => None,
         };
         match v {
-            Some((dst, k)) => {
-                consts.insert(dst.0, k);
-                if self.cx.code.contains(k) {
+            Some((dst, k, o)) => {
+                consts.insert(dst.0, (k, o));
+                let address = match o {
+                    Origin::Pc => true,
+                    Origin::Page => false,
+                    Origin::Imm => self
+                        .cx
+                        .image
+                        .facts
+                        .elf
+                        .as_ref()
+                        .is_none_or(|e| e.file_type != "ET_DYN"),
+                };
+                if address && self.cx.code.contains(k) {
                     self.body.code_refs.push(k);
                 }
             }
@@ -480,6 +508,17 @@ impl Walker<'_, '_> {
             }
         }
     }
+}
+
+/// Where a register's constant came from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    /// An immediate operand.
+    Imm,
+    /// An AArch64 `adrp` page: the address once the low bits are added.
+    Page,
+    /// A PC-relative address.
+    Pc,
 }
 
 fn fall(to: u64) -> Edge {

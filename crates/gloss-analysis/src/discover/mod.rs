@@ -17,10 +17,11 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 /// Traversal passes over the pending functions: new call targets and re-traversals of
 /// functions that swallowed a later-found entry converge in a few; the cap keeps pathological
 /// inputs bounded.
-const MAX_PASSES: usize = 32;
-/// Rounds of: traversal, non-returning inference, split-off parts, computed addresses and
-/// prologues; each round that finds something traverses again.
-const MAX_ROUNDS: usize = 12;
+const MAX_PASSES: usize = 256;
+/// Rounds of: traversal, non-returning inference, leaving jumps, split-off parts, pointers,
+/// computed addresses and prologues; each round that finds something traverses again (only
+/// what changed). When a cap is reached, every start still pending is traversed once more.
+const MAX_ROUNDS: usize = 64;
 
 /// Why gloss believes a function starts at an address.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug, Hash)]
@@ -34,9 +35,15 @@ pub enum Evidence {
     TailCall,
     /// The code computes its address (`lea f(%rip)`, `adrp`+`add`, `mov $f`).
     AddressTaken,
+    /// A pointer to it lies in writable data (`.data.rel.ro` tables, `.init_array`, vtables,
+    /// GOT entries): the relocated pointers of a PIE or shared object, absolute ones elsewhere.
+    DataPointer,
     /// A prologue (`endbr64`, `bti c`, `paciasp`, `push %rbp; mov %rsp,%rbp`,
     /// `stp x29, x30, [sp, #-N]!`) after padding in bytes no other function covers.
     Prologue,
+    /// Code at the function alignment (16) after padding, in bytes no function covers and no
+    /// function's blocks enclose, that decodes to a terminator.
+    Aligned,
 }
 
 impl Evidence {
@@ -50,7 +57,9 @@ impl Evidence {
             Evidence::Call => "call",
             Evidence::TailCall => "tail_call",
             Evidence::AddressTaken => "address_taken",
+            Evidence::DataPointer => "data_pointer",
             Evidence::Prologue => "prologue",
+            Evidence::Aligned => "aligned",
         }
     }
 }
@@ -133,7 +142,39 @@ pub fn analyze(image: &Image, dis: &dyn Disassembler, hints: &[FunctionHint]) ->
             seeds.size.entry(h.addr.0).or_insert(n);
         }
     }
-    let stated = Extents::new(&seeds);
+    let stated = Extents::new(seeds.size.iter().map(|(&a, &n)| (a, n)));
+    let fragments = Extents::new(
+        hints
+            .iter()
+            .filter(|h| h.fragment && code.contains(h.addr.0))
+            .filter_map(|h| h.size.map(|n| (h.addr.0, n))),
+    );
+    // split-off parts found: never promoted to starts again
+    let mut parts_of: HashSet<u64> = HashSet::new();
+    let pointers = data_pointers(image, &code);
+    // Sections of import stubs (PLT, `__stubs`, `__stub_helper`): the code between the stubs
+    // is the loader's (PLT0, lazy-binding helpers), not functions.
+    const STUB_SECTIONS: &[&str] = &[
+        ".plt",
+        ".plt.got",
+        ".plt.sec",
+        ".iplt",
+        "__stubs",
+        "__stub_helper",
+        "__auth_stubs",
+    ];
+    let stubs: Vec<std::ops::Range<u64>> = image
+        .code_sections()
+        .filter(|s| {
+            STUB_SECTIONS.contains(&s.name.as_str())
+                || image
+                    .imports
+                    .iter()
+                    .filter_map(|i| i.stub)
+                    .any(|a| s.contains(a.0))
+        })
+        .map(|s| s.addr.0..s.end())
+        .collect();
     let mut noreturn = noreturn::by_name(image);
     let branch_relocs = branch_relocs(image);
     let mut bodies: BTreeMap<u64, FunctionBody> = BTreeMap::new();
@@ -141,7 +182,11 @@ pub fn analyze(image: &Image, dis: &dyn Disassembler, hints: &[FunctionHint]) ->
     let mut todo: Vec<u64> = starts.iter().copied().collect();
 
     let mut passes = 0;
+    let t0 = std::time::Instant::now();
     for _round in 0..MAX_ROUNDS {
+        if std::env::var("GLOSS_T").is_ok() {
+            eprintln!("round {_round} {:?} todo {}", t0.elapsed(), todo.len());
+        }
         // traverse until no new call or tail-call targets appear
         while !todo.is_empty() && passes < MAX_PASSES {
             passes += 1;
@@ -188,10 +233,23 @@ pub fn analyze(image: &Image, dis: &dyn Disassembler, hints: &[FunctionHint]) ->
                 .collect();
             continue;
         }
+        // unconditional jumps that leave their function: tail calls to functions not yet known
+        let left = leaving_jumps(
+            &code, &bodies, &seeds, &starts, &stated, &fragments, &parts_of,
+        );
+        if !left.is_empty() {
+            for &t in &left {
+                seeds.add(t, Evidence::TailCall);
+                starts.insert(t);
+            }
+            todo = left;
+            continue;
+        }
         // starts that are one function's split-off parts: that function takes their blocks
         let split = parts::find(&bodies, &seeds, &noreturn);
         if !split.is_empty() {
             for &(part, _) in &split {
+                parts_of.insert(part);
                 seeds.evidence.remove(&part);
                 seeds.size.remove(&part);
                 starts.remove(&part);
@@ -201,25 +259,73 @@ pub fn analyze(image: &Image, dis: &dyn Disassembler, hints: &[FunctionHint]) ->
             todo = split.into_iter().map(|(_, f)| f).collect();
             continue;
         }
-        // code the traversal did not reach: computed code addresses, then prologues
-        let covered = coverage(&bodies);
+        // code the traversal did not reach: pointers in data, computed code addresses, then
+        // prologues and aligned code (what each check needs is built only when asked)
+        let covered = std::cell::OnceCell::new();
+        let covered = || covered.get_or_init(|| coverage(&bodies, false));
+        let spans = std::cell::OnceCell::new();
+        let spans = || spans.get_or_init(|| spans_of(&bodies, &starts));
         let mut extra = Vec::new();
         // (in relocatable objects the operands are not relocated: their constants mean nothing)
         for b in bodies.values().filter(|_| !image.synthetic_layout) {
             for &r in &b.code_refs {
-                if !covered.contains(r)
-                    && !starts.contains(&r)
+                if !starts.contains(&r)
                     && !stated.inside(r)
+                    && !covered().contains(r)
+                    && !spans().inside(r)
                     && seeds.add(r, Evidence::AddressTaken)
                 {
                     extra.push(r);
                 }
             }
         }
+        // a pointer in data may also name a block another function's traversal ran into
+        let block_starts = std::cell::OnceCell::new();
+        let block_starts = || {
+            block_starts.get_or_init(|| {
+                bodies
+                    .values()
+                    .flat_map(|b| b.blocks.iter().map(|bl| bl.addr))
+                    .collect::<HashSet<u64>>()
+            })
+        };
+        for &r in &pointers {
+            if !starts.contains(&r)
+                && !stated.inside(r)
+                && (!covered().contains(r) || block_starts().contains(&r))
+                && seeds.add(r, Evidence::DataPointer)
+            {
+                extra.push(r);
+            }
+        }
         if extra.is_empty() {
-            for a in prologue::in_gaps(&code, dis, &covered) {
-                if !starts.contains(&a) && !stated.inside(a) && seeds.add(a, Evidence::Prologue) {
+            let gaps: Vec<(u64, prologue::GapStart)> =
+                prologue::in_gaps(&code, dis, &coverage(&bodies, true))
+                    .into_iter()
+                    .filter(|g| !stubs.iter().any(|s| s.contains(&g.0)))
+                    .collect();
+            for &(a, _) in gaps.iter().filter(|g| g.1 == prologue::GapStart::Prologue) {
+                if !starts.contains(&a)
+                    && !stated.inside(a)
+                    && !fragments.inside(a)
+                    && seeds.add(a, Evidence::Prologue)
+                {
                     extra.push(a);
+                }
+            }
+            // aligned code only when no prologue is left, and never where one function's
+            // blocks lie on both sides (a switch's cases behind a jump not resolved, code
+            // reached through a computed goto)
+            if extra.is_empty() {
+                for &(a, _) in gaps.iter().filter(|g| g.1 == prologue::GapStart::Aligned) {
+                    if !starts.contains(&a)
+                        && !stated.inside(a)
+                        && !fragments.inside(a)
+                        && !spans().inside(a)
+                        && seeds.add(a, Evidence::Aligned)
+                    {
+                        extra.push(a);
+                    }
                 }
             }
         }
@@ -229,6 +335,23 @@ pub fn analyze(image: &Image, dis: &dyn Disassembler, hints: &[FunctionHint]) ->
         for a in extra {
             starts.insert(a);
             todo.push(a);
+        }
+    }
+
+    // caps reached: every start gets its body
+    if !todo.is_empty() {
+        let cx = Context {
+            image,
+            dis,
+            code: &code,
+            starts: &starts,
+            noreturn: &noreturn,
+            branch_relocs: &branch_relocs,
+        };
+        todo.sort_unstable();
+        todo.dedup();
+        for a in todo {
+            bodies.insert(a, cfg::build(&cx, a));
         }
     }
 
@@ -259,6 +382,53 @@ pub fn analyze(image: &Image, dis: &dyn Disassembler, hints: &[FunctionHint]) ->
         });
     }
     Analysis { functions }
+}
+
+/// Code addresses stored in writable data sections, 8-byte aligned: function pointer tables
+/// (`.data.rel.ro`), `.init_array`/`.fini_array`, vtables, GOT entries of local functions.
+/// Read-only data is left out: in a shared object or PIE code addresses are small numbers,
+/// which constants in `.rodata` match by chance, while a pointer table there would need
+/// relocating and so is writable (RELRO) data. The pointers are read as the program sees them
+/// before dynamic relocation: linkers store a relative relocation's addend in place (GNU ld
+/// on both architectures; RELR requires it), so the bytes hold the link-time address.
+fn data_pointers(image: &Image, code: &CodeMap) -> Vec<u64> {
+    let align = match image.arch {
+        gloss_core::Arch::Aarch64 => 4,
+        gloss_core::Arch::X86_64 => 1,
+    };
+    // An import's slot holds what the dynamic linker puts there; in the file, the lazy-binding
+    // trampoline inside a PLT entry. ELF `.got.plt` is all such slots (imports and IRELATIVE
+    // ifunc calls alike).
+    let slots: HashSet<u64> = image
+        .imports
+        .iter()
+        .filter_map(|i| i.slot)
+        .map(|a| a.0)
+        .collect();
+    let mut out = Vec::new();
+    for s in image
+        .sections
+        .iter()
+        .filter(|s| s.kind == gloss_core::SectionKind::Data && s.name != ".got.plt")
+    {
+        let bytes = image.loaded_bytes(s);
+        let skip = (8 - s.addr.0 % 8) % 8;
+        for (i, w) in bytes
+            .get(skip as usize..)
+            .unwrap_or(&[])
+            .chunks_exact(8)
+            .enumerate()
+        {
+            let v = u64::from_le_bytes(w.try_into().expect("8 bytes"));
+            let at = s.addr.0 + skip + 8 * i as u64;
+            if v % align == 0 && code.contains(v) && !slots.contains(&at) {
+                out.push(v);
+            }
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
 }
 
 /// In relocatable objects, where each relocation points: a defined symbol's or section's
@@ -349,25 +519,29 @@ struct Extents {
     starts: Vec<u64>,
     /// The furthest end among the extents up to each index.
     reach: Vec<u64>,
+    /// The end of the (first) extent at each start.
+    ends: HashMap<u64, u64>,
 }
 
 impl Extents {
-    fn new(seeds: &Seeds) -> Extents {
-        let mut r: Vec<(u64, u64)> = seeds
-            .size
-            .iter()
-            .map(|(&a, &n)| (a, a.saturating_add(n)))
-            .collect();
-        r.sort_unstable();
+    /// From `(start, size)` pairs.
+    fn new(ranges: impl Iterator<Item = (u64, u64)>) -> Extents {
+        let mut r: Vec<(u64, u64)> = ranges.map(|(a, n)| (a, a.saturating_add(n))).collect();
+        r.sort_by_key(|x| x.0);
         let mut reach = Vec::with_capacity(r.len());
         let mut far = 0;
         for &(_, e) in &r {
             far = far.max(e);
             reach.push(far);
         }
+        let mut ends = HashMap::new();
+        for &(a, e) in &r {
+            ends.entry(a).or_insert(e);
+        }
         Extents {
             starts: r.into_iter().map(|x| x.0).collect(),
             reach,
+            ends,
         }
     }
 
@@ -376,6 +550,140 @@ impl Extents {
         let i = self.starts.partition_point(|&s| s < a);
         i > 0 && a < self.reach[i - 1]
     }
+
+    /// The end of the extent stated for a function starting at `a`.
+    fn end_of(&self, a: u64) -> Option<u64> {
+        self.ends.get(&a).copied()
+    }
+
+    /// Whether `a` lies inside a stated extent or at its start.
+    fn covers(&self, a: u64) -> bool {
+        let i = self.starts.partition_point(|&s| s <= a);
+        i > 0 && a < self.reach[i - 1]
+    }
+}
+
+/// Targets of unconditional direct jumps that leave the function they are in: tail calls to
+/// functions no other evidence named. A function's code is one contiguous range from its entry
+/// (its split-off parts aside), so a jump leaves when its target lies outside the function's
+/// stated extent, before its entry, or past another function's start. A target inside some
+/// function's stated extent is that function's code (assembly routines share tails), and a
+/// target inside a fragment's unwind range is a part, not a function. Conditional branches
+/// are not taken for tail calls (gcc never emits them; see `parts.rs`).
+fn leaving_jumps(
+    code: &CodeMap,
+    bodies: &BTreeMap<u64, FunctionBody>,
+    seeds: &Seeds,
+    starts: &HashSet<u64>,
+    stated: &Extents,
+    fragments: &Extents,
+    parts_of: &HashSet<u64>,
+) -> Vec<u64> {
+    // Only functions whose start something stated or called count, as jumpers and as the
+    // boundaries jumps cross: a start wrongly placed inside a function would otherwise make
+    // every jump of that function across it a "tail call", and those more.
+    let trusted = |a: u64| {
+        seeds.evidence.get(&a).is_some_and(|ev| {
+            ev.iter().any(|e| {
+                !matches!(
+                    e,
+                    Evidence::TailCall
+                        | Evidence::AddressTaken
+                        | Evidence::Prologue
+                        | Evidence::Aligned
+                )
+            })
+        })
+    };
+    let mut sorted: Vec<u64> = starts.iter().copied().filter(|&a| trusted(a)).collect();
+    sorted.sort_unstable();
+    let mut out = Vec::new();
+    for (&f, body) in bodies.iter().filter(|(f, _)| trusted(**f)) {
+        let own_end = stated.end_of(f);
+        // the function's own range: blocks beyond it may be code of a function it jumped
+        // into before that jump was known to leave (this round judges the first jump only)
+        let next = sorted[sorted.partition_point(|&s| s <= f)..]
+            .first()
+            .copied()
+            .unwrap_or(u64::MAX);
+        let range_end = own_end.unwrap_or(next);
+        for b in body
+            .blocks
+            .iter()
+            .filter(|b| f <= b.addr && b.addr < range_end)
+        {
+            for e in b.succs.iter().filter(|e| e.kind == cfg::EdgeKind::Jump) {
+                let Some(t) = e.to.filter(|&t| code.contains(t)) else {
+                    continue;
+                };
+                if starts.contains(&t)
+                    || parts_of.contains(&t)
+                    || stated.inside(t)
+                    || fragments.covers(t)
+                {
+                    continue;
+                }
+                let leaves = match own_end {
+                    Some(end) => t < f || t >= end,
+                    None => {
+                        // another function's start in (f, t]
+                        let i = sorted.partition_point(|&s| s <= f);
+                        t < f || sorted.get(i).is_some_and(|&s| s <= t)
+                    }
+                };
+                if leaves {
+                    out.push(t);
+                }
+            }
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// Where each function's code lies, as far as its blocks show: from its entry to the end of
+/// its last block before the next start (to the next start itself when it has a jump not
+/// resolved, whose cases may follow the last block reached), and, for blocks between other
+/// starts (a split-off part), from the first to the end of the last of them. Code inside such
+/// a span is the function's own even where no block reached it: the labels of a computed
+/// goto, the cases of a table not recovered, the middle of a cold part.
+fn spans_of(bodies: &BTreeMap<u64, FunctionBody>, starts: &HashSet<u64>) -> Extents {
+    let mut sorted: Vec<u64> = starts.iter().copied().collect();
+    sorted.sort_unstable();
+    let mut out: Vec<(u64, u64)> = Vec::new();
+    for (&f, b) in bodies {
+        // region index (between consecutive starts) -> (lowest block, highest end)
+        let mut regions: BTreeMap<usize, (u64, u64)> = BTreeMap::new();
+        for bl in &b.blocks {
+            let i = sorted.partition_point(|&s| s <= bl.addr);
+            let r = regions.entry(i).or_insert((bl.addr, bl.end()));
+            r.0 = r.0.min(bl.addr);
+            r.1 = r.1.max(bl.end());
+        }
+        let own = sorted.partition_point(|&s| s <= f);
+        for (i, (lo, hi)) in regions {
+            if i == own {
+                let hi = if !b.unresolved.iter().any(|u| may_reach_cases(u.1)) {
+                    hi
+                } else {
+                    sorted.get(i).copied().unwrap_or(hi).max(hi)
+                };
+                out.push((f, hi.saturating_sub(f)));
+            } else {
+                out.push((lo, hi - lo));
+            }
+        }
+    }
+    Extents::new(out.into_iter())
+}
+
+/// Whether an indirect jump left unresolved may be a switch whose cases were not reached:
+/// not when jump-table recovery found its target to be no table but a function pointer or a
+/// value from elsewhere (`idiom::jump_table`'s `pointer_jump` reasons, all "jump to ..." or
+/// "jump through ..."), a tail call.
+fn may_reach_cases(why: &str) -> bool {
+    !(why.starts_with("jump to ") || why.starts_with("jump through "))
 }
 
 /// Sorted, merged address ranges covered by blocks.
@@ -391,12 +699,19 @@ impl Covered {
     }
 }
 
-fn coverage(bodies: &BTreeMap<u64, FunctionBody>) -> Covered {
+fn coverage(bodies: &BTreeMap<u64, FunctionBody>, tables: bool) -> Covered {
     let mut r: Vec<(u64, u64)> = bodies
         .values()
         .flat_map(|b| b.blocks.iter().map(|bl| (bl.addr, bl.end())))
         .collect();
-    r.sort_unstable();
+    if tables {
+        // jump tables that lie in code (MSVC puts them after the function) are data
+        for sw in bodies.values().flat_map(|b| &b.switches) {
+            let n = sw.entries.len() as u64 * sw.entry_size as u64;
+            r.push((sw.table_addr, sw.table_addr.saturating_add(n)));
+        }
+    }
+    r.sort_by_key(|x| x.0);
     let mut out: Vec<(u64, u64)> = Vec::with_capacity(r.len());
     for (s, e) in r {
         match out.last_mut() {

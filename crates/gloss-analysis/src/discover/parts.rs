@@ -21,31 +21,44 @@ pub(super) fn find(
     seeds: &Seeds,
     noreturn: &HashSet<u64>,
 ) -> Vec<(u64, u64)> {
-    let only_fde = |a: u64| {
-        seeds.evidence.get(&a).is_some_and(|ev| {
-            ev.contains(&Evidence::EhFrame)
-                && ev
-                    .iter()
+    // stated only by an unwind entry or known only as a jump's target (a call would have
+    // made it a call target)
+    let candidates: HashSet<u64> = bodies
+        .keys()
+        .copied()
+        .filter(|a| {
+            seeds.evidence.get(a).is_some_and(|ev| {
+                ev.iter()
                     .all(|e| matches!(e, Evidence::EhFrame | Evidence::TailCall))
+            })
         })
-    };
+        .collect();
+    let only_fde = |a: u64| candidates.contains(&a);
     // candidate -> (the functions entering it, whether every entry is a function's own kind)
     let mut entries: HashMap<u64, (HashSet<u64>, bool)> = HashMap::new();
     let mut refuted: HashSet<u64> = HashSet::new();
     for (&f, body) in bodies {
-        for &r in &body.code_refs {
+        for &r in body.code_refs.iter().filter(|r| only_fde(**r)) {
             refuted.insert(r); // its address is taken: maybe a function pointer
         }
-        for &c in &body.calls {
-            refuted.insert(c);
-        }
         for b in &body.blocks {
-            let calls = b.succs.iter().any(|e| e.kind == EdgeKind::Call);
-            let falls = b.succs.iter().any(|e| e.kind == EdgeKind::FallThrough);
+            let mut calls = false;
+            let mut falls = false;
             for e in &b.succs {
-                let Some(t) =
-                    e.to.filter(|&t| t != f && bodies.contains_key(&t) && only_fde(t))
-                else {
+                match e.kind {
+                    EdgeKind::Call => calls = true,
+                    EdgeKind::FallThrough => falls = true,
+                    _ => {}
+                }
+            }
+            for e in &b.succs {
+                if !matches!(
+                    e.kind,
+                    EdgeKind::TailCall | EdgeKind::FallThrough | EdgeKind::IndirectResolved
+                ) {
+                    continue;
+                }
+                let Some(t) = e.to.filter(|&t| t != f && only_fde(t)) else {
                     continue;
                 };
                 let own = match e.kind {
@@ -58,11 +71,10 @@ pub(super) fn find(
                     EdgeKind::FallThrough => true,
                     // a table of function pointers jumped through with a bounds check (a tail
                     // call `jmp *tab(,%rax,8)`) looks like a switch: its entries may be functions
-                    EdgeKind::IndirectResolved => {
+                    _ => {
                         refuted.insert(t);
                         continue;
                     }
-                    _ => continue,
                 };
                 let entry = entries.entry(t).or_insert_with(|| (HashSet::new(), true));
                 entry.0.insert(f);
@@ -70,11 +82,67 @@ pub(super) fn find(
             }
         }
     }
-    let mut out: Vec<(u64, u64)> = entries
-        .into_iter()
-        .filter(|(t, (from, own))| *own && from.len() == 1 && !refuted.contains(t))
-        .map(|(t, (from, _))| (t, from.into_iter().next().expect("one function")))
-        .collect();
+    let mut out: Vec<(u64, u64)> = Vec::new();
+    for (&t, (from, own)) in &entries {
+        if *own && from.len() == 1 && !refuted.contains(&t) {
+            out.push((t, *from.iter().next().expect("one function")));
+        }
+    }
+    // code that runs on into another function's interior (a cold part jumping back to its hot
+    // part) is that function's: functions never branch into each other's middles
+    // (only blocks outside the part's own range, up to the next function, are looked up: the
+    // index of every function's blocks is built when the first such block is met)
+    let blocks = std::cell::OnceCell::new();
+    for (&x, body) in bodies {
+        if !only_fde(x) || refuted.contains(&x) || out.iter().any(|o| o.0 == x) {
+            continue;
+        }
+        let next = bodies
+            .range(x + 1..)
+            .next()
+            .map(|(&n, _)| n)
+            .unwrap_or(u64::MAX);
+        let mut shared: HashSet<u64> = HashSet::new();
+        for b in body.blocks.iter().filter(|b| b.addr < x || b.addr >= next) {
+            let blocks = blocks.get_or_init(|| Blocks::new(bodies));
+            shared.extend(blocks.owners(b.addr).filter(|&f| f != x));
+        }
+        if shared.len() != 1 {
+            continue;
+        }
+        let f = *shared.iter().next().expect("one function");
+        if entries
+            .get(&x)
+            .is_none_or(|(from, _)| from.iter().all(|&g| g == f))
+        {
+            out.push((x, f));
+        }
+    }
     out.sort_unstable();
     out
+}
+
+/// Every function's blocks, to ask which functions' code an address lies in.
+struct Blocks(Vec<(u64, u64, u64)>);
+
+impl Blocks {
+    fn new(bodies: &BTreeMap<u64, FunctionBody>) -> Blocks {
+        let mut v: Vec<(u64, u64, u64)> = bodies
+            .iter()
+            .flat_map(|(&f, b)| b.blocks.iter().map(move |bl| (bl.addr, bl.end(), f)))
+            .collect();
+        v.sort_by_key(|b| b.0);
+        Blocks(v)
+    }
+
+    /// The functions with a block that holds `a`. Blocks are short: look back a few.
+    fn owners(&self, a: u64) -> impl Iterator<Item = u64> + '_ {
+        let i = self.0.partition_point(|b| b.0 <= a);
+        self.0[..i]
+            .iter()
+            .rev()
+            .take(64)
+            .filter(move |b| a < b.1)
+            .map(|b| b.2)
+    }
 }

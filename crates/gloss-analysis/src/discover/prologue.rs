@@ -1,6 +1,11 @@
 //! Function starts in bytes no traversal reached: after padding, a recognised prologue.
 //! x86-64: `endbr64`; `push %rbp; mov %rsp,%rbp`. AArch64: `bti c`, `paciasp`/`pacibsp`,
 //! `stp x29, x30, [sp, #-N]!`. Padding is `nop` of any length, `int3`, and zero bytes.
+//! Failing a prologue, code that begins at the function alignment after padding: compilers
+//! align every function (gcc and clang at -O1 and above: 16 bytes on x86-64 and AArch64) and
+//! fill the bytes before it with no-ops or traps, and code nothing reached that starts there
+//! is a function no call, jump or pointer the analysis saw reaches (a table of pointers built
+//! at run time, a call through a register, an export nobody in the file calls).
 use super::Covered;
 use crate::code::CodeMap;
 use gloss_core::{Arch, Disassembler, Flow, InsnStatus};
@@ -45,8 +50,49 @@ fn padding(dis: &dyn Disassembler, b: &[u8], addr: u64) -> Option<u64> {
     (pad && !is_prologue(dis.arch(), b)).then_some(insn.len as u64)
 }
 
-/// Prologue addresses in the code not covered by any block.
-pub(super) fn in_gaps(code: &CodeMap, dis: &dyn Disassembler, covered: &Covered) -> Vec<u64> {
+/// The alignment compilers give functions.
+pub(super) const FUNCTION_ALIGN: u64 = 16;
+
+/// Instructions decoded from an aligned gap start before its code must have ended.
+const MAX_LINEAR: usize = 512;
+
+/// What begins a gap of code no block covers, after its padding.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(super) enum GapStart {
+    Prologue,
+    /// Code at the function alignment that decodes to a terminator (return, jump, trap)
+    /// without invalid bytes.
+    Aligned,
+}
+
+/// Whether straight-line decoding from `a` reaches a return, jump or trap over valid
+/// instructions only, within the code, and does not begin with a trap.
+fn plausible(code: &CodeMap, dis: &dyn Disassembler, mut a: u64) -> bool {
+    for i in 0..MAX_LINEAR {
+        let Some(b) = code.bytes(a) else {
+            return false;
+        };
+        let insn = dis.decode(b, a);
+        if insn.status != InsnStatus::Valid {
+            return false;
+        }
+        match insn.flow {
+            // a trap first is data that decodes (`udf #n`) or padding, not a function
+            Flow::Trap => return i > 0,
+            Flow::Return | Flow::Jump(_) | Flow::IndirectJump => return true,
+            _ => a = insn.end(),
+        }
+    }
+    false
+}
+
+/// The first instruction after padding of each gap in the code not covered by any block,
+/// when it is a prologue or aligned code.
+pub(super) fn in_gaps(
+    code: &CodeMap,
+    dis: &dyn Disassembler,
+    covered: &Covered,
+) -> Vec<(u64, GapStart)> {
     let mut out = Vec::new();
     for (start, end) in code.sections() {
         let mut gaps = Vec::new();
@@ -63,18 +109,35 @@ pub(super) fn in_gaps(code: &CodeMap, dis: &dyn Disassembler, covered: &Covered)
         if pos < end {
             gaps.push((pos, end));
         }
+        // In each gap, the first instruction after padding, and failing that the first after
+        // each return, jump or trap that follows (code left over from the function before,
+        // reached by nothing the analysis resolved) and its padding: one start per gap per
+        // round, as the traversal of a start covers an unknown part of the gap.
         for (mut a, e) in gaps {
+            let mut after_end = true;
             while a < e {
                 let Some(b) = code.bytes(a) else { break };
-                match padding(dis, b, a) {
-                    Some(n) => a += n,
-                    None => {
-                        if is_prologue(dis.arch(), b) {
-                            out.push(a);
-                        }
+                if let Some(n) = padding(dis, b, a) {
+                    a += n;
+                    continue;
+                }
+                if after_end {
+                    if is_prologue(dis.arch(), b) {
+                        out.push((a, GapStart::Prologue));
+                        break;
+                    }
+                    if a % FUNCTION_ALIGN == 0 && plausible(code, dis, a) {
+                        out.push((a, GapStart::Aligned));
                         break;
                     }
                 }
+                let insn = dis.decode(b, a);
+                after_end = insn.status == InsnStatus::Valid
+                    && matches!(
+                        insn.flow,
+                        Flow::Return | Flow::Jump(_) | Flow::IndirectJump | Flow::Trap
+                    );
+                a = insn.end();
             }
         }
     }
