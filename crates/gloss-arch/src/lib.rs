@@ -3,6 +3,7 @@
 //! format text in the syntax objdump/llvm-objdump readers expect.
 
 pub mod aarch64;
+mod short;
 pub mod x86_64;
 
 use gloss_core::{Arch, Disassembler};

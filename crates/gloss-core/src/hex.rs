@@ -1,4 +1,4 @@
-//! Lower-case hexadecimal text without `core::fmt`: listings print tens of millions of
+//! Numbers as text (mostly lower-case hexadecimal) without `core::fmt`: listings print tens of millions of
 //! addresses, offsets and immediates, and `write!` with `{:x}` was a sixth of `show --all`
 //! (docs/PERFORMANCE.md). Each function says which `format!` spec it equals.
 
@@ -98,9 +98,49 @@ pub fn push_hex_zeros<O: TextOut + ?Sized>(out: &mut O, v: u64, width: usize) {
     out.put_ascii16(&digits(v, n), n);
 }
 
+/// `{}` of an unsigned number.
+pub fn push_dec<O: TextOut + ?Sized>(out: &mut O, v: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    let mut v = v;
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    for &d in &buf[i..] {
+        out.put_ascii(d);
+    }
+}
+
+/// `{}` of a signed number.
+pub fn push_dec_signed<O: TextOut + ?Sized>(out: &mut O, v: i64) {
+    if v < 0 {
+        out.put_ascii(b'-');
+    }
+    push_dec(out, v.unsigned_abs());
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decimal_equals_core_fmt() {
+        for v in [0u64, 1, 9, 10, 99, 100, 12345, u64::MAX, u64::MAX / 10] {
+            let mut s = String::new();
+            push_dec(&mut s, v);
+            assert_eq!(s, v.to_string());
+        }
+        for v in [0i64, -1, 1, -10, i64::MIN, i64::MAX, -1234567] {
+            let mut b: Vec<u8> = Vec::new();
+            push_dec_signed(&mut b, v);
+            assert_eq!(b, v.to_string().into_bytes());
+        }
+    }
 
     #[test]
     fn equals_core_fmt() {

@@ -6,9 +6,12 @@
 use bad64::{Imm, Op, Operand, Reg, Shift};
 mod sem;
 
-use gloss_core::hex::TextOut;
+use crate::short::Short;
+use gloss_core::hex::{self, TextOut};
 use gloss_core::{Arch, Disassembler, Flow, Insn, InsnStatus, InsnText, Sem, Syntax};
+use num_traits::FromPrimitive;
 use std::io::Write;
+use std::sync::OnceLock;
 
 pub struct Aarch64;
 
@@ -57,6 +60,7 @@ fn classify(i: &bad64::Instruction) -> (Flow, Option<u64>) {
     (flow, pc_ref)
 }
 
+#[inline]
 fn decode_bad64(bytes: &[u8], addr: u64) -> Result<bad64::Instruction, Insn> {
     let Some(w) = word(bytes) else {
         return Err(Insn {
@@ -120,7 +124,10 @@ impl Disassembler for Aarch64 {
         out.clear();
         match decode_bad64(bytes, addr) {
             Ok(i) => {
-                out.mnemonic.put_str(i.op().mnem());
+                match names().ops.get(i.op() as usize).and_then(Option::as_ref) {
+                    Some(m) => m.append_to(&mut out.mnemonic),
+                    None => out.mnemonic.put_str(i.op().mnem()),
+                }
                 let style = Style::of(&i);
                 for (n, op) in i.operands().iter().enumerate() {
                     if n > 0 {
@@ -196,7 +203,7 @@ impl Style {
                 s.movi_mask = match ops.first() {
                     Some(Operand::Reg { reg, arrspec }) => match arrspec {
                         Some(bad64::ArrSpec::TwoDoubles(None)) => true,
-                        None => reg.name().starts_with('d'),
+                        None => reg_name(*reg).starts_with(b"d"),
                         _ => false,
                     },
                     _ => false,
@@ -262,32 +269,106 @@ fn element_bits(op: Option<&Operand>) -> Option<u32> {
     }
 }
 
+/// Mnemonics and register names as gloss prints them. bad64 makes them from C strings on every
+/// call (a C call, `strlen` and a UTF-8 check, about a tenth of an AArch64 listing), so they
+/// are made once, for every operation and register, on first use.
+struct Names {
+    /// By `Op as usize`; `None` for gaps and names too long for a [`Short`].
+    ops: Vec<Option<Short>>,
+    /// By `Reg as usize`.
+    regs: Vec<Option<RegName>>,
+}
+
+#[derive(Clone, Copy)]
+struct RegName {
+    text: Short,
+    gpr_width: Option<u32>,
+}
+
+#[inline]
+fn names() -> &'static Names {
+    static NAMES: OnceLock<Names> = OnceLock::new();
+    NAMES.get_or_init(|| {
+        // Both enums number their values densely from 0; stop after a long run of gaps.
+        fn table<T: FromPrimitive, U>(f: impl Fn(T) -> Option<U>) -> Vec<Option<U>> {
+            let mut v = Vec::new();
+            let mut gap = 0;
+            for n in 0u32.. {
+                match T::from_u32(n) {
+                    Some(x) => {
+                        v.resize_with(n as usize, || None);
+                        v.push(f(x));
+                        gap = 0;
+                    }
+                    None if gap > 256 => break,
+                    None => gap += 1,
+                }
+            }
+            v
+        }
+        Names {
+            ops: table(|op: Op| Short::new(op.mnem().as_bytes())),
+            regs: table(|r: Reg| {
+                // LLVM spells x29/x30 by number; bad64 says `fp`/`lr`.
+                let text = match r {
+                    Reg::X29 => "x29",
+                    Reg::X30 => "x30",
+                    _ => r.name(),
+                };
+                let n = r.name();
+                let gpr_width = if n.starts_with('w') {
+                    Some(32)
+                } else if n.starts_with('x') || n == "sp" || n == "fp" || n == "lr" {
+                    Some(64)
+                } else {
+                    None
+                };
+                Some(RegName {
+                    text: Short::new(text.as_bytes())?,
+                    gpr_width,
+                })
+            }),
+        }
+    })
+}
+
+#[inline]
+fn reg_info(r: Reg) -> Option<&'static RegName> {
+    names().regs.get(r as usize).and_then(Option::as_ref)
+}
+
 /// 32 or 64 for a W or X register (including wzr/xzr and wsp/sp), `None` for the rest.
 fn gpr_width(r: Reg) -> Option<u32> {
-    let n = r.name();
-    if n.starts_with('w') {
-        Some(32)
-    } else if n.starts_with('x') || n == "sp" || n == "fp" || n == "lr" {
-        Some(64)
-    } else {
-        None
+    reg_info(r).and_then(|n| n.gpr_width)
+}
+
+/// The register's name as LLVM prints it.
+fn reg_name(r: Reg) -> &'static [u8] {
+    match reg_info(r) {
+        Some(n) => n.text.as_bytes(),
+        None => r.name().as_bytes(),
     }
 }
 
-/// LLVM spells x29/x30 by number; bad64 says `fp`/`lr`.
-fn reg_name(r: Reg) -> &'static str {
-    match r {
-        Reg::X29 => "x29",
-        Reg::X30 => "x30",
-        _ => r.name(),
+fn put_reg(out: &mut Vec<u8>, r: Reg) {
+    match reg_info(r) {
+        Some(n) => n.text.append_to(out),
+        None => out.extend_from_slice(reg_name(r)),
     }
 }
 
 fn write_reg(out: &mut Vec<u8>, r: Reg, arrspec: Option<bad64::ArrSpec>) {
-    out.put_str(reg_name(r));
+    put_reg(out, r);
     if let Some(a) = arrspec {
         out.put_str(a.suffix(r));
     }
+}
+
+/// `[lane]`
+fn write_lane(out: &mut Vec<u8>, lane: u32) {
+    out.put_ascii(b'[');
+    hex::push_dec(out, u64::from(lane));
+    out.put_ascii(b']');
 }
 
 fn imm_value(imm: Imm) -> i128 {
@@ -300,14 +381,26 @@ fn imm_value(imm: Imm) -> i128 {
 fn write_imm(out: &mut Vec<u8>, imm: Imm) {
     match imm {
         Imm::Signed(v) if v < 0 => {
-            let _ = write!(out, "#-{:#x}", v.unsigned_abs());
+            out.put_str("#-0x");
+            hex::push_hex(out, v.unsigned_abs());
         }
         Imm::Signed(v) => {
-            let _ = write!(out, "#{v:#x}");
+            out.put_str("#0x");
+            hex::push_hex(out, v as u64);
         }
         Imm::Unsigned(v) => {
-            let _ = write!(out, "#{v:#x}");
+            out.put_str("#0x");
+            hex::push_hex(out, v);
         }
+    }
+}
+
+/// `#` and the value in decimal.
+fn write_dec_imm(out: &mut Vec<u8>, imm: Imm) {
+    out.put_ascii(b'#');
+    match imm {
+        Imm::Signed(v) => hex::push_dec_signed(out, v),
+        Imm::Unsigned(v) => hex::push_dec(out, v),
     }
 }
 
@@ -319,7 +412,8 @@ fn write_styled_imm(out: &mut Vec<u8>, imm: Imm, bits: u32, style: &Style) {
     } else if let Some(eb) = style.element_bits {
         let v = imm_value(imm) as u64;
         let v = if eb < 64 { v & ((1u64 << eb) - 1) } else { v };
-        let _ = write!(out, "#{v:#x}");
+        out.put_str("#0x");
+        hex::push_hex(out, v);
     } else if style.signed_imm {
         let raw = imm_value(imm) as u64;
         let v = if bits == 32 {
@@ -329,7 +423,7 @@ fn write_styled_imm(out: &mut Vec<u8>, imm: Imm, bits: u32, style: &Style) {
         };
         write_imm(out, Imm::Signed(v));
     } else if style.decimal_imm {
-        let _ = write!(out, "#{}", imm_value(imm));
+        write_dec_imm(out, imm);
     } else if let Some(width) = style.mov_width {
         // bad64 gives the 64-bit pattern even for W registers; LLVM prints it sign-extended from
         // the register width: `mov w0, #-0x1`, `mov x0, #-0x5555555555555556`.
@@ -345,7 +439,8 @@ fn write_styled_imm(out: &mut Vec<u8>, imm: Imm, bits: u32, style: &Style) {
         match imm_value(imm) as u64 {
             0 => out.put_str("#0000000000000000"),
             v => {
-                let _ = write!(out, "#{v:#016x}");
+                out.put_str("#0x");
+                hex::push_hex_zeros(out, v, 14);
             }
         }
     } else {
@@ -371,7 +466,8 @@ fn write_shift(out: &mut Vec<u8>, s: Shift) {
     };
     out.put_str(name);
     if always || amount != 0 {
-        let _ = write!(out, " #{amount}");
+        out.put_str(" #");
+        hex::push_dec(out, u64::from(amount));
     }
 }
 
@@ -427,7 +523,7 @@ fn write_operand(out: &mut Vec<u8>, op: &Operand, style: &Style) {
         Operand::Reg { reg, arrspec } => {
             write_reg(out, reg, arrspec);
             if let Some(lane) = arrspec.and_then(|a| a.lane()) {
-                let _ = write!(out, "[{lane}]");
+                write_lane(out, lane);
             }
         }
         Operand::MultiReg { regs, arrspec } => {
@@ -441,11 +537,11 @@ fn write_operand(out: &mut Vec<u8>, op: &Operand, style: &Style) {
             }
             out.put_str(" }");
             if let Some(lane) = arrspec.and_then(|a| a.lane()) {
-                let _ = write!(out, "[{lane}]");
+                write_lane(out, lane);
             }
         }
         Operand::ShiftReg { reg, shift } => {
-            out.put_str(reg_name(reg));
+            put_reg(out, reg);
             out.put_str(", ");
             write_shift(out, shift);
         }
@@ -454,10 +550,12 @@ fn write_operand(out: &mut Vec<u8>, op: &Operand, style: &Style) {
                 Imm::Signed(v) => v as u64,
                 Imm::Unsigned(v) => v,
             };
-            let _ = write!(out, "{a:#x}");
+            hex::push_hex_prefixed(out, a);
         }
         Operand::MemReg(r) => {
-            let _ = write!(out, "[{}]", reg_name(r));
+            out.put_ascii(b'[');
+            put_reg(out, r);
+            out.put_ascii(b']');
         }
         Operand::MemOffset {
             reg,
@@ -479,20 +577,27 @@ fn write_operand(out: &mut Vec<u8>, op: &Operand, style: &Style) {
             out.put_ascii(b']');
         }
         Operand::MemPreIdx { reg, imm } => {
-            let _ = write!(out, "[{}, ", reg_name(reg));
+            out.put_ascii(b'[');
+            put_reg(out, reg);
+            out.put_str(", ");
             write_imm(out, imm);
             out.put_str("]!");
         }
         Operand::MemPostIdxImm { reg, imm } => {
-            let _ = write!(out, "[{}], ", reg_name(reg));
+            out.put_ascii(b'[');
+            put_reg(out, reg);
+            out.put_str("], ");
             if style.decimal_post_index {
-                let _ = write!(out, "#{}", imm_value(imm));
+                write_dec_imm(out, imm);
             } else {
                 write_imm(out, imm);
             }
         }
         Operand::MemPostIdxReg(regs) => {
-            let _ = write!(out, "[{}], {}", reg_name(regs[0]), reg_name(regs[1]));
+            out.put_ascii(b'[');
+            put_reg(out, regs[0]);
+            out.put_str("], ");
+            put_reg(out, regs[1]);
         }
         Operand::MemExt {
             regs,

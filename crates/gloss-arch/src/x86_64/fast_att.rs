@@ -23,6 +23,7 @@
 //! Tests compare this module with iced on every instruction of the committed fixtures and on
 //! random bytes (`tests` below); docs/PERFORMANCE.md records the whole-libLLVM check.
 use super::Bytes;
+use crate::short::Short;
 use gloss_core::InsnText;
 use gloss_core::hex::push_hex;
 use iced_x86::{EncodingKind, FlowControl, Formatter, GasFormatter, Instruction, OpKind, Register};
@@ -34,31 +35,6 @@ enum Shape {
     Iced,
     /// iced's mnemonic for the shape (prefix-free, `q` fix-up applied).
     Fast(Short),
-}
-
-/// A short text kept in a fixed-size array: appending it is one fixed-size copy and a
-/// truncation instead of a `memcpy` call of a computed length.
-#[derive(Clone)]
-struct Short {
-    bytes: [u8; 16],
-    len: u8,
-}
-
-impl Short {
-    fn new(text: &[u8]) -> Option<Short> {
-        let mut bytes = [0u8; 16];
-        bytes.get_mut(..text.len())?.copy_from_slice(text);
-        Some(Short {
-            bytes,
-            len: text.len() as u8,
-        })
-    }
-
-    fn append_to(&self, out: &mut Vec<u8>) {
-        let len = out.len();
-        out.extend_from_slice(&self.bytes);
-        out.truncate(len + usize::from(self.len));
-    }
 }
 
 pub(super) struct FastAtt {
