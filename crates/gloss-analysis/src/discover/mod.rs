@@ -290,6 +290,11 @@ pub fn analyze(image: &Image, dis: &dyn Disassembler, hints: &[FunctionHint]) ->
             })
         };
         for &r in &pointers {
+            if starts.contains(&r) {
+                // known already (a prologue, a call): the pointer is more evidence
+                seeds.add(r, Evidence::DataPointer);
+                continue;
+            }
             if !starts.contains(&r)
                 && !stated.inside(r)
                 && (!covered().contains(r) || block_starts().contains(&r))
@@ -384,7 +389,7 @@ pub fn analyze(image: &Image, dis: &dyn Disassembler, hints: &[FunctionHint]) ->
     Analysis { functions }
 }
 
-/// Code addresses stored in writable data sections, 8-byte aligned: function pointer tables
+/// Code addresses stored in writable data, 8-byte aligned: function pointer tables
 /// (`.data.rel.ro`), `.init_array`/`.fini_array`, vtables, GOT entries of local functions.
 /// Read-only data is left out: in a shared object or PIE code addresses are small numbers,
 /// which constants in `.rodata` match by chance, while a pointer table there would need
@@ -405,14 +410,40 @@ fn data_pointers(image: &Image, code: &CodeMap) -> Vec<u64> {
         .filter_map(|i| i.slot)
         .map(|a| a.0)
         .collect();
-    let mut out = Vec::new();
-    for s in image
+    let got_plt: Vec<std::ops::Range<u64>> = image
         .sections
         .iter()
-        .filter(|s| s.kind == gloss_core::SectionKind::Data && s.name != ".got.plt")
-    {
-        let bytes = image.loaded_bytes(s);
-        let skip = (8 - s.addr.0 % 8) % 8;
+        .filter(|s| s.name == ".got.plt")
+        .map(|s| s.addr.0..s.end())
+        .collect();
+    // ELF: the writable load segments, which also hold what the section list leaves out
+    // (`.init_array`, `.fini_array`, `.dynamic`'s `DT_INIT`/`DT_FINI`); elsewhere (and in
+    // relocatable objects, read relocated) the writable sections
+    let bytes = image.bytes();
+    let mut regions: Vec<(u64, &[u8])> = Vec::new();
+    if image.format == gloss_core::Format::Elf && !image.synthetic_layout {
+        for g in image.segments.iter().filter(|g| g.write && !g.exec) {
+            let (Ok(off), Ok(len)) = (usize::try_from(g.file_offset), usize::try_from(g.file_size))
+            else {
+                continue;
+            };
+            if let Some(b) = off.checked_add(len).and_then(|end| bytes.get(off..end)) {
+                regions.push((g.addr.0, b));
+            }
+        }
+    }
+    if regions.is_empty() {
+        for s in image
+            .sections
+            .iter()
+            .filter(|s| s.kind == gloss_core::SectionKind::Data)
+        {
+            regions.push((s.addr.0, image.loaded_bytes(s)));
+        }
+    }
+    let mut out = Vec::new();
+    for (addr, bytes) in regions {
+        let skip = (8 - addr % 8) % 8;
         for (i, w) in bytes
             .get(skip as usize..)
             .unwrap_or(&[])
@@ -420,8 +451,12 @@ fn data_pointers(image: &Image, code: &CodeMap) -> Vec<u64> {
             .enumerate()
         {
             let v = u64::from_le_bytes(w.try_into().expect("8 bytes"));
-            let at = s.addr.0 + skip + 8 * i as u64;
-            if v % align == 0 && code.contains(v) && !slots.contains(&at) {
+            let at = addr + skip + 8 * i as u64;
+            if v % align == 0
+                && code.contains(v)
+                && !slots.contains(&at)
+                && !got_plt.iter().any(|r| r.contains(&at))
+            {
                 out.push(v);
             }
         }
