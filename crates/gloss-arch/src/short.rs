@@ -2,19 +2,17 @@
 //! fixed-size copy and a truncation instead of a `memcpy` call of a computed length, which is
 //! what most of a listing's text is made of.
 
-/// At most [`Short::MAX`] bytes of text.
+/// At most `N` (below 256) bytes of text; 24 unless said otherwise (mnemonics, registers).
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Short {
-    bytes: [u8; Short::MAX],
+pub(crate) struct Short<const N: usize = 24> {
+    bytes: [u8; N],
     len: u8,
 }
 
-impl Short {
-    pub(crate) const MAX: usize = 24;
-
-    /// `None` when `text` is longer than [`Short::MAX`].
-    pub(crate) fn new(text: &[u8]) -> Option<Short> {
-        let mut bytes = [0u8; Short::MAX];
+impl<const N: usize> Short<N> {
+    /// `None` when `text` is longer than `N` bytes.
+    pub(crate) fn new(text: &[u8]) -> Option<Short<N>> {
+        let mut bytes = [0u8; N];
         bytes.get_mut(..text.len())?.copy_from_slice(text);
         Some(Short {
             bytes,
@@ -40,11 +38,14 @@ mod tests {
     #[test]
     fn appends_exactly_its_text() {
         let mut out = b"mov".to_vec();
-        Short::new(b" %rax").unwrap().append_to(&mut out);
-        Short::new(b"").unwrap().append_to(&mut out);
+        Short::<24>::new(b" %rax").unwrap().append_to(&mut out);
+        Short::<24>::new(b"").unwrap().append_to(&mut out);
         assert_eq!(out, b"mov %rax");
-        assert_eq!(Short::new(b"x29").unwrap().as_bytes(), b"x29");
-        assert!(Short::new(&[b'a'; Short::MAX]).is_some());
-        assert!(Short::new(&[b'a'; Short::MAX + 1]).is_none());
+        assert_eq!(Short::<24>::new(b"x29").unwrap().as_bytes(), b"x29");
+        assert!(Short::<24>::new(&[b'a'; 24]).is_some());
+        assert!(Short::<24>::new(&[b'a'; 25]).is_none());
+        let mut out = Vec::new();
+        Short::<64>::new(&[b'b'; 64]).unwrap().append_to(&mut out);
+        assert_eq!(out, [b'b'; 64]);
     }
 }

@@ -138,6 +138,28 @@ proptest! {
         run_matches_single(Arch::Aarch64, &bytes, addr & !3);
     }
 
+    /// Listings cache AArch64 text by instruction word: words repeat at other addresses, and
+    /// PC-relative ones (branches, `adr`/`adrp`, literal loads) must never come from the cache.
+    #[test]
+    fn decode_text_run_with_repeated_words_aarch64(
+        picks in proptest::collection::vec(0usize..16, 1..48),
+        pool_seed in any::<u32>(),
+        addr in any::<u64>(),
+    ) {
+        let fixed = [
+            0xa9bd7bfd, 0x910003fd, 0xd65f03c0, 0x94000010, 0x17fffff0, 0x54000081,
+            0xb4000060, 0x90000014, 0x10000020, 0x58000040, 0xd503201f, 0xffffffff,
+        ];
+        let pool: Vec<u32> = (0..16u32)
+            .map(|k| match fixed.get(k as usize) {
+                Some(&w) => w,
+                None => pool_seed.wrapping_mul(k + 1).rotate_left(k),
+            })
+            .collect();
+        let bytes: Vec<u8> = picks.iter().flat_map(|&k| pool[k].to_le_bytes()).collect();
+        run_matches_single(Arch::Aarch64, &bytes, addr & !3);
+    }
+
     /// Every 32-bit word, at addresses near the top and bottom of the address space (PC-relative
     /// targets wrap).
     #[test]

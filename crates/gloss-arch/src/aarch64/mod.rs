@@ -10,6 +10,7 @@ use crate::short::Short;
 use gloss_core::hex::{self, TextOut};
 use gloss_core::{Arch, Disassembler, Flow, Insn, InsnStatus, InsnText, Sem, Syntax};
 use num_traits::FromPrimitive;
+use std::cell::RefCell;
 use std::io::Write;
 use std::sync::OnceLock;
 
@@ -121,38 +122,140 @@ impl Disassembler for Aarch64 {
     }
 
     fn decode_text(&self, bytes: &[u8], addr: u64, _syntax: Syntax, out: &mut InsnText) -> Insn {
-        out.clear();
-        match decode_bad64(bytes, addr) {
-            Ok(i) => {
-                match names().ops.get(i.op() as usize).and_then(Option::as_ref) {
-                    Some(m) => m.append_to(&mut out.mnemonic),
-                    None => out.mnemonic.put_str(i.op().mnem()),
+        text(bytes, addr, out).0
+    }
+
+    fn decode_text_run(
+        &self,
+        bytes: &[u8],
+        addr: u64,
+        _syntax: Syntax,
+        out: &mut InsnText,
+        f: &mut dyn FnMut(&Insn, &InsnText) -> bool,
+    ) {
+        TEXT_CACHE.with(|cache| {
+            let mut cache = cache.borrow_mut();
+            let mut off = 0;
+            while off < bytes.len() {
+                let at = addr.wrapping_add(off as u64);
+                let insn = cache.text(&bytes[off..], at, out);
+                if !f(&insn, out) {
+                    return;
                 }
-                let style = Style::of(&i);
-                for (n, op) in i.operands().iter().enumerate() {
-                    if n > 0 {
-                        out.operands.put_str(", ");
-                    }
-                    write_operand(&mut out.operands, op, &style);
-                }
-                to_insn(&i, addr)
+                off += (insn.len as usize).clamp(1, bytes.len() - off);
             }
-            Err(bad) => {
-                match word(bytes) {
-                    Some(w) => {
-                        out.mnemonic.put_str(".inst");
-                        let _ = write!(out.operands, "{w:#010x}");
-                    }
-                    None => {
-                        out.mnemonic.put_str(".byte");
-                        let hex: Vec<String> =
-                            bytes.iter().take(3).map(|b| format!("{b:#04x}")).collect();
-                        out.operands.put_str(&hex.join(", "));
+        });
+    }
+}
+
+/// Decodes and prints one instruction; true when neither the text nor the `Insn` (beyond its
+/// address) depends on the address, i.e. the instruction has no PC-relative label.
+fn text(bytes: &[u8], addr: u64, out: &mut InsnText) -> (Insn, bool) {
+    out.clear();
+    match decode_bad64(bytes, addr) {
+        Ok(i) => {
+            match names().ops.get(i.op() as usize).and_then(Option::as_ref) {
+                Some(m) => m.append_to(&mut out.mnemonic),
+                None => out.mnemonic.put_str(i.op().mnem()),
+            }
+            let style = Style::of(&i);
+            let mut address_free = true;
+            for (n, op) in i.operands().iter().enumerate() {
+                if n > 0 {
+                    out.operands.put_str(", ");
+                }
+                address_free &= !matches!(op, Operand::Label(_));
+                write_operand(&mut out.operands, op, &style);
+            }
+            (to_insn(&i, addr), address_free)
+        }
+        Err(bad) => {
+            match word(bytes) {
+                Some(w) => {
+                    out.mnemonic.put_str(".inst");
+                    out.operands.put_str("0x");
+                    hex::push_hex_zeros(&mut out.operands, u64::from(w), 8);
+                }
+                None => {
+                    out.mnemonic.put_str(".byte");
+                    for (n, b) in bytes.iter().take(3).enumerate() {
+                        if n > 0 {
+                            out.operands.put_str(", ");
+                        }
+                        out.operands.put_str("0x");
+                        hex::push_hex_zeros(&mut out.operands, u64::from(*b), 2);
                     }
                 }
-                bad
+            }
+            (bad, bad.len == 4)
+        }
+    }
+}
+
+thread_local! {
+    static TEXT_CACHE: RefCell<TextCache> = RefCell::new(TextCache::new());
+}
+
+/// The text of instructions without PC-relative operands depends on the instruction word alone,
+/// and a large binary repeats its words (register saves, returns, moves): in libLLVM 86% of
+/// such words were among the last 64 Ki seen. A direct-mapped cache of their text by word skips
+/// bad64 and the printer for those; listings (`decode_text_run`) use it.
+struct TextCache {
+    slots: Vec<Option<Slot>>,
+}
+
+#[derive(Clone, Copy)]
+struct Slot {
+    word: u32,
+    status: InsnStatus,
+    flow: Flow,
+    mnemonic: Short,
+    operands: Short<64>,
+}
+
+impl TextCache {
+    const BITS: u32 = 16;
+
+    fn new() -> TextCache {
+        TextCache {
+            slots: vec![None; 1 << Self::BITS],
+        }
+    }
+
+    fn text(&mut self, bytes: &[u8], addr: u64, out: &mut InsnText) -> Insn {
+        let Some(w) = word(bytes) else {
+            return text(bytes, addr, out).0;
+        };
+        let k = (w.wrapping_mul(0x9e37_79b1) >> (32 - Self::BITS)) as usize;
+        if let Some(s) = &self.slots[k]
+            && s.word == w
+        {
+            out.clear();
+            s.mnemonic.append_to(&mut out.mnemonic);
+            s.operands.append_to(&mut out.operands);
+            return Insn {
+                addr,
+                len: 4,
+                status: s.status,
+                flow: s.flow,
+                pc_ref: None,
+            };
+        }
+        let (insn, address_free) = text(bytes, addr, out);
+        if address_free && insn.pc_ref.is_none() && insn.flow.target().is_none() {
+            if let (Some(mnemonic), Some(operands)) =
+                (Short::new(&out.mnemonic), Short::new(&out.operands))
+            {
+                self.slots[k] = Some(Slot {
+                    word: w,
+                    status: insn.status,
+                    flow: insn.flow,
+                    mnemonic,
+                    operands,
+                });
             }
         }
+        insn
     }
 }
 
