@@ -397,6 +397,11 @@ pub fn analyze(image: &Image, dis: &dyn Disassembler, hints: &[FunctionHint]) ->
 /// before dynamic relocation: linkers store a relative relocation's addend in place (GNU ld
 /// on both architectures; RELR requires it), so the bytes hold the link-time address.
 fn data_pointers(image: &Image, code: &CodeMap) -> Vec<u64> {
+    // relocatable objects: words without a relocation are not addresses at gloss's layout (a
+    // zero would name the section at 0), and their symbols name every function anyway
+    if image.synthetic_layout {
+        return Vec::new();
+    }
     let align = match image.arch {
         gloss_core::Arch::Aarch64 => 4,
         gloss_core::Arch::X86_64 => 1,
@@ -417,11 +422,11 @@ fn data_pointers(image: &Image, code: &CodeMap) -> Vec<u64> {
         .map(|s| s.addr.0..s.end())
         .collect();
     // ELF: the writable load segments, which also hold what the section list leaves out
-    // (`.init_array`, `.fini_array`, `.dynamic`'s `DT_INIT`/`DT_FINI`); elsewhere (and in
-    // relocatable objects, read relocated) the writable sections
+    // (`.init_array`, `.fini_array`, `.dynamic`'s `DT_INIT`/`DT_FINI`); elsewhere the writable
+    // sections
     let bytes = image.bytes();
     let mut regions: Vec<(u64, &[u8])> = Vec::new();
-    if image.format == gloss_core::Format::Elf && !image.synthetic_layout {
+    if image.format == gloss_core::Format::Elf {
         for g in image.segments.iter().filter(|g| g.write && !g.exec) {
             let (Ok(off), Ok(len)) = (usize::try_from(g.file_offset), usize::try_from(g.file_size))
             else {
