@@ -122,7 +122,7 @@ impl Disassembler for Aarch64 {
     }
 
     fn decode_text(&self, bytes: &[u8], addr: u64, _syntax: Syntax, out: &mut InsnText) -> Insn {
-        text(bytes, addr, out).0
+        text(bytes, addr, out).insn
     }
 
     fn decode_text_run(
@@ -148,13 +148,24 @@ impl Disassembler for Aarch64 {
     }
 }
 
-/// Decodes and prints one instruction; true when neither the text nor the `Insn` (beyond its
-/// address) depends on the address, i.e. the instruction has no PC-relative label.
-fn text(bytes: &[u8], addr: u64, out: &mut InsnText) -> (Insn, bool) {
+/// What [`text`] learned besides the text: whether it may be cached by word.
+struct Printed {
+    insn: Insn,
+    /// Neither the text nor the `Insn` (beyond its address) depends on the address: no
+    /// PC-relative label.
+    address_free: bool,
+    /// The mnemonic is `names().ops[op]` (`None`: `.inst`, `.byte`, or a name not in the table).
+    op: Option<u16>,
+}
+
+/// Decodes and prints one instruction.
+fn text(bytes: &[u8], addr: u64, out: &mut InsnText) -> Printed {
     out.clear();
     match decode_bad64(bytes, addr) {
         Ok(i) => {
-            match names().ops.get(i.op() as usize).and_then(Option::as_ref) {
+            let op = i.op() as usize;
+            let name = names().ops.get(op).and_then(Option::as_ref);
+            match name {
                 Some(m) => m.append_to(&mut out.mnemonic),
                 None => out.mnemonic.put_str(i.op().mnem()),
             }
@@ -167,7 +178,11 @@ fn text(bytes: &[u8], addr: u64, out: &mut InsnText) -> (Insn, bool) {
                 address_free &= !matches!(op, Operand::Label(_));
                 write_operand(&mut out.operands, op, &style);
             }
-            (to_insn(&i, addr), address_free)
+            Printed {
+                insn: to_insn(&i, addr),
+                address_free,
+                op: name.and_then(|_| u16::try_from(op).ok()),
+            }
         }
         Err(bad) => {
             match word(bytes) {
@@ -187,7 +202,11 @@ fn text(bytes: &[u8], addr: u64, out: &mut InsnText) -> (Insn, bool) {
                     }
                 }
             }
-            (bad, bad.len == 4)
+            Printed {
+                insn: bad,
+                address_free: bad.len == 4,
+                op: None,
+            }
         }
     }
 }
@@ -200,62 +219,147 @@ thread_local! {
 /// and a large binary repeats its words (register saves, returns, moves): in libLLVM 86% of
 /// such words were among the last 64 Ki seen. A direct-mapped cache of their text by word skips
 /// bad64 and the printer for those; listings (`decode_text_run`) use it.
+///
+/// Tags (the words) are apart from the texts so that the check stays in the CPU's cache; a text
+/// is one 64-byte line.
 struct TextCache {
-    slots: Vec<Option<Slot>>,
+    tags: Vec<u32>,
+    slots: Vec<Slot>,
 }
 
 #[derive(Clone, Copy)]
+#[repr(C, align(64))]
 struct Slot {
-    word: u32,
-    status: InsnStatus,
-    flow: Flow,
-    mnemonic: Short,
-    operands: Short<64>,
+    operands: [u8; Slot::OPERANDS],
+    operands_len: u8,
+    status: u8,
+    flow: u8,
+    /// Index into `names().ops`, or [`Slot::INST`] for `.inst`.
+    op: u16,
+}
+
+impl Slot {
+    const OPERANDS: usize = 59;
+    const INST: u16 = u16::MAX;
+    const EMPTY: Slot = Slot {
+        operands: [0; Slot::OPERANDS],
+        operands_len: 0,
+        status: 0,
+        flow: 0,
+        op: 0,
+    };
+
+    fn status(code: u8) -> InsnStatus {
+        match code {
+            0 => InsnStatus::Valid,
+            1 => InsnStatus::Invalid,
+            _ => InsnStatus::Unknown,
+        }
+    }
+
+    fn status_code(s: InsnStatus) -> u8 {
+        match s {
+            InsnStatus::Valid => 0,
+            InsnStatus::Invalid => 1,
+            InsnStatus::Unknown => 2,
+        }
+    }
+
+    /// Only flows without a target are cached.
+    fn flow(code: u8) -> Flow {
+        match code {
+            0 => Flow::Next,
+            1 => Flow::IndirectJump,
+            2 => Flow::IndirectCall,
+            3 => Flow::Return,
+            _ => Flow::Trap,
+        }
+    }
+
+    fn flow_code(f: Flow) -> Option<u8> {
+        match f {
+            Flow::Next => Some(0),
+            Flow::IndirectJump => Some(1),
+            Flow::IndirectCall => Some(2),
+            Flow::Return => Some(3),
+            Flow::Trap => Some(4),
+            Flow::Jump(_) | Flow::CondJump(_) | Flow::Call(_) => None,
+        }
+    }
 }
 
 impl TextCache {
     const BITS: u32 = 16;
 
+    fn slot(w: u32) -> usize {
+        (w.wrapping_mul(0x9e37_79b1) >> (32 - Self::BITS)) as usize
+    }
+
     fn new() -> TextCache {
+        // An empty slot's tag is a word that belongs to another slot, so it never matches.
+        let n = 1usize << Self::BITS;
+        let w0 = (0u32..).find(|&w| Self::slot(w) == 0).unwrap_or(0);
+        let w1 = (0u32..).find(|&w| Self::slot(w) == 1).unwrap_or(1);
+        let mut tags = vec![w0; n];
+        tags[0] = w1;
         TextCache {
-            slots: vec![None; 1 << Self::BITS],
+            tags,
+            slots: vec![Slot::EMPTY; n],
         }
     }
 
     fn text(&mut self, bytes: &[u8], addr: u64, out: &mut InsnText) -> Insn {
         let Some(w) = word(bytes) else {
-            return text(bytes, addr, out).0;
+            return text(bytes, addr, out).insn;
         };
-        let k = (w.wrapping_mul(0x9e37_79b1) >> (32 - Self::BITS)) as usize;
-        if let Some(s) = &self.slots[k]
-            && s.word == w
-        {
+        let k = Self::slot(w);
+        if self.tags[k] == w {
+            let s = &self.slots[k];
             out.clear();
-            s.mnemonic.append_to(&mut out.mnemonic);
-            s.operands.append_to(&mut out.operands);
+            match s.op {
+                Slot::INST => out.mnemonic.put_str(".inst"),
+                op => {
+                    if let Some(Some(m)) = names().ops.get(usize::from(op)) {
+                        m.append_to(&mut out.mnemonic);
+                    }
+                }
+            }
+            let len = out.operands.len();
+            out.operands.extend_from_slice(&s.operands);
+            out.operands.truncate(len + usize::from(s.operands_len));
             return Insn {
                 addr,
                 len: 4,
-                status: s.status,
-                flow: s.flow,
+                status: Slot::status(s.status),
+                flow: Slot::flow(s.flow),
                 pc_ref: None,
             };
         }
-        let (insn, address_free) = text(bytes, addr, out);
-        if address_free && insn.pc_ref.is_none() && insn.flow.target().is_none() {
-            if let (Some(mnemonic), Some(operands)) =
-                (Short::new(&out.mnemonic), Short::new(&out.operands))
-            {
-                self.slots[k] = Some(Slot {
-                    word: w,
-                    status: insn.status,
-                    flow: insn.flow,
-                    mnemonic,
-                    operands,
-                });
-            }
+        let p = text(bytes, addr, out);
+        let op = match p.op {
+            Some(op) => Some(op),
+            None if out.mnemonic == b".inst" => Some(Slot::INST),
+            None => None,
+        };
+        if let (true, None, Some(flow), Some(op)) = (
+            p.address_free,
+            p.insn.pc_ref,
+            Slot::flow_code(p.insn.flow),
+            op,
+        ) && out.operands.len() <= Slot::OPERANDS
+        {
+            let mut slot = Slot {
+                operands_len: out.operands.len() as u8,
+                status: Slot::status_code(p.insn.status),
+                flow,
+                op,
+                ..Slot::EMPTY
+            };
+            slot.operands[..out.operands.len()].copy_from_slice(&out.operands);
+            self.slots[k] = slot;
+            self.tags[k] = w;
         }
-        insn
+        p.insn
     }
 }
 
