@@ -307,9 +307,18 @@ fn hex_bytes_padded(bytes: &[u8], width: usize, out: &mut Vec<u8>) {
         );
         return;
     }
-    for (i, &b) in bytes.iter().enumerate() {
-        buf[3 * i] = HEX[(b >> 4) as usize];
-        buf[3 * i + 1] = HEX[(b & 15) as usize];
+    // `xx ` for every byte value, so each byte is one 3-byte copy.
+    const HEX3: [[u8; 3]; 256] = {
+        let mut t = [[0u8; 3]; 256];
+        let mut i = 0;
+        while i < 256 {
+            t[i] = [HEX[i >> 4], HEX[i & 15], b' '];
+            i += 1;
+        }
+        t
+    };
+    for (dst, &b) in buf.chunks_exact_mut(3).zip(bytes) {
+        dst.copy_from_slice(&HEX3[b as usize]);
     }
     let used = (3 * bytes.len()).saturating_sub(1);
     // A fixed-size copy and a truncation are cheaper than a copy of a computed length.
