@@ -1,9 +1,17 @@
 //! Function discovery: start from what the file states (symbols, entry point, unwind and
-//! function-start tables), then what the code shows (call and tail-call targets, code
-//! addresses computed by the code, prologues in the gaps), traversing each function with
-//! [`crate::cfg::build`] and iterating until nothing new appears. Non-returning callees are
-//! known by name (`noreturn.rs`) or inferred (no path returns), and callers of newly inferred
-//! ones are traversed again so that no fall-through is invented after them.
+//! function-start tables; unwind entries that begin inside a frame are fragments, not starts),
+//! then what the code and data show, traversing each function with [`crate::cfg::build`] and
+//! iterating until nothing new appears. Each round, in order, stops at the first step that
+//! finds something and traverses again:
+//! 1. call and tail-call targets of the traversed functions;
+//! 2. non-returning callees, known by name (`noreturn.rs`) or inferred (no path returns): their
+//!    callers are traversed again so that no fall-through is invented after them;
+//! 3. unconditional jumps that leave their function (tail calls to unnamed functions);
+//! 4. starts that are another function's split-off parts (`parts.rs`), dropped;
+//! 5. pointers in writable data and code addresses the code computes;
+//! 6. prologues, then aligned code, in the gaps no block covers (`prologue.rs`).
+//!
+//! docs/function-starts.md measures the result against libc6-dbg and says why each rule holds.
 mod noreturn;
 mod parts;
 mod prologue;
@@ -182,11 +190,7 @@ pub fn analyze(image: &Image, dis: &dyn Disassembler, hints: &[FunctionHint]) ->
     let mut todo: Vec<u64> = starts.iter().copied().collect();
 
     let mut passes = 0;
-    let t0 = std::time::Instant::now();
     for _round in 0..MAX_ROUNDS {
-        if std::env::var("GLOSS_T").is_ok() {
-            eprintln!("round {_round} {:?} todo {}", t0.elapsed(), todo.len());
-        }
         // traverse until no new call or tail-call targets appear
         while !todo.is_empty() && passes < MAX_PASSES {
             passes += 1;
