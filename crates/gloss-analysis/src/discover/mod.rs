@@ -724,10 +724,9 @@ fn spans_of(bodies: &BTreeMap<u64, FunctionBody>, starts: &HashSet<u64>) -> Exte
 
 /// Whether an indirect jump left unresolved may be a switch whose cases were not reached:
 /// not when jump-table recovery found its target to be no table but a function pointer or a
-/// value from elsewhere (`idiom::jump_table`'s `pointer_jump` reasons, all "jump to ..." or
-/// "jump through ..."), a tail call.
+/// value from elsewhere, a tail call.
 fn may_reach_cases(why: &str) -> bool {
-    !(why.starts_with("jump to ") || why.starts_with("jump through "))
+    !crate::idiom::jump_table::NOT_A_TABLE.contains(&why)
 }
 
 /// Sorted, merged address ranges covered by blocks.

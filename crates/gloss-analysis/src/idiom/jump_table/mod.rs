@@ -165,18 +165,21 @@ fn pointer_jump(x: &Exprs, t: E) -> Option<&'static str> {
         }
     }
     match x.node(t) {
-        Node::Input(_) => Some(
-            "jump to a register the path does not set: a function pointer (tail call) or a \
-             computed jump",
-        ),
-        Node::Opaque(_) => Some("jump to a value a call or an unmodelled instruction produced"),
-        Node::Load(a, 8, _) if !scaled(x, a) => Some(
-            "jump through a pointer loaded from memory with no index: a tail call through a \
-             function pointer or vtable slot",
-        ),
+        Node::Input(_) => Some(NOT_A_TABLE[0]),
+        Node::Opaque(_) => Some(NOT_A_TABLE[1]),
+        Node::Load(a, 8, _) if !scaled(x, a) => Some(NOT_A_TABLE[2]),
         _ => None,
     }
 }
+
+/// The reasons of [`pointer_jump`]: jumps whose target has no table shape at all, so no
+/// switch cases can lie behind them (discovery uses this to bound a function's extent).
+pub const NOT_A_TABLE: [&str; 3] = [
+    "jump to a register the path does not set: a function pointer (tail call) or a computed jump",
+    "jump to a value a call or an unmodelled instruction produced",
+    "jump through a pointer loaded from memory with no index: a tail call through a function \
+     pointer or vtable slot",
+];
 
 /// `v`'s low `bits` bits as a signed number.
 fn as_signed(v: u64, bits: u8) -> i64 {
