@@ -22,6 +22,9 @@ use std::process::ExitCode;
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
+    /// Threads for the analysis (function traversal): 1 by default, 0 for every core.
+    #[arg(short = 'j', long = "jobs", global = true, default_value_t = 1)]
+    jobs: usize,
 }
 
 #[derive(Clone, Copy, ValueEnum, Default)]
@@ -136,6 +139,7 @@ fn open(path: &Path) -> Result<Image> {
 }
 
 fn run(cli: Cli) -> Result<()> {
+    gloss::set_threads(cli.jobs);
     let stdout = io::stdout();
     let mut out = io::BufWriter::with_capacity(1 << 16, stdout.lock());
     match cli.cmd {

@@ -71,6 +71,15 @@ pub fn annotations(
     (out, hints.notes)
 }
 
+/// Threads the analysis may use: `0` means one per core (rayon's default, also what a library
+/// user gets without calling this). Takes effect only before the first analysis.
+pub fn set_threads(n: usize) {
+    // an error means the pool exists already: the first setting stands
+    let _ = rayon::ThreadPoolBuilder::new()
+        .num_threads(n)
+        .build_global();
+}
+
 /// The decoder for an image's architecture.
 pub fn disassembler(arch: Arch) -> &'static dyn Disassembler {
     gloss_arch::disassembler(arch)

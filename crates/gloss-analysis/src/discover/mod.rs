@@ -20,6 +20,7 @@ use crate::cfg::{self, Block, Context, FunctionBody};
 use crate::code::CodeMap;
 use crate::idiom::jump_table::Switch;
 use gloss_core::{Disassembler, FunctionHint, HintSource, Image, SymbolKind};
+use rayon::prelude::*;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// Traversal passes over the pending functions: new call targets and re-traversals of
@@ -205,8 +206,13 @@ pub fn analyze(image: &Image, dis: &dyn Disassembler, hints: &[FunctionHint]) ->
                 branch_relocs: &branch_relocs,
             };
             let mut found = Vec::new();
-            for a in std::mem::take(&mut todo) {
-                let body = cfg::build(&cx, a);
+            // each traversal reads only the context: traversed in parallel (as many threads
+            // as the caller's rayon pool has; one by default), merged in address order
+            let built: Vec<(u64, FunctionBody)> = std::mem::take(&mut todo)
+                .into_par_iter()
+                .map(|a| (a, cfg::build(&cx, a)))
+                .collect();
+            for (a, body) in built {
                 for &c in &body.calls {
                     if code.contains(c) && seeds.add(c, Evidence::Call) {
                         found.push(c);
@@ -359,9 +365,11 @@ pub fn analyze(image: &Image, dis: &dyn Disassembler, hints: &[FunctionHint]) ->
         };
         todo.sort_unstable();
         todo.dedup();
-        for a in todo {
-            bodies.insert(a, cfg::build(&cx, a));
-        }
+        let built: Vec<(u64, FunctionBody)> = todo
+            .into_par_iter()
+            .map(|a| (a, cfg::build(&cx, a)))
+            .collect();
+        bodies.extend(built);
     }
 
     let mut functions = Vec::with_capacity(bodies.len());
