@@ -44,7 +44,7 @@ pub fn annotations(
     }
     let hints = gloss_load::function_hints(image);
     let code = analysis::code::CodeMap::new(image);
-    let starts: std::collections::HashSet<u64> = image
+    let starts: analysis::FxHashSet<u64> = image
         .symbols
         .iter()
         .filter(|s| !image.is_data_symbol(s))
@@ -53,7 +53,7 @@ pub fn annotations(
         .chain(image.entry.map(|e| e.0))
         .filter(|&a| code.contains(a))
         .collect();
-    let none = std::collections::HashSet::new();
+    let none = analysis::FxHashSet::default();
     let cx = analysis::cfg::Context {
         image,
         dis: disassembler(image.arch),

@@ -6,7 +6,8 @@ use crate::code::CodeMap;
 use crate::idiom::jump_table::{self, Resolution, Step, Switch};
 use gloss_core::sem::{BinOp, Op, Target, Value};
 use gloss_core::{Disassembler, Flow, Image, InsnStatus};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use rustc_hash::{FxHashMap, FxHashSet};
+use std::collections::BTreeMap;
 
 /// Blocks per function beyond which the traversal stops (a runaway in data, not a function).
 const MAX_BLOCKS: usize = 100_000;
@@ -21,9 +22,9 @@ pub struct Context<'a> {
     pub dis: &'a dyn Disassembler,
     pub code: &'a CodeMap<'a>,
     /// Known function entries: a jump there is a tail call.
-    pub starts: &'a HashSet<u64>,
+    pub starts: &'a FxHashSet<u64>,
     /// Entries (and import slots) of functions that never return.
-    pub noreturn: &'a HashSet<u64>,
+    pub noreturn: &'a FxHashSet<u64>,
     /// Relocatable objects: branch relocations `(at, target)` sorted by `at`; the target is
     /// `None` for a symbol defined elsewhere. Branch fields in the bytes are not yet relocated.
     pub branch_relocs: &'a [(u64, Option<u64>)],
@@ -162,7 +163,7 @@ impl Walker<'_, '_> {
         let mut insns = 0u32;
         let mut succs = Vec::new();
         // constants held by registers within the block: finds `adrp`+`add` code addresses
-        let mut consts: HashMap<u8, (u64, Origin)> = HashMap::new();
+        let mut consts: FxHashMap<u8, (u64, Origin)> = FxHashMap::default();
         loop {
             if a >= limit {
                 succs.push(fall(a));
@@ -304,7 +305,7 @@ impl Walker<'_, '_> {
     /// immediates only in position-dependent code (in a shared object or PIE an absolute
     /// address would need a text relocation; `mov $0x80802,%esi` there is a flag word that
     /// happens to fall in the code's range).
-    fn track_consts(&mut self, consts: &mut HashMap<u8, (u64, Origin)>, op: &Op, origin: Origin) {
+    fn track_consts(&mut self, consts: &mut FxHashMap<u8, (u64, Origin)>, op: &Op, origin: Origin) {
         let v = match *op {
             Op::Set {
                 dst,
@@ -365,8 +366,8 @@ impl Walker<'_, '_> {
 
     /// Intra-function predecessors of each block, those that end with a conditional branch (a
     /// bounds check) first.
-    fn predecessors(&self) -> HashMap<u64, Vec<u64>> {
-        let mut preds: HashMap<u64, Vec<u64>> = HashMap::new();
+    fn predecessors(&self) -> FxHashMap<u64, Vec<u64>> {
+        let mut preds: FxHashMap<u64, Vec<u64>> = FxHashMap::default();
         for b in self.blocks.values() {
             for e in &b.succs {
                 if let (Some(t), EdgeKind::FallThrough | EdgeKind::Conditional | EdgeKind::Jump) =
@@ -390,7 +391,7 @@ impl Walker<'_, '_> {
 
     /// Predecessor chains ending with the jump's block, `len` blocks long; predecessors that
     /// end with a conditional branch (a bounds check) come first. At most `MAX_PATHS`.
-    fn paths(&self, preds: &HashMap<u64, Vec<u64>>, last: u64, len: usize) -> Vec<Vec<u64>> {
+    fn paths(&self, preds: &FxHashMap<u64, Vec<u64>>, last: u64, len: usize) -> Vec<Vec<u64>> {
         let mut out = Vec::new();
         let mut stack = vec![vec![last]];
         while let Some(path) = stack.pop() {
@@ -475,7 +476,7 @@ impl Walker<'_, '_> {
         let block = self.blocks.get_mut(&start).expect("block exists");
         match result {
             Resolution::Table(sw) => {
-                let mut seen = HashSet::new();
+                let mut seen = FxHashSet::default();
                 for &t in &sw.entries {
                     if seen.insert(t) {
                         block.succs.push(Edge {

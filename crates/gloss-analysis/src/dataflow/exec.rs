@@ -3,7 +3,7 @@
 use super::expr::{E, Exprs, Node};
 use gloss_core::sem::{BinOp, Cond, Mem, Op, Reg, Sem, Src, Target, Value};
 use gloss_core::{Arch, Flow, Insn};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 /// A condition known to hold on the path: `a cond b` after the compare at `cmp_at`, checked by
 /// the branch at `branch_at`; `exit` is where control goes when it does not hold.
@@ -29,10 +29,10 @@ struct Flags {
 
 pub struct Exec {
     pub x: Exprs,
-    regs: HashMap<Reg, E>,
+    regs: FxHashMap<Reg, E>,
     /// Values stored at symbolic addresses on the path (stack spills at -O0), by (address,
     /// size): a later load of the same address reads them back.
-    stored: HashMap<(E, u8), E>,
+    stored: FxHashMap<(E, u8), E>,
     flags: Option<Flags>,
     pub guards: Vec<Guard>,
     caller_saved: u64,
@@ -53,8 +53,8 @@ impl Exec {
     pub fn new(arch: Arch) -> Exec {
         Exec {
             x: Exprs::default(),
-            regs: HashMap::new(),
-            stored: HashMap::new(),
+            regs: FxHashMap::default(),
+            stored: FxHashMap::default(),
             flags: None,
             guards: Vec::new(),
             caller_saved: caller_saved(arch),

@@ -2,7 +2,7 @@
 //! reached twice (`cmp w0, #9` and `ldrb w1, [x1, w0, uxtw]` both read `uxtw(w0)`) is the same
 //! node, and a bound proven for one is known for the other.
 use gloss_core::sem::Reg;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 /// Index of a node in an [`Exprs`] arena.
 pub type E = u32;
@@ -40,7 +40,7 @@ pub trait Memory {
 #[derive(Default)]
 pub struct Exprs {
     nodes: Vec<Node>,
-    ids: HashMap<Node, E>,
+    ids: FxHashMap<Node, E>,
     opaque: u32,
 }
 

@@ -21,7 +21,8 @@ use crate::code::CodeMap;
 use crate::idiom::jump_table::Switch;
 use gloss_core::{Disassembler, FunctionHint, HintSource, Image, SymbolKind};
 use rayon::prelude::*;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use rustc_hash::{FxHashMap, FxHashSet};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Traversal passes over the pending functions: new call targets and re-traversals of
 /// functions that swallowed a later-found entry converge in a few; the cap keeps pathological
@@ -104,7 +105,7 @@ impl Analysis {
 
 struct Seeds {
     evidence: BTreeMap<u64, BTreeSet<Evidence>>,
-    size: HashMap<u64, u64>,
+    size: FxHashMap<u64, u64>,
 }
 
 impl Seeds {
@@ -121,7 +122,7 @@ pub fn analyze(image: &Image, dis: &dyn Disassembler, hints: &[FunctionHint]) ->
     let code = CodeMap::new(image);
     let mut seeds = Seeds {
         evidence: BTreeMap::new(),
-        size: HashMap::new(),
+        size: FxHashMap::default(),
     };
     for s in image.symbols.iter() {
         if !code.contains(s.addr.0) || image.is_data_symbol(s) {
@@ -159,7 +160,7 @@ pub fn analyze(image: &Image, dis: &dyn Disassembler, hints: &[FunctionHint]) ->
             .filter_map(|h| h.size.map(|n| (h.addr.0, n))),
     );
     // split-off parts found: never promoted to starts again
-    let mut parts_of: HashSet<u64> = HashSet::new();
+    let mut parts_of: FxHashSet<u64> = FxHashSet::default();
     let pointers = data_pointers(image, &code);
     // Sections of import stubs (PLT, `__stubs`, `__stub_helper`): the code between the stubs
     // is the loader's (PLT0, lazy-binding helpers), not functions.
@@ -187,7 +188,7 @@ pub fn analyze(image: &Image, dis: &dyn Disassembler, hints: &[FunctionHint]) ->
     let mut noreturn = noreturn::by_name(image);
     let branch_relocs = branch_relocs(image);
     let mut bodies: BTreeMap<u64, FunctionBody> = BTreeMap::new();
-    let mut starts: HashSet<u64> = seeds.evidence.keys().copied().collect();
+    let mut starts: FxHashSet<u64> = seeds.evidence.keys().copied().collect();
     let mut todo: Vec<u64> = starts.iter().copied().collect();
 
     let mut passes = 0;
@@ -235,7 +236,7 @@ pub fn analyze(image: &Image, dis: &dyn Disassembler, hints: &[FunctionHint]) ->
         // infer non-returning functions; re-traverse their callers
         let newly = infer_noreturn(&bodies, &mut noreturn);
         if !newly.is_empty() {
-            let newly: HashSet<u64> = newly.into_iter().collect();
+            let newly: FxHashSet<u64> = newly.into_iter().collect();
             todo = bodies
                 .iter()
                 .filter(|(_, b)| b.calls.iter().any(|c| newly.contains(c)))
@@ -296,7 +297,7 @@ pub fn analyze(image: &Image, dis: &dyn Disassembler, hints: &[FunctionHint]) ->
                 bodies
                     .values()
                     .flat_map(|b| b.blocks.iter().map(|bl| bl.addr))
-                    .collect::<HashSet<u64>>()
+                    .collect::<FxHashSet<u64>>()
             })
         };
         for &r in &pointers {
@@ -421,7 +422,7 @@ fn data_pointers(image: &Image, code: &CodeMap) -> Vec<u64> {
     // An import's slot holds what the dynamic linker puts there; in the file, the lazy-binding
     // trampoline inside a PLT entry. ELF `.got.plt` is all such slots (imports and IRELATIVE
     // ifunc calls alike).
-    let slots: HashSet<u64> = image
+    let slots: FxHashSet<u64> = image
         .imports
         .iter()
         .filter_map(|i| i.slot)
@@ -520,7 +521,7 @@ fn branch_relocs(image: &Image) -> Vec<(u64, Option<u64>)> {
 }
 
 /// Functions whose blocks contain another function's entry (found after they were traversed).
-fn swallowed(bodies: &BTreeMap<u64, FunctionBody>, starts: &HashSet<u64>) -> Vec<u64> {
+fn swallowed(bodies: &BTreeMap<u64, FunctionBody>, starts: &FxHashSet<u64>) -> Vec<u64> {
     bodies
         .iter()
         .filter(|(a, b)| {
@@ -534,7 +535,7 @@ fn swallowed(bodies: &BTreeMap<u64, FunctionBody>, starts: &HashSet<u64>) -> Vec
 
 /// Marks functions that cannot return: no return, no indirect or unknown exit, and every tail
 /// call goes to a non-returning function. Returns the newly marked.
-fn infer_noreturn(bodies: &BTreeMap<u64, FunctionBody>, noreturn: &mut HashSet<u64>) -> Vec<u64> {
+fn infer_noreturn(bodies: &BTreeMap<u64, FunctionBody>, noreturn: &mut FxHashSet<u64>) -> Vec<u64> {
     let mut newly = Vec::new();
     loop {
         let mut changed = false;
@@ -572,7 +573,7 @@ struct Extents {
     /// The furthest end among the extents up to each index.
     reach: Vec<u64>,
     /// The end of the (first) extent at each start.
-    ends: HashMap<u64, u64>,
+    ends: FxHashMap<u64, u64>,
 }
 
 impl Extents {
@@ -586,7 +587,7 @@ impl Extents {
             far = far.max(e);
             reach.push(far);
         }
-        let mut ends = HashMap::new();
+        let mut ends = FxHashMap::default();
         for &(a, e) in &r {
             ends.entry(a).or_insert(e);
         }
@@ -626,10 +627,10 @@ fn leaving_jumps(
     code: &CodeMap,
     bodies: &BTreeMap<u64, FunctionBody>,
     seeds: &Seeds,
-    starts: &HashSet<u64>,
+    starts: &FxHashSet<u64>,
     stated: &Extents,
     fragments: &Extents,
-    parts_of: &HashSet<u64>,
+    parts_of: &FxHashSet<u64>,
 ) -> Vec<u64> {
     // Only functions whose start something stated or called count, as jumpers and as the
     // boundaries jumps cross: a start wrongly placed inside a function would otherwise make
@@ -700,7 +701,7 @@ fn leaving_jumps(
 /// starts (a split-off part), from the first to the end of the last of them. Code inside such
 /// a span is the function's own even where no block reached it: the labels of a computed
 /// goto, the cases of a table not recovered, the middle of a cold part.
-fn spans_of(bodies: &BTreeMap<u64, FunctionBody>, starts: &HashSet<u64>) -> Extents {
+fn spans_of(bodies: &BTreeMap<u64, FunctionBody>, starts: &FxHashSet<u64>) -> Extents {
     let mut sorted: Vec<u64> = starts.iter().copied().collect();
     sorted.sort_unstable();
     let mut out: Vec<(u64, u64)> = Vec::new();

@@ -2,7 +2,7 @@
 //! stack-protector failures, C++ throws and Rust panics, Windows fail-fast. A call to one ends
 //! its block: the bytes after it are not a fall-through (often they are the next function).
 use gloss_core::Image;
-use std::collections::HashSet;
+use rustc_hash::FxHashSet;
 
 const NAMES: &[&str] = &[
     "exit",
@@ -75,8 +75,8 @@ fn is_noreturn(name: &str) -> bool {
 
 /// Addresses that never return: functions and stubs with such names, and the import slots
 /// (GOT, IAT) called through.
-pub(super) fn by_name(image: &Image) -> HashSet<u64> {
-    let mut out = HashSet::new();
+pub(super) fn by_name(image: &Image) -> FxHashSet<u64> {
+    let mut out = FxHashSet::default();
     for s in image.symbols.iter() {
         if is_noreturn(&s.name) {
             out.insert(s.addr.0);

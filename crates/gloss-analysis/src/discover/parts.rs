@@ -13,17 +13,18 @@
 //! part: it is not reported as a function, and the function's CFG takes its blocks.
 use super::{Evidence, Seeds};
 use crate::cfg::{EdgeKind, FunctionBody};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use rustc_hash::{FxHashMap, FxHashSet};
+use std::collections::BTreeMap;
 
 /// The parts found and the functions that enter each.
 pub(super) fn find(
     bodies: &BTreeMap<u64, FunctionBody>,
     seeds: &Seeds,
-    noreturn: &HashSet<u64>,
+    noreturn: &FxHashSet<u64>,
 ) -> Vec<(u64, u64)> {
     // stated only by an unwind entry or known only as a jump's target (a call would have
     // made it a call target)
-    let candidates: HashSet<u64> = bodies
+    let candidates: FxHashSet<u64> = bodies
         .keys()
         .copied()
         .filter(|a| {
@@ -35,8 +36,8 @@ pub(super) fn find(
         .collect();
     let only_fde = |a: u64| candidates.contains(&a);
     // candidate -> (the functions entering it, whether every entry is a function's own kind)
-    let mut entries: HashMap<u64, (HashSet<u64>, bool)> = HashMap::new();
-    let mut refuted: HashSet<u64> = HashSet::new();
+    let mut entries: FxHashMap<u64, (FxHashSet<u64>, bool)> = FxHashMap::default();
+    let mut refuted: FxHashSet<u64> = FxHashSet::default();
     for (&f, body) in bodies {
         for &r in body.code_refs.iter().filter(|r| only_fde(**r)) {
             refuted.insert(r); // its address is taken: maybe a function pointer
@@ -76,7 +77,9 @@ pub(super) fn find(
                         continue;
                     }
                 };
-                let entry = entries.entry(t).or_insert_with(|| (HashSet::new(), true));
+                let entry = entries
+                    .entry(t)
+                    .or_insert_with(|| (FxHashSet::default(), true));
                 entry.0.insert(f);
                 entry.1 &= own;
             }
@@ -102,7 +105,7 @@ pub(super) fn find(
             .next()
             .map(|(&n, _)| n)
             .unwrap_or(u64::MAX);
-        let mut shared: HashSet<u64> = HashSet::new();
+        let mut shared: FxHashSet<u64> = FxHashSet::default();
         for b in body.blocks.iter().filter(|b| b.addr < x || b.addr >= next) {
             let blocks = blocks.get_or_init(|| Blocks::new(bodies));
             shared.extend(blocks.owners(b.addr).filter(|&f| f != x));
