@@ -4,6 +4,7 @@
 //! swallow valid bytes, so invalid decodes advance one byte; formatter defaults differ from
 //! objdump, so every option that affects text is pinned.
 mod fast_att;
+mod fast_intel;
 mod sem;
 
 use gloss_core::{Arch, Disassembler, Flow, Insn, InsnStatus, InsnText, Sem, Syntax};
@@ -20,16 +21,20 @@ struct Formatters {
     gas: GasFormatter,
     intel: IntelFormatter,
     fast_att: fast_att::FastAtt,
+    fast_intel: fast_intel::FastIntel,
 }
 
 impl Formatters {
     fn new() -> Formatters {
         let mut gas = gas_formatter();
         let fast_att = fast_att::FastAtt::new(&mut gas);
+        let mut intel = intel_formatter();
+        let fast_intel = fast_intel::FastIntel::new(&mut intel);
         Formatters {
             gas,
-            intel: intel_formatter(),
+            intel,
             fast_att,
+            fast_intel,
         }
     }
 }
@@ -219,9 +224,7 @@ fn format_insn(
             fmt.fast_att.format(&mut fmt.gas, i, out);
         }
         Syntax::Intel => {
-            fmt.intel.format_mnemonic(i, &mut Bytes(&mut out.mnemonic));
-            fmt.intel
-                .format_all_operands(i, &mut Bytes(&mut out.operands));
+            fmt.fast_intel.format(&mut fmt.intel, i, out);
         }
     }
     insn
