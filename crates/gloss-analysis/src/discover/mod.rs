@@ -196,8 +196,6 @@ pub fn analyze(image: &Image, dis: &dyn Disassembler, hints: &[FunctionHint]) ->
         // traverse until no new call or tail-call targets appear
         while !todo.is_empty() && passes < MAX_PASSES {
             passes += 1;
-            todo.sort_unstable();
-            todo.dedup();
             let cx = Context {
                 image,
                 dis,
@@ -207,13 +205,7 @@ pub fn analyze(image: &Image, dis: &dyn Disassembler, hints: &[FunctionHint]) ->
                 branch_relocs: &branch_relocs,
             };
             let mut found = Vec::new();
-            // each traversal reads only the context: traversed in parallel (as many threads
-            // as the caller's rayon pool has; one by default), merged in address order
-            let built: Vec<(u64, FunctionBody)> = std::mem::take(&mut todo)
-                .into_par_iter()
-                .map(|a| (a, cfg::build(&cx, a)))
-                .collect();
-            for (a, body) in built {
+            for (a, body) in traverse(&cx, std::mem::take(&mut todo)) {
                 for &c in &body.calls {
                     if code.contains(c) && seeds.add(c, Evidence::Call) {
                         found.push(c);
@@ -364,13 +356,7 @@ pub fn analyze(image: &Image, dis: &dyn Disassembler, hints: &[FunctionHint]) ->
             noreturn: &noreturn,
             branch_relocs: &branch_relocs,
         };
-        todo.sort_unstable();
-        todo.dedup();
-        let built: Vec<(u64, FunctionBody)> = todo
-            .into_par_iter()
-            .map(|a| (a, cfg::build(&cx, a)))
-            .collect();
-        bodies.extend(built);
+        bodies.extend(traverse(&cx, todo));
     }
 
     let mut functions = Vec::with_capacity(bodies.len());
@@ -482,6 +468,17 @@ fn data_pointers(image: &Image, code: &CodeMap) -> Vec<u64> {
     out.sort_unstable();
     out.dedup();
     out
+}
+
+/// Traverses the functions at `todo`. Each traversal reads only the context, so they run in
+/// parallel (as many threads as the caller's rayon pool has; the CLI's default is one); the
+/// result is in address order, whatever the threads did.
+fn traverse(cx: &Context<'_>, mut todo: Vec<u64>) -> Vec<(u64, FunctionBody)> {
+    todo.sort_unstable();
+    todo.dedup();
+    todo.into_par_iter()
+        .map(|a| (a, cfg::build(cx, a)))
+        .collect()
 }
 
 /// In relocatable objects, where each relocation points: a defined symbol's or section's
