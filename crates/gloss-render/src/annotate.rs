@@ -1,7 +1,7 @@
 //! What the analysis says about single instructions, in the listing's own words: a comment on
 //! the instruction's line (`; switch (w19): 10 cases, table 0x...`) and label lines before an
 //! instruction (`; case 3`). The text listing prints them in place; the JSON listing carries them
-//! as `comment` and `labels` (docs/json.md).
+//! as `comments` and `labels` (docs/json.md).
 use crate::label::write_label;
 use gloss_analysis::idiom::jump_table::{Switch, reloc_check};
 use gloss_core::Image;

@@ -28,7 +28,9 @@ pub fn analyze(image: &Image) -> (analysis::discover::Analysis, Vec<String>) {
 /// the listing; with the notes of reading the hint tables. `whole`: the regions are the whole
 /// image, so the whole analysis runs ([`analyze`]); otherwise only the listed functions are
 /// traversed (fast on large binaries), with every function start the file states known so
-/// that traversal stops at the next function.
+/// that traversal stops at the next function. Non-returning callees are not inferred then: a
+/// call to one is followed by whatever bytes come next, which can only add blocks, not change
+/// what a switch's dispatch computes.
 pub fn annotations(
     image: &Image,
     regions: &[Region],
@@ -49,7 +51,7 @@ pub fn annotations(
         .iter()
         .filter(|s| !image.is_data_symbol(s))
         .map(|s| s.addr.0)
-        .chain(hints.hints.iter().map(|h| h.addr.0))
+        .chain(hints.hints.iter().filter(|h| !h.fragment).map(|h| h.addr.0))
         .chain(image.entry.map(|e| e.0))
         .filter(|&a| code.contains(a))
         .collect();
