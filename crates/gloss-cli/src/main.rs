@@ -162,12 +162,7 @@ fn run(cli: Cli) -> Result<()> {
                 OutFormat::Text => out.write_all(render::functions_text(&analysis).as_bytes())?,
                 OutFormat::Json => {
                     let name = file.display().to_string();
-                    let mut report = render::report(&name, &image, &analysis);
-                    for f in &mut report.functions {
-                        f.blocks.clear();
-                        f.switches.clear();
-                        f.unresolved_indirect_jumps.clear();
-                    }
+                    let report = render::functions_report(&name, &image, &analysis);
                     serde_json::to_writer_pretty(&mut out, &report)?;
                     out.write_all(b"\n")?;
                 }

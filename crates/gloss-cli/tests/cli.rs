@@ -421,6 +421,23 @@ fn analyze_reports_the_aarch64_switch_of_dispatch() {
         list.lines()
             .any(|l| l.contains(" dispatch ") && l.contains("symbol"))
     );
+    // the JSON list: the same function at the address and size analyze reports, no CFG keys
+    let json = ok_stdout(&[
+        "functions",
+        &fixture("globals-aarch64-gcc-O2.elf"),
+        "--format",
+        "json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&json).expect("functions JSON");
+    let d = v["functions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "dispatch")
+        .expect("dispatch listed");
+    assert_eq!(d["addr"], f["addr"]);
+    assert_eq!(d["size"], f["size"]);
+    assert!(d.get("blocks").is_none() && d.get("switches").is_none());
     let dot = ok_stdout(&["cfg", &fixture("globals-aarch64-gcc-O2.elf"), "dispatch"]);
     assert!(dot.starts_with("digraph \"dispatch\"") && dot.contains("indirect_resolved"));
 }

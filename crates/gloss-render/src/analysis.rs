@@ -27,6 +27,24 @@ pub struct FunctionOut {
     pub unresolved_indirect_jumps: Vec<UnresolvedOut>,
 }
 
+/// `gloss functions --format json`: the report's functions without their CFGs.
+#[derive(Serialize)]
+pub struct FunctionsReport<'a> {
+    pub file: &'a str,
+    pub format: Format,
+    pub arch: &'static str,
+    pub functions: Vec<FunctionSummaryOut>,
+}
+
+#[derive(Serialize)]
+pub struct FunctionSummaryOut {
+    pub name: String,
+    pub addr: Addr,
+    pub size: u64,
+    pub evidence: Vec<&'static str>,
+    pub noreturn: bool,
+}
+
 #[derive(Serialize)]
 pub struct BlockOut {
     pub addr: Addr,
@@ -211,6 +229,29 @@ pub fn report<'a>(file: &'a str, image: &Image, analysis: &Analysis) -> Report<'
             .functions
             .iter()
             .map(|f| function_out(image, f))
+            .collect(),
+    }
+}
+
+pub fn functions_report<'a>(
+    file: &'a str,
+    image: &Image,
+    analysis: &Analysis,
+) -> FunctionsReport<'a> {
+    FunctionsReport {
+        file,
+        format: image.format,
+        arch: image.arch.name(),
+        functions: analysis
+            .functions
+            .iter()
+            .map(|f| FunctionSummaryOut {
+                name: function_name(f),
+                addr: Addr(f.addr),
+                size: f.size,
+                evidence: f.evidence.iter().map(|e| e.name()).collect(),
+                noreturn: f.noreturn,
+            })
             .collect(),
     }
 }
