@@ -457,7 +457,10 @@ fn cfg_of_unknown_function_exits_2() {
 fn analysis_is_the_same_on_any_number_of_threads() {
     // Traversals run in parallel with -j; the merge is in address order, so the report is
     // byte-identical to the one-thread run.
-    for f in ["switches-x86_64-gcc-O2-pie.elf", "switches-aarch64-clang-O2.elf"] {
+    for f in [
+        "switches-x86_64-gcc-O2-pie.elf",
+        "switches-aarch64-clang-O2.elf",
+    ] {
         let one = ok_stdout(&["analyze", &fixture(f), "-j", "1"]);
         let many = ok_stdout(&["analyze", &fixture(f), "-j", "4"]);
         assert!(one.contains("\"switches\""), "{f}");
