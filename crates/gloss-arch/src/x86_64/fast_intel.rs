@@ -208,47 +208,28 @@ pub(super) fn iced(intel: &mut IntelFormatter, i: &Instruction, out: &mut InsnTe
 #[cfg(test)]
 mod tests {
     use super::*;
-    use iced_x86::{Decoder, DecoderOptions};
+    use crate::x86_64::fast_check::{
+        FastPath, compare_everywhere, every_fixture_offset, memory_operands,
+    };
     use proptest::prelude::*;
 
-    /// Decodes one instruction at every offset of `bytes` and checks that the fast path prints
-    /// exactly iced's text. Returns (instructions, fast).
-    fn compare_everywhere(
-        fast: &mut FastIntel,
-        intel: &mut IntelFormatter,
-        bytes: &[u8],
-        base: u64,
-    ) -> (usize, usize) {
-        let (mut n, mut fast_n) = (0, 0);
-        let mut want = InsnText::default();
-        let mut got = InsnText::default();
-        for off in 0..bytes.len() {
-            let at = base.wrapping_add(off as u64);
-            let i = Decoder::with_ip(64, &bytes[off..], at, DecoderOptions::NONE).decode();
-            if i.is_invalid() {
-                continue;
-            }
-            want.clear();
-            iced(intel, &i, &mut want);
-            got.clear();
-            n += 1;
-            if fast.format(intel, &i, &mut got) {
-                fast_n += 1;
-            }
-            assert_eq!(
-                (got.mnemonic_str(), got.operands_str()),
-                (want.mnemonic_str(), want.operands_str()),
-                "{:?} at {at:#x}: {:02x?}",
-                i.code(),
-                &bytes[off..bytes.len().min(off + i.len())]
-            );
+    impl FastPath for FastIntel {
+        type Iced = IntelFormatter;
+        fn pair() -> (FastIntel, IntelFormatter) {
+            let mut intel = super::super::intel_formatter();
+            (FastIntel::new(&mut intel), intel)
         }
-        (n, fast_n)
-    }
-
-    fn formatters() -> (FastIntel, IntelFormatter) {
-        let mut intel = super::super::intel_formatter();
-        (FastIntel::new(&mut intel), intel)
+        fn iced(intel: &mut IntelFormatter, i: &Instruction, out: &mut InsnText) {
+            iced(intel, i, out);
+        }
+        fn fast(
+            &mut self,
+            intel: &mut IntelFormatter,
+            i: &Instruction,
+            out: &mut InsnText,
+        ) -> bool {
+            self.format(intel, i, out)
+        }
     }
 
     thread_local! {
@@ -256,7 +237,7 @@ mod tests {
         /// instruction is checked against iced by the formatter itself, so only later ones
         /// test the fast path.
         static SHARED: std::cell::RefCell<(FastIntel, IntelFormatter)> =
-            std::cell::RefCell::new(formatters());
+            std::cell::RefCell::new(FastIntel::pair());
     }
 
     fn compare_shared(bytes: &[u8], base: u64) {
@@ -266,37 +247,9 @@ mod tests {
         });
     }
 
-    /// Every x86-64 fixture, decoded at every byte offset, prints the same through the fast
-    /// path as through iced.
     #[test]
     fn fast_intel_equals_iced_on_every_fixture_offset() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/bin");
-        let mut files: Vec<_> = std::fs::read_dir(&dir)
-            .expect("fixtures/bin")
-            .map(|e| e.expect("dir entry").path())
-            .filter(|p| {
-                let n = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-                n.contains("x86_64")
-            })
-            .collect();
-        files.sort();
-        assert!(
-            files.len() >= 10,
-            "x86-64 fixtures missing in {}",
-            dir.display()
-        );
-        let (mut fast, mut intel) = formatters();
-        let (mut n, mut fast_n) = (0, 0);
-        for f in &files {
-            let bytes = std::fs::read(f).expect("fixture");
-            let (a, b) = compare_everywhere(&mut fast, &mut intel, &bytes, 0x40_0000);
-            n += a;
-            fast_n += b;
-        }
-        assert!(
-            fast_n * 10 > n * 7,
-            "only {fast_n} of {n} instructions took the fast path"
-        );
+        every_fixture_offset::<FastIntel>();
     }
 
     proptest! {
@@ -310,20 +263,8 @@ mod tests {
             compare_shared(&bytes, base);
         }
 
-        /// Memory operands with every base, index, scale and displacement size, 32-bit
-        /// addressing and RIP-relative near the address space's ends.
         #[test]
-        fn fast_intel_equals_iced_on_memory_operands(
-            prefix in prop::sample::select(vec![vec![], vec![0x48], vec![0x4c], vec![0x4d], vec![0x67], vec![0x67, 0x45], vec![0x66]]),
-            op in prop::sample::select(vec![0x8b, 0x89, 0x8d, 0x03, 0x39, 0x85, 0xc7, 0x81, 0x83, 0xff, 0x63, 0xf7]),
-            modrm in any::<u8>(),
-            sib in any::<u8>(),
-            tail in proptest::collection::vec(any::<u8>(), 8),
-            base in prop_oneof![Just(0u64), Just(u64::MAX - 15), any::<u64>()],
-        ) {
-            let mut bytes = prefix;
-            bytes.extend([op, modrm, sib]);
-            bytes.extend(tail);
+        fn fast_intel_equals_iced_on_memory_operands((bytes, base) in memory_operands()) {
             compare_shared(&bytes, base);
         }
     }

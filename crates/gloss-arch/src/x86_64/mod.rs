@@ -4,6 +4,8 @@
 //! swallow valid bytes, so invalid decodes advance one byte; formatter defaults differ from
 //! objdump, so every option that affects text is pinned.
 mod fast_att;
+#[cfg(test)]
+mod fast_check;
 mod fast_intel;
 mod sem;
 
