@@ -162,7 +162,7 @@ fn run(cli: Cli) -> Result<()> {
                 OutFormat::Text => out.write_all(render::functions_text(&analysis).as_bytes())?,
                 OutFormat::Json => {
                     let name = file.display().to_string();
-                    let report = render::functions_report(&name, &image, &analysis);
+                    let report = render::report(&name, &image, &analysis, render::function_summary);
                     serde_json::to_writer_pretty(&mut out, &report)?;
                     out.write_all(b"\n")?;
                 }
@@ -202,7 +202,9 @@ fn run(cli: Cli) -> Result<()> {
                 OutFormat::Json => {
                     serde_json::to_writer_pretty(
                         &mut out,
-                        &render::report(&name, &image, &analysis),
+                        &render::report(&name, &image, &analysis, |f| {
+                            render::function_out(&image, f)
+                        }),
                     )?;
                     out.write_all(b"\n")?;
                 }

@@ -7,33 +7,23 @@ use gloss_core::{Addr, Format, Image};
 use serde::Serialize;
 use std::fmt::Write;
 
+/// The report of a file's functions: `F` is [`FunctionOut`] for `gloss analyze`,
+/// [`FunctionSummaryOut`] (no CFG) for `gloss functions --format json`.
 #[derive(Serialize)]
-pub struct Report<'a> {
+pub struct Report<'a, F> {
     pub file: &'a str,
     pub format: Format,
     pub arch: &'static str,
-    pub functions: Vec<FunctionOut>,
+    pub functions: Vec<F>,
 }
 
 #[derive(Serialize)]
 pub struct FunctionOut {
-    pub name: String,
-    pub addr: Addr,
-    pub size: u64,
-    pub evidence: Vec<&'static str>,
-    pub noreturn: bool,
+    #[serde(flatten)]
+    pub summary: FunctionSummaryOut,
     pub blocks: Vec<BlockOut>,
     pub switches: Vec<SwitchOut>,
     pub unresolved_indirect_jumps: Vec<UnresolvedOut>,
-}
-
-/// `gloss functions --format json`: the report's functions without their CFGs.
-#[derive(Serialize)]
-pub struct FunctionsReport<'a> {
-    pub file: &'a str,
-    pub format: Format,
-    pub arch: &'static str,
-    pub functions: Vec<FunctionSummaryOut>,
 }
 
 #[derive(Serialize)]
@@ -184,13 +174,19 @@ pub fn switch_out(image: &Image, s: &Switch) -> SwitchOut {
     }
 }
 
-pub fn function_out(image: &Image, f: &Function) -> FunctionOut {
-    FunctionOut {
+pub fn function_summary(f: &Function) -> FunctionSummaryOut {
+    FunctionSummaryOut {
         name: function_name(f),
         addr: Addr(f.addr),
         size: f.size,
         evidence: f.evidence.iter().map(|e| e.name()).collect(),
         noreturn: f.noreturn,
+    }
+}
+
+pub fn function_out(image: &Image, f: &Function) -> FunctionOut {
+    FunctionOut {
+        summary: function_summary(f),
         blocks: f
             .blocks
             .iter()
@@ -220,39 +216,18 @@ pub fn function_out(image: &Image, f: &Function) -> FunctionOut {
     }
 }
 
-pub fn report<'a>(file: &'a str, image: &Image, analysis: &Analysis) -> Report<'a> {
+/// The report with `out` applied to each function ([`function_out`], [`function_summary`]).
+pub fn report<'a, F>(
+    file: &'a str,
+    image: &Image,
+    analysis: &Analysis,
+    out: impl Fn(&Function) -> F,
+) -> Report<'a, F> {
     Report {
         file,
         format: image.format,
         arch: image.arch.name(),
-        functions: analysis
-            .functions
-            .iter()
-            .map(|f| function_out(image, f))
-            .collect(),
-    }
-}
-
-pub fn functions_report<'a>(
-    file: &'a str,
-    image: &Image,
-    analysis: &Analysis,
-) -> FunctionsReport<'a> {
-    FunctionsReport {
-        file,
-        format: image.format,
-        arch: image.arch.name(),
-        functions: analysis
-            .functions
-            .iter()
-            .map(|f| FunctionSummaryOut {
-                name: function_name(f),
-                addr: Addr(f.addr),
-                size: f.size,
-                evidence: f.evidence.iter().map(|e| e.name()).collect(),
-                noreturn: f.noreturn,
-            })
-            .collect(),
+        functions: analysis.functions.iter().map(out).collect(),
     }
 }
 
