@@ -28,9 +28,7 @@ pub fn analyze(image: &Image) -> (analysis::discover::Analysis, Vec<String>) {
 /// the listing; with the notes of reading the hint tables. `whole`: the regions are the whole
 /// image, so the whole analysis runs ([`analyze`]); otherwise only the listed functions are
 /// traversed (fast on large binaries), with every function start the file states known so
-/// that traversal stops at the next function. Non-returning callees are not inferred then: a
-/// call to one is followed by whatever bytes come next, which can only add blocks, not change
-/// what a switch's dispatch computes.
+/// that traversal stops at the next function ([`analysis::discover::traverse_functions`]).
 pub fn annotations(
     image: &Image,
     regions: &[Region],
@@ -45,30 +43,19 @@ pub fn annotations(
         return (out, notes);
     }
     let hints = gloss_load::function_hints(image);
-    let code = analysis::code::CodeMap::new(image);
-    let starts: analysis::FxHashSet<u64> = image
-        .symbols
+    let entries = regions
         .iter()
-        .filter(|s| !image.is_data_symbol(s))
-        .map(|s| s.addr.0)
-        .chain(hints.hints.iter().filter(|h| !h.fragment).map(|h| h.addr.0))
-        .chain(image.entry.map(|e| e.0))
-        .filter(|&a| code.contains(a))
+        .filter(|r| r.kind == RegionKind::Function)
+        .map(|r| r.start.0)
         .collect();
-    let none = analysis::FxHashSet::default();
-    let cx = analysis::cfg::Context {
+    let bodies = analysis::discover::traverse_functions(
         image,
-        dis: disassembler(image.arch),
-        code: &code,
-        starts: &starts,
-        noreturn: &none,
-        branch_relocs: &[],
-    };
-    for r in regions.iter().filter(|r| r.kind == RegionKind::Function) {
-        if starts.contains(&r.start.0) {
-            let body = analysis::cfg::build(&cx, r.start.0);
-            out.add_function(image, &body.switches, &body.unresolved);
-        }
+        disassembler(image.arch),
+        &hints.hints,
+        entries,
+    );
+    for (_, body) in &bodies {
+        out.add_function(image, &body.switches, &body.unresolved);
     }
     (out, hints.notes)
 }

@@ -19,7 +19,7 @@ mod prologue;
 use crate::cfg::{self, Block, Context, FunctionBody};
 use crate::code::CodeMap;
 use crate::idiom::jump_table::Switch;
-use gloss_core::{Disassembler, FunctionHint, HintSource, Image, SymbolKind};
+use gloss_core::{Disassembler, FunctionHint, HintSource, Image};
 use rayon::prelude::*;
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::{BTreeMap, BTreeSet};
@@ -117,9 +117,9 @@ impl Seeds {
     }
 }
 
-/// Finds every function of the image and builds its CFG.
-pub fn analyze(image: &Image, dis: &dyn Disassembler, hints: &[FunctionHint]) -> Analysis {
-    let code = CodeMap::new(image);
+/// What the file states: symbols, the entry point and the hint tables' starts (not their
+/// fragments), with their evidence and stated sizes.
+fn stated_seeds(image: &Image, code: &CodeMap, hints: &[FunctionHint]) -> Seeds {
     let mut seeds = Seeds {
         evidence: BTreeMap::new(),
         size: FxHashMap::default(),
@@ -152,6 +152,39 @@ pub fn analyze(image: &Image, dis: &dyn Disassembler, hints: &[FunctionHint]) ->
             seeds.size.entry(h.addr.0).or_insert(n);
         }
     }
+    seeds
+}
+
+/// Traverses only the functions at `entries`, knowing every start the file states (so that a
+/// traversal stops at the next function) and the non-returning callees known by name; nothing
+/// is discovered or inferred. For listings of a few functions of a large binary.
+pub fn traverse_functions(
+    image: &Image,
+    dis: &dyn Disassembler,
+    hints: &[FunctionHint],
+    entries: Vec<u64>,
+) -> Vec<(u64, FunctionBody)> {
+    let code = CodeMap::new(image);
+    let starts: FxHashSet<u64> = stated_seeds(image, &code, hints)
+        .evidence
+        .into_keys()
+        .collect();
+    let entries = entries.into_iter().filter(|a| starts.contains(a)).collect();
+    let cx = Context {
+        image,
+        dis,
+        code: &code,
+        starts: &starts,
+        noreturn: &noreturn::by_name(image),
+        branch_relocs: &branch_relocs(image),
+    };
+    traverse(&cx, entries)
+}
+
+/// Finds every function of the image and builds its CFG.
+pub fn analyze(image: &Image, dis: &dyn Disassembler, hints: &[FunctionHint]) -> Analysis {
+    let code = CodeMap::new(image);
+    let mut seeds = stated_seeds(image, &code, hints);
     let stated = Extents::new(seeds.size.iter().map(|(&a, &n)| (a, n)));
     let fragments = Extents::new(
         hints
@@ -497,19 +530,9 @@ fn branch_relocs(image: &Image) -> Vec<(u64, Option<u64>)> {
         .relocs
         .iter()
         .map(|r| {
-            let base = image
-                .symbols
-                .by_name(&r.symbol)
-                .filter(|s| s.kind != SymbolKind::Import)
-                .map(|s| s.addr.0)
-                .or_else(|| {
-                    image
-                        .sections
-                        .iter()
-                        .find(|s| s.name == r.symbol)
-                        .map(|s| s.addr.0)
-                });
-            let target = base.map(|b| b.wrapping_add(r.addend as u64).wrapping_add(pc_adjust));
+            let target = r
+                .target
+                .map(|b| b.0.wrapping_add(r.addend as u64).wrapping_add(pc_adjust));
             (r.at.0, target)
         })
         .collect();
