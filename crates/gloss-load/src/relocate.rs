@@ -23,7 +23,13 @@ pub(crate) fn apply(image: &Image) -> Option<Vec<u8>> {
             Format::Elf => match (r.data_value(image.arch), image.arch) {
                 (Some((v, size)), _) => put(&mut out, off, v, size as usize),
                 (None, Arch::X86_64) => x86_64(&mut out, off, r, s.0),
-                (None, Arch::Aarch64) => aarch64(&mut out, off, r, s.0),
+                (None, Arch::Aarch64) => aarch64(
+                    &mut out,
+                    off,
+                    r.r_type,
+                    s.0.wrapping_add(r.addend as u64),
+                    r.at.0,
+                ),
             },
             Format::Pe => coff(&mut out, off, r, s.0, image.arch),
             _ => false,
@@ -77,15 +83,15 @@ fn adr_imm(out: &mut [u8], off: usize, v: u64) -> bool {
     patch(out, off, 29, 2, v) && patch(out, off, 5, 19, v >> 2)
 }
 
-/// AArch64 instruction fields (data fields: `Reloc::data_value`); `s` is the symbol's address.
-fn aarch64(out: &mut [u8], off: usize, r: &Reloc, s: u64) -> bool {
-    let sa = s.wrapping_add(r.addend as u64);
+/// AArch64 instruction fields by ELF type (data fields: `Reloc::data_value`): `sa` is the
+/// symbol's address plus the addend, `p` the field's address.
+fn aarch64(out: &mut [u8], off: usize, r_type: u32, sa: u64, p: u64) -> bool {
     let page = |a: u64| a & !0xfff;
-    let rel = sa.wrapping_sub(r.at.0);
+    let rel = sa.wrapping_sub(p);
     let lo12 = sa & 0xfff;
-    match r.r_type {
+    match r_type {
         274 => adr_imm(out, off, rel), // R_AARCH64_ADR_PREL_LO21
-        275 | 276 => adr_imm(out, off, page(sa).wrapping_sub(page(r.at.0)) >> 12), // ADR_PREL_PG_HI21(_NC)
+        275 | 276 => adr_imm(out, off, page(sa).wrapping_sub(page(p)) >> 12), // ADR_PREL_PG_HI21(_NC)
         277 | 278 => patch(out, off, 10, 12, lo12), // ADD_ABS_LO12_NC, LDST8_ABS_LO12_NC
         284 => patch(out, off, 10, 12, lo12 >> 1),  // LDST16_ABS_LO12_NC
         285 => patch(out, off, 10, 12, lo12 >> 2),  // LDST32_ABS_LO12_NC
@@ -120,18 +126,18 @@ fn coff(out: &mut [u8], off: usize, r: &Reloc, s: u64, arch: Arch) -> bool {
         (Arch::Aarch64, 1) => field(4).is_some_and(|f| put(out, off, sa.wrapping_add(f), 4)), // ADDR32
         (Arch::Aarch64, 0x11) => field(4) // REL32
             .is_some_and(|f| put(out, off, sa.wrapping_add(f).wrapping_sub(r.at.0), 4)),
-        (Arch::Aarch64, 3) => aarch64(out, off, &Reloc { r_type: 283, ..r.clone() }, s),
-        (Arch::Aarch64, 4) => aarch64(out, off, &Reloc { r_type: 275, ..r.clone() }, s),
-        (Arch::Aarch64, 5) => aarch64(out, off, &Reloc { r_type: 274, ..r.clone() }, s),
-        (Arch::Aarch64, 6) => aarch64(out, off, &Reloc { r_type: 277, ..r.clone() }, s),
+        (Arch::Aarch64, 3) => aarch64(out, off, 283, sa, r.at.0), // BRANCH26 = CALL26
+        (Arch::Aarch64, 4) => aarch64(out, off, 275, sa, r.at.0), // PAGEBASE_REL21
+        (Arch::Aarch64, 5) => aarch64(out, off, 274, sa, r.at.0), // REL21 = ADR_PREL_LO21
+        (Arch::Aarch64, 6) => aarch64(out, off, 277, sa, r.at.0), // PAGEOFFSET_12A
+        (Arch::Aarch64, 0xf) => aarch64(out, off, 280, sa, r.at.0), // BRANCH19 = CONDBR19
+        (Arch::Aarch64, 0x10) => aarch64(out, off, 279, sa, r.at.0), // BRANCH14 = TSTBR14
         (Arch::Aarch64, 7) => {
             let Some(w) = field(4) else { return false };
             // loads and stores: size in bits 30-31; 128-bit SIMD (opc bit 23 with size 0)
             let shift = if w & 0x0480_0000 == 0x0480_0000 && w >> 30 == 0 { 4 } else { w >> 30 };
             patch(out, off, 10, 12, (sa & 0xfff) >> shift)
         }
-        (Arch::Aarch64, 0xf) => patch(out, off, 5, 19, sa.wrapping_sub(r.at.0) >> 2), // BRANCH19
-        (Arch::Aarch64, 0x10) => patch(out, off, 5, 14, sa.wrapping_sub(r.at.0) >> 2), // BRANCH14
         _ => false,
     }
 }
@@ -172,7 +178,13 @@ mod tests {
         ];
         for (before, r, after) in cases {
             let mut out = before.to_le_bytes().to_vec();
-            assert!(aarch64(&mut out, 0, &r, r.target.unwrap().0));
+            assert!(aarch64(
+                &mut out,
+                0,
+                r.r_type,
+                r.target.unwrap().0.wrapping_add(r.addend as u64),
+                r.at.0
+            ));
             let got = u32::from_le_bytes(out[..4].try_into().unwrap());
             assert_eq!(got, after, "type {}", r.r_type);
         }
