@@ -171,10 +171,19 @@ impl Image {
 
     /// Reads `len` bytes at a virtual address as the program would see them.
     pub fn read_loaded(&self, addr: u64, len: usize) -> Option<&[u8]> {
+        self.read_in(addr, len, Image::loaded_bytes)
+    }
+
+    /// `len` bytes at `addr` of the section's bytes as `bytes` gives them.
+    fn read_in<'a>(
+        &'a self,
+        addr: u64,
+        len: usize,
+        bytes: impl Fn(&'a Image, &'a Section) -> &'a [u8],
+    ) -> Option<&'a [u8]> {
         let s = self.section_at(addr)?;
-        let data = self.loaded_bytes(s);
         let off = usize::try_from(addr - s.addr.0).ok()?;
-        data.get(off..off.checked_add(len)?)
+        bytes(self, s).get(off..off.checked_add(len)?)
     }
 
     /// The whole file.
@@ -198,10 +207,7 @@ impl Image {
 
     /// Reads `len` bytes at a virtual address, if the file holds them.
     pub fn read_at(&self, addr: u64, len: usize) -> Option<&[u8]> {
-        let s = self.section_at(addr)?;
-        let data = self.section_bytes(s);
-        let off = usize::try_from(addr - s.addr.0).ok()?;
-        data.get(off..off.checked_add(len)?)
+        self.read_in(addr, len, Image::section_bytes)
     }
 
     pub fn read_u64(&self, addr: u64) -> Option<u64> {
