@@ -3,15 +3,16 @@
 //! instruction (`; case 3`). The text listing prints them in place; the JSON listing carries them
 //! as `comments` and `labels` (docs/json.md).
 use crate::label::write_label;
+use gloss_analysis::FxHashMap;
 use gloss_analysis::idiom::jump_table::{Switch, reloc_check};
 use gloss_core::Image;
-use std::collections::HashMap;
 use std::fmt::Write as _;
 
 #[derive(Default, Debug)]
 pub struct Annotations {
-    comments: HashMap<u64, Vec<String>>,
-    labels: HashMap<u64, Vec<String>>,
+    // looked up for every listed instruction: a fast integer hash
+    comments: FxHashMap<u64, Vec<String>>,
+    labels: FxHashMap<u64, Vec<String>>,
 }
 
 impl Annotations {
@@ -94,7 +95,7 @@ impl Annotations {
         } else {
             String::new()
         };
-        let mut by_target: HashMap<u64, Vec<i64>> = HashMap::new();
+        let mut by_target: FxHashMap<u64, Vec<i64>> = FxHashMap::default();
         for case in &s.cases {
             by_target.entry(case.target).or_default().push(case.value);
         }
