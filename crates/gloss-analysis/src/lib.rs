@@ -1,6 +1,7 @@
 //! gloss-analysis: everything computed from an image and a decoder. Layer 2: it sees only
 //! gloss-core types, so each analysis works the same for every format and decoder.
 
+pub mod addr_set;
 pub mod cfg;
 
 /// Sets and maps keyed by addresses, hashed with rustc-hash's FxHash: analysis looks up

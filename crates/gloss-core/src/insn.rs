@@ -120,6 +120,25 @@ pub trait Disassembler: Send + Sync {
     }
     /// Decodes one instruction and lowers its register effect (see [`crate::sem`]).
     fn decode_sem(&self, bytes: &[u8], addr: u64) -> (Insn, Sem);
+    /// Decodes and lowers the instructions of `bytes` (which start at `addr`) one after the
+    /// other, as repeated [`Disassembler::decode_sem`] calls would, calling `f` with each and
+    /// the bytes from its address on, until it returns `false` or the bytes run out. The CFG
+    /// traversal decodes blocks this way: a decoder can keep its state for the whole block.
+    fn decode_sem_run(
+        &self,
+        bytes: &[u8],
+        addr: u64,
+        f: &mut dyn FnMut(&Insn, &Sem, &[u8]) -> bool,
+    ) {
+        let mut off = 0;
+        while off < bytes.len() {
+            let (insn, sem) = self.decode_sem(&bytes[off..], addr.wrapping_add(off as u64));
+            if !f(&insn, &sem, &bytes[off..]) {
+                return;
+            }
+            off += (insn.len as usize).clamp(1, bytes.len() - off);
+        }
+    }
 }
 
 #[cfg(test)]

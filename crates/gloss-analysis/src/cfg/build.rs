@@ -1,7 +1,8 @@
 //! Recursive descent over one function: decode from the entry, follow direct branches, stop at
 //! other functions' entries (tail calls) and after calls to non-returning functions, resolve
 //! indirect jumps once every other block is known (more predecessors, better bounds).
-use super::{Block, Edge, EdgeKind};
+use super::{Block, Edge, EdgeKind, Succs};
+use crate::addr_set::AddrSet;
 use crate::code::CodeMap;
 use crate::idiom::jump_table::{self, Resolution, Step, Switch};
 use gloss_core::sem::{BinOp, Op, Target, Value};
@@ -22,7 +23,7 @@ pub struct Context<'a> {
     pub dis: &'a dyn Disassembler,
     pub code: &'a CodeMap<'a>,
     /// Known function entries: a jump there is a tail call.
-    pub starts: &'a FxHashSet<u64>,
+    pub starts: &'a AddrSet,
     /// Entries (and import slots) of functions that never return.
     pub noreturn: &'a FxHashSet<u64>,
     /// Relocatable objects: branch relocations `(at, target)` sorted by `at`; the target is
@@ -54,12 +55,29 @@ pub struct FunctionBody {
     pub may_return: bool,
     /// Decoding stopped at these addresses: invalid bytes or leaving code.
     pub broken: Vec<u64>,
+    /// Lowest block address and highest block end: discovery's scans skip a body whose
+    /// blocks all lie in its own range without looking at them.
+    pub lo: u64,
+    pub hi: u64,
+    /// Edges to code that is not one of this body's blocks (tail calls, fall-throughs into
+    /// the next function, table targets at other starts), with what else their block does.
+    pub exits: Vec<Exit>,
+}
+
+/// An edge leaving a body's blocks, from a block that also has a call (`calls`) or a
+/// fall-through (`falls`) edge.
+#[derive(Clone, Copy, Debug)]
+pub struct Exit {
+    pub to: u64,
+    pub kind: EdgeKind,
+    pub calls: bool,
+    pub falls: bool,
 }
 
 struct Walker<'c, 'a> {
     cx: &'c Context<'a>,
     entry: u64,
-    blocks: BTreeMap<u64, Block>,
+    blocks: Blocks,
     pending: Vec<u64>,
     work: Vec<u64>,
     body: FunctionBody,
@@ -69,7 +87,7 @@ pub fn build(cx: &Context<'_>, entry: u64) -> FunctionBody {
     let mut w = Walker {
         cx,
         entry,
-        blocks: BTreeMap::new(),
+        blocks: Blocks::default(),
         pending: Vec::new(),
         work: vec![entry],
         body: FunctionBody::default(),
@@ -92,7 +110,10 @@ pub fn build(cx: &Context<'_>, entry: u64) -> FunctionBody {
         }
     }
     let mut body = w.body;
-    body.blocks = w.blocks.into_values().collect();
+    body.blocks = w.blocks.into_sorted();
+    body.lo = body.blocks.first().map_or(entry, |b| b.addr);
+    body.hi = body.blocks.iter().map(Block::end).max().unwrap_or(entry);
+    body.exits = exits(&body.blocks);
     body.calls.sort_unstable();
     body.calls.dedup();
     body.code_refs.sort_unstable();
@@ -102,11 +123,14 @@ pub fn build(cx: &Context<'_>, entry: u64) -> FunctionBody {
 
 impl Walker<'_, '_> {
     fn visit(&mut self, a: u64) {
-        if self.blocks.contains_key(&a) {
+        if self.blocks.contains(a) {
             return;
         }
-        if let Some((&s, b)) = self.blocks.range(..a).next_back()
-            && a < b.end()
+        if let Some(s) = self
+            .blocks
+            .before(a)
+            .filter(|b| a < b.end())
+            .map(|b| b.addr)
             && self.split(s, a)
         {
             return;
@@ -117,7 +141,7 @@ impl Walker<'_, '_> {
     /// Splits the block at `s` so that `a` starts a block; false if `a` is not on one of its
     /// instruction boundaries (overlapping code, decoded separately).
     fn split(&mut self, s: u64, a: u64) -> bool {
-        let Some(b) = self.blocks.get(&s) else {
+        let Some(b) = self.blocks.get(s) else {
             return false;
         };
         let mut at = s;
@@ -142,127 +166,125 @@ impl Walker<'_, '_> {
             addr: s,
             size: a - s,
             insns: n,
-            succs: vec![Edge {
-                to: Some(a),
-                kind: EdgeKind::FallThrough,
-            }],
+            succs: smallvec::smallvec![fall(a)],
         };
-        self.blocks.insert(s, first);
-        self.blocks.insert(a, second);
+        self.blocks.insert(first);
+        self.blocks.insert(second);
         true
     }
 
     fn decode_block(&mut self, start: u64) {
-        let limit = self
-            .blocks
-            .range(start + 1..)
-            .next()
-            .map(|(&s, _)| s)
-            .unwrap_or(u64::MAX);
+        let limit = self.blocks.after(start).unwrap_or(u64::MAX);
+        let cx = self.cx;
         let mut a = start;
         let mut insns = 0u32;
-        let mut succs = Vec::new();
+        let mut succs = Succs::new();
         // constants held by registers within the block: finds `adrp`+`add` code addresses
         let mut consts: FxHashMap<u8, (u64, Origin)> = FxHashMap::default();
-        loop {
-            if a >= limit {
-                succs.push(fall(a));
-                break;
-            }
-            if a != start && self.is_other_function(a) {
-                // runs into the next function: the last call did not return after all
-                succs.push(fall(a));
-                break;
-            }
-            let Some(bytes) = self.cx.code.bytes(a) else {
+        // decoded in runs, one to the end of the code `a` lies in (its section or the next
+        // data run), each with one decoder; a run that ends mid-block continues after it
+        let mut ended = false;
+        while !ended {
+            let Some(bytes) = cx.code.bytes(a).filter(|b| !b.is_empty()) else {
                 self.body.broken.push(a);
                 break;
             };
-            let (insn, sem) = self.cx.dis.decode_sem(bytes, a);
-            if insn.status != InsnStatus::Valid {
-                self.body.broken.push(a);
+            let run = a;
+            cx.dis.decode_sem_run(bytes, a, &mut |insn, sem, bytes| {
+                ended = true;
+                if a >= limit || a != start && a != run && self.is_other_function(a) {
+                    // the next block, or the next function: the last call did not return
+                    succs.push(fall(a));
+                    return false;
+                }
+                if insn.status != InsnStatus::Valid {
+                    self.body.broken.push(a);
+                    return false;
+                }
+                insns += 1;
+                let origin = self.origin(insn, bytes);
+                self.track_consts(&mut consts, &sem.op, origin);
+                let end = insn.end();
+                let mut flow = insn.flow;
+                if let Some(t) = cx.relocated(insn.addr, end) {
+                    flow = match (flow, t) {
+                        (Flow::Call(_), Some(t)) => Flow::Call(t),
+                        (Flow::Call(_), None) => Flow::IndirectCall, // external: unknown here
+                        (Flow::Jump(_), Some(t)) => Flow::Jump(t),
+                        (Flow::Jump(_), None) => Flow::IndirectJump,
+                        (Flow::CondJump(_), Some(t)) => Flow::CondJump(t),
+                        (f, _) => f,
+                    };
+                }
+                a = end;
+                match flow {
+                    Flow::Next => {
+                        ended = false;
+                        return true;
+                    }
+                    Flow::CondJump(t) => {
+                        succs.push(self.branch(t, EdgeKind::Conditional));
+                        succs.push(fall(end));
+                        self.follow(end);
+                    }
+                    Flow::Jump(t) => succs.push(self.branch(t, EdgeKind::Jump)),
+                    Flow::Call(t) => {
+                        succs.push(Edge {
+                            to: Some(t),
+                            kind: EdgeKind::Call,
+                        });
+                        self.body.calls.push(t);
+                        if !cx.noreturn.contains(&t) {
+                            succs.push(fall(end));
+                            self.follow(end);
+                        }
+                    }
+                    Flow::IndirectCall => {
+                        succs.push(Edge {
+                            to: None,
+                            kind: EdgeKind::Call,
+                        });
+                        let slot = match sem.op {
+                            Op::Indirect {
+                                target: Target::Mem(m),
+                            } if m.base.is_none() && m.index.is_none() => Some(m.disp as u64),
+                            _ => None,
+                        };
+                        if !slot.is_some_and(|s| cx.noreturn.contains(&s)) {
+                            succs.push(fall(end));
+                            self.follow(end);
+                        }
+                    }
+                    Flow::IndirectJump => self.pending.push(insn.addr),
+                    Flow::Return => {
+                        succs.push(Edge {
+                            to: None,
+                            kind: EdgeKind::Return,
+                        });
+                        self.body.may_return = true;
+                    }
+                    Flow::Trap => {}
+                }
+                false
+            });
+            // a run that ended on a plain instruction: the block goes on in the next code,
+            // unless that is the next block or function
+            if !ended && (a >= limit || self.is_other_function(a)) {
+                succs.push(fall(a));
                 break;
             }
-            insns += 1;
-            let origin = self.origin(&insn, bytes);
-            self.track_consts(&mut consts, &sem.op, origin);
-            let end = insn.end();
-            let mut flow = insn.flow;
-            if let Some(t) = self.cx.relocated(insn.addr, end) {
-                flow = match (flow, t) {
-                    (Flow::Call(_), Some(t)) => Flow::Call(t),
-                    (Flow::Call(_), None) => Flow::IndirectCall, // external: unknown here
-                    (Flow::Jump(_), Some(t)) => Flow::Jump(t),
-                    (Flow::Jump(_), None) => Flow::IndirectJump,
-                    (Flow::CondJump(_), Some(t)) => Flow::CondJump(t),
-                    (f, _) => f,
-                };
-            }
-            match flow {
-                Flow::Next => {
-                    a = end;
-                    continue;
-                }
-                Flow::CondJump(t) => {
-                    succs.push(self.branch(t, EdgeKind::Conditional));
-                    succs.push(fall(end));
-                    self.follow(end);
-                }
-                Flow::Jump(t) => succs.push(self.branch(t, EdgeKind::Jump)),
-                Flow::Call(t) => {
-                    succs.push(Edge {
-                        to: Some(t),
-                        kind: EdgeKind::Call,
-                    });
-                    self.body.calls.push(t);
-                    if !self.cx.noreturn.contains(&t) {
-                        succs.push(fall(end));
-                        self.follow(end);
-                    }
-                }
-                Flow::IndirectCall => {
-                    succs.push(Edge {
-                        to: None,
-                        kind: EdgeKind::Call,
-                    });
-                    let slot = match sem.op {
-                        Op::Indirect {
-                            target: Target::Mem(m),
-                        } if m.base.is_none() && m.index.is_none() => Some(m.disp as u64),
-                        _ => None,
-                    };
-                    if !slot.is_some_and(|s| self.cx.noreturn.contains(&s)) {
-                        succs.push(fall(end));
-                        self.follow(end);
-                    }
-                }
-                Flow::IndirectJump => self.pending.push(insn.addr),
-                Flow::Return => {
-                    succs.push(Edge {
-                        to: None,
-                        kind: EdgeKind::Return,
-                    });
-                    self.body.may_return = true;
-                }
-                Flow::Trap => {}
-            }
-            a = end;
-            break;
         }
-        self.blocks.insert(
-            start,
-            Block {
-                addr: start,
-                size: a - start,
-                insns,
-                succs,
-            },
-        );
+        self.blocks.insert(Block {
+            addr: start,
+            size: a - start,
+            insns,
+            succs,
+        });
     }
 
     /// Another function's entry: a branch there leaves this function.
     fn is_other_function(&self, t: u64) -> bool {
-        t != self.entry && self.cx.starts.contains(&t)
+        t != self.entry && self.cx.starts.contains(t)
     }
 
     /// The edge of a direct branch to `t`: a tail call (including a conditional one, `jne
@@ -358,17 +380,16 @@ impl Walker<'_, '_> {
 
     fn block_ending_at(&self, jump: u64) -> Option<u64> {
         self.blocks
-            .range(..=jump)
-            .next_back()
-            .filter(|(_, b)| jump < b.end())
-            .map(|(&s, _)| s)
+            .before(jump + 1)
+            .filter(|b| jump < b.end())
+            .map(|b| b.addr)
     }
 
     /// Intra-function predecessors of each block, those that end with a conditional branch (a
     /// bounds check) first.
     fn predecessors(&self) -> FxHashMap<u64, Vec<u64>> {
         let mut preds: FxHashMap<u64, Vec<u64>> = FxHashMap::default();
-        for b in self.blocks.values() {
+        for b in self.blocks.iter() {
             for e in &b.succs {
                 if let (Some(t), EdgeKind::FallThrough | EdgeKind::Conditional | EdgeKind::Jump) =
                     (e.to, e.kind)
@@ -379,7 +400,7 @@ impl Walker<'_, '_> {
         }
         for ps in preds.values_mut() {
             ps.sort_by_key(|p| {
-                let cond = self.blocks[p]
+                let cond = self.blocks[*p]
                     .succs
                     .iter()
                     .any(|e| e.kind == EdgeKind::Conditional);
@@ -417,7 +438,7 @@ impl Walker<'_, '_> {
         let mut steps = Vec::new();
         for (i, &s) in blocks.iter().enumerate() {
             let next = blocks.get(i + 1).copied();
-            let b = &self.blocks[&s];
+            let b = &self.blocks[s];
             let mut a = s;
             while a < b.end() {
                 let Some(bytes) = self.cx.code.bytes(a) else {
@@ -473,7 +494,7 @@ impl Walker<'_, '_> {
                 break;
             }
         }
-        let block = self.blocks.get_mut(&start).expect("block exists");
+        let block = self.blocks.get_mut(start).expect("block exists");
         match result {
             Resolution::Table(sw) => {
                 let mut seen = FxHashSet::default();
@@ -511,6 +532,74 @@ impl Walker<'_, '_> {
     }
 }
 
+/// A function's blocks as the traversal makes them: kept in the order made, with an index by
+/// address (moving whole blocks around a B-tree's nodes cost more than the index does).
+#[derive(Default)]
+struct Blocks {
+    made: Vec<Block>,
+    by_addr: BTreeMap<u64, usize>,
+}
+
+impl Blocks {
+    fn len(&self) -> usize {
+        self.made.len()
+    }
+
+    fn contains(&self, a: u64) -> bool {
+        self.by_addr.contains_key(&a)
+    }
+
+    fn get(&self, a: u64) -> Option<&Block> {
+        self.by_addr.get(&a).map(|&i| &self.made[i])
+    }
+
+    fn get_mut(&mut self, a: u64) -> Option<&mut Block> {
+        self.by_addr.get(&a).map(|&i| &mut self.made[i])
+    }
+
+    /// The block with the highest address below `a`.
+    fn before(&self, a: u64) -> Option<&Block> {
+        self.by_addr
+            .range(..a)
+            .next_back()
+            .map(|(_, &i)| &self.made[i])
+    }
+
+    /// The address of the first block above `a`.
+    fn after(&self, a: u64) -> Option<u64> {
+        self.by_addr.range(a + 1..).next().map(|(&s, _)| s)
+    }
+
+    /// Adds a block, or replaces the one at its address.
+    fn insert(&mut self, b: Block) {
+        match self.by_addr.get(&b.addr) {
+            Some(&i) => self.made[i] = b,
+            None => {
+                self.by_addr.insert(b.addr, self.made.len());
+                self.made.push(b);
+            }
+        }
+    }
+
+    /// In address order.
+    fn iter(&self) -> impl Iterator<Item = &Block> {
+        self.by_addr.values().map(|&i| &self.made[i])
+    }
+
+    fn into_sorted(mut self) -> Vec<Block> {
+        self.made.sort_unstable_by_key(|b| b.addr);
+        self.made.shrink_to_fit();
+        self.made
+    }
+}
+
+impl std::ops::Index<u64> for Blocks {
+    type Output = Block;
+    fn index(&self, a: u64) -> &Block {
+        &self.made[self.by_addr[&a]]
+    }
+}
+
 /// Where a register's constant came from.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Origin {
@@ -520,6 +609,33 @@ enum Origin {
     Page,
     /// A PC-relative address.
     Pc,
+}
+
+/// The body's edges of the kinds that may enter another function (tail call, fall-through,
+/// table target) whose target is not one of its blocks.
+fn exits(blocks: &[Block]) -> Vec<Exit> {
+    let own = |t: u64| blocks.binary_search_by_key(&t, |b| b.addr).is_ok();
+    let mut out = Vec::new();
+    for b in blocks {
+        let calls = b.succs.iter().any(|e| e.kind == EdgeKind::Call);
+        let falls = b.succs.iter().any(|e| e.kind == EdgeKind::FallThrough);
+        for e in &b.succs {
+            if let (
+                Some(to),
+                EdgeKind::TailCall | EdgeKind::FallThrough | EdgeKind::IndirectResolved,
+            ) = (e.to, e.kind)
+                && !own(to)
+            {
+                out.push(Exit {
+                    to,
+                    kind: e.kind,
+                    calls,
+                    falls,
+                });
+            }
+        }
+    }
+    out
 }
 
 fn fall(to: u64) -> Edge {

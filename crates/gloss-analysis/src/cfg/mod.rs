@@ -3,7 +3,7 @@
 //! `Conditional` edge to its target and a `FallThrough` edge to the next instruction.
 mod build;
 
-pub use build::{Context, FunctionBody, build};
+pub use build::{Context, Exit, FunctionBody, build};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
 pub enum EdgeKind {
@@ -36,8 +36,12 @@ pub struct Block {
     pub size: u64,
     /// Number of instructions.
     pub insns: u32,
-    pub succs: Vec<Edge>,
+    pub succs: Succs,
 }
+
+/// A block's successors, held inline up to two (all but a switch's): the traversal makes
+/// millions of blocks, and an allocation each was a fifth of its time.
+pub type Succs = smallvec::SmallVec<[Edge; 2]>;
 
 impl Block {
     pub fn end(&self) -> u64 {

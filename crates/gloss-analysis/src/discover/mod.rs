@@ -16,6 +16,7 @@ mod noreturn;
 mod parts;
 mod prologue;
 
+use crate::addr_set::AddrSet;
 use crate::cfg::{self, Block, Context, FunctionBody};
 use crate::code::CodeMap;
 use crate::idiom::jump_table::Switch;
@@ -165,11 +166,12 @@ pub fn traverse_functions(
     entries: Vec<u64>,
 ) -> Vec<(u64, FunctionBody)> {
     let code = CodeMap::new(image);
-    let starts: FxHashSet<u64> = stated_seeds(image, &code, hints)
-        .evidence
-        .into_keys()
+    let mut starts = AddrSet::new(&code);
+    starts.extend(stated_seeds(image, &code, hints).evidence.into_keys());
+    let entries = entries
+        .into_iter()
+        .filter(|&a| starts.contains(a))
         .collect();
-    let entries = entries.into_iter().filter(|a| starts.contains(a)).collect();
     let cx = Context {
         image,
         dis,
@@ -221,10 +223,14 @@ pub fn analyze(image: &Image, dis: &dyn Disassembler, hints: &[FunctionHint]) ->
     let mut noreturn = noreturn::by_name(image);
     let branch_relocs = branch_relocs(image);
     let mut bodies: BTreeMap<u64, FunctionBody> = BTreeMap::new();
-    let mut starts: FxHashSet<u64> = seeds.evidence.keys().copied().collect();
-    let mut todo: Vec<u64> = starts.iter().copied().collect();
+    let mut starts = AddrSet::new(&code);
+    starts.extend(seeds.evidence.keys().copied());
+    let mut todo: Vec<u64> = starts.sorted();
 
     let mut passes = 0;
+    // what each gap between covered code begins with, kept across rounds: most gaps (the
+    // padding between functions) stay as they are
+    let mut gap_starts = FxHashMap::default();
     for _round in 0..MAX_ROUNDS {
         // traverse until no new call or tail-call targets appear
         while !todo.is_empty() && passes < MAX_PASSES {
@@ -288,7 +294,7 @@ pub fn analyze(image: &Image, dis: &dyn Disassembler, hints: &[FunctionHint]) ->
                 parts_of.insert(part);
                 seeds.evidence.remove(&part);
                 seeds.size.remove(&part);
-                starts.remove(&part);
+                starts.remove(part);
                 bodies.remove(&part);
                 noreturn.remove(&part);
             }
@@ -305,7 +311,7 @@ pub fn analyze(image: &Image, dis: &dyn Disassembler, hints: &[FunctionHint]) ->
         // (in relocatable objects the operands are not relocated: their constants mean nothing)
         for b in bodies.values().filter(|_| !image.synthetic_layout) {
             for &r in &b.code_refs {
-                if !starts.contains(&r)
+                if !starts.contains(r)
                     && !stated.inside(r)
                     && !covered().contains(r)
                     && !spans().inside(r)
@@ -316,37 +322,40 @@ pub fn analyze(image: &Image, dis: &dyn Disassembler, hints: &[FunctionHint]) ->
             }
         }
         // a pointer in data may also name a block another function's traversal ran into
-        let block_starts = std::cell::OnceCell::new();
-        let block_starts = || {
-            block_starts.get_or_init(|| {
-                bodies
-                    .values()
-                    .flat_map(|b| b.blocks.iter().map(|bl| bl.addr))
-                    .collect::<FxHashSet<u64>>()
-            })
-        };
+        let mut in_blocks = Vec::new();
         for &r in &pointers {
-            if starts.contains(&r) {
+            if starts.contains(r) {
                 // known already (a prologue, a call): the pointer is more evidence
                 seeds.add(r, Evidence::DataPointer);
-                continue;
+            } else if stated.inside(r) {
+            } else if covered().contains(r) {
+                in_blocks.push(r);
+            } else if seeds.add(r, Evidence::DataPointer) {
+                extra.push(r);
             }
-            if !starts.contains(&r)
-                && !stated.inside(r)
-                && (!covered().contains(r) || block_starts().contains(&r))
-                && seeds.add(r, Evidence::DataPointer)
-            {
+        }
+        let owners = parts::owners(&bodies, in_blocks.iter().copied());
+        for r in in_blocks {
+            let block_start = owners.get(&r).is_some_and(|fs| {
+                fs.iter().any(|f| {
+                    bodies[f]
+                        .blocks
+                        .binary_search_by_key(&r, |b| b.addr)
+                        .is_ok()
+                })
+            });
+            if block_start && seeds.add(r, Evidence::DataPointer) {
                 extra.push(r);
             }
         }
         if extra.is_empty() {
             let gaps: Vec<(u64, prologue::GapStart)> =
-                prologue::in_gaps(&code, dis, &coverage(&bodies, true))
+                prologue::in_gaps(&code, dis, &coverage(&bodies, true), &mut gap_starts)
                     .into_iter()
                     .filter(|g| !stubs.iter().any(|s| s.contains(&g.0)))
                     .collect();
             for &(a, _) in gaps.iter().filter(|g| g.1 == prologue::GapStart::Prologue) {
-                if !starts.contains(&a)
+                if !starts.contains(a)
                     && !stated.inside(a)
                     && !fragments.inside(a)
                     && seeds.add(a, Evidence::Prologue)
@@ -359,7 +368,7 @@ pub fn analyze(image: &Image, dis: &dyn Disassembler, hints: &[FunctionHint]) ->
             // reached through a computed goto)
             if extra.is_empty() {
                 for &(a, _) in gaps.iter().filter(|g| g.1 == prologue::GapStart::Aligned) {
-                    if !starts.contains(&a)
+                    if !starts.contains(a)
                         && !stated.inside(a)
                         && !fragments.inside(a)
                         && !spans().inside(a)
@@ -541,13 +550,20 @@ fn branch_relocs(image: &Image) -> Vec<(u64, Option<u64>)> {
 }
 
 /// Functions whose blocks contain another function's entry (found after they were traversed).
-fn swallowed(bodies: &BTreeMap<u64, FunctionBody>, starts: &FxHashSet<u64>) -> Vec<u64> {
+fn swallowed(bodies: &BTreeMap<u64, FunctionBody>, starts: &AddrSet) -> Vec<u64> {
+    let sorted = starts.sorted();
     bodies
         .iter()
-        .filter(|(a, b)| {
-            b.blocks
+        .filter(|&(&a, b)| {
+            // only a body with another start among its blocks' addresses needs looking at
+            let i = sorted.partition_point(|&s| s < b.lo);
+            sorted[i..]
                 .iter()
-                .any(|bl| bl.addr != **a && starts.contains(&bl.addr))
+                .take_while(|&&s| s < b.hi)
+                .any(|&s| s != a)
+                && b.blocks
+                    .iter()
+                    .any(|bl| bl.addr != a && starts.contains(bl.addr))
         })
         .map(|(&a, _)| a)
         .collect()
@@ -560,14 +576,11 @@ fn infer_noreturn(bodies: &BTreeMap<u64, FunctionBody>, noreturn: &mut FxHashSet
     loop {
         let mut changed = false;
         for (&a, b) in bodies {
-            if noreturn.contains(&a) || b.may_return || !b.broken.is_empty() {
+            if b.may_return || !b.broken.is_empty() || noreturn.contains(&a) {
                 continue;
             }
-            let falls_out = b.blocks.iter().any(|bl| {
-                bl.succs.iter().any(|e| {
-                    e.kind == cfg::EdgeKind::FallThrough
-                        && e.to.is_some_and(|t| bodies.contains_key(&t) && t != a)
-                })
+            let falls_out = b.exits.iter().any(|e| {
+                e.kind == cfg::EdgeKind::FallThrough && e.to != a && bodies.contains_key(&e.to)
             });
             if falls_out || b.tail_calls.iter().any(|t| !noreturn.contains(t)) {
                 continue;
@@ -647,7 +660,7 @@ fn leaving_jumps(
     code: &CodeMap,
     bodies: &BTreeMap<u64, FunctionBody>,
     seeds: &Seeds,
-    starts: &FxHashSet<u64>,
+    starts: &AddrSet,
     stated: &Extents,
     fragments: &Extents,
     parts_of: &FxHashSet<u64>,
@@ -655,21 +668,24 @@ fn leaving_jumps(
     // Only functions whose start something stated or called count, as jumpers and as the
     // boundaries jumps cross: a start wrongly placed inside a function would otherwise make
     // every jump of that function across it a "tail call", and those more.
-    let trusted = |a: u64| {
-        seeds.evidence.get(&a).is_some_and(|ev| {
-            ev.iter().any(|e| {
-                !matches!(
-                    e,
-                    Evidence::TailCall
-                        | Evidence::AddressTaken
-                        | Evidence::Prologue
-                        | Evidence::Aligned
-                )
-            })
+    let sorted: Vec<u64> = seeds
+        .evidence
+        .iter()
+        .filter(|(a, ev)| {
+            starts.contains(**a)
+                && ev.iter().any(|e| {
+                    !matches!(
+                        e,
+                        Evidence::TailCall
+                            | Evidence::AddressTaken
+                            | Evidence::Prologue
+                            | Evidence::Aligned
+                    )
+                })
         })
-    };
-    let mut sorted: Vec<u64> = starts.iter().copied().filter(|&a| trusted(a)).collect();
-    sorted.sort_unstable();
+        .map(|(&a, _)| a)
+        .collect();
+    let trusted = |a: u64| sorted.binary_search(&a).is_ok();
     let mut out = Vec::new();
     for (&f, body) in bodies.iter().filter(|(f, _)| trusted(**f)) {
         let own_end = stated.end_of(f);
@@ -680,6 +696,9 @@ fn leaving_jumps(
             .copied()
             .unwrap_or(u64::MAX);
         let range_end = own_end.unwrap_or(next);
+        if body.lo >= f && body.hi <= range_end {
+            continue; // every jump lands in its own range (jump targets are its blocks)
+        }
         for b in body
             .blocks
             .iter()
@@ -689,7 +708,7 @@ fn leaving_jumps(
                 let Some(t) = e.to.filter(|&t| code.contains(t)) else {
                     continue;
                 };
-                if starts.contains(&t)
+                if starts.contains(t)
                     || parts_of.contains(&t)
                     || stated.inside(t)
                     || fragments.covers(t)
@@ -721,11 +740,25 @@ fn leaving_jumps(
 /// starts (a split-off part), from the first to the end of the last of them. Code inside such
 /// a span is the function's own even where no block reached it: the labels of a computed
 /// goto, the cases of a table not recovered, the middle of a cold part.
-fn spans_of(bodies: &BTreeMap<u64, FunctionBody>, starts: &FxHashSet<u64>) -> Extents {
-    let mut sorted: Vec<u64> = starts.iter().copied().collect();
-    sorted.sort_unstable();
+fn spans_of(bodies: &BTreeMap<u64, FunctionBody>, starts: &AddrSet) -> Extents {
+    let sorted = starts.sorted();
     let mut out: Vec<(u64, u64)> = Vec::new();
     for (&f, b) in bodies {
+        if b.blocks.is_empty() {
+            continue;
+        }
+        let own = sorted.partition_point(|&s| s <= f);
+        let reaches_cases = b.unresolved.iter().any(|u| may_reach_cases(u.1));
+        let next = sorted.get(own).copied();
+        if b.lo >= f && next.is_none_or(|n| b.hi <= n) {
+            // all its blocks lie between its entry and the next start
+            let hi = match next {
+                Some(n) if reaches_cases => n.max(b.hi),
+                _ => b.hi,
+            };
+            out.push((f, hi.saturating_sub(f)));
+            continue;
+        }
         // region index (between consecutive starts) -> (lowest block, highest end)
         let mut regions: BTreeMap<usize, (u64, u64)> = BTreeMap::new();
         for bl in &b.blocks {
@@ -734,10 +767,9 @@ fn spans_of(bodies: &BTreeMap<u64, FunctionBody>, starts: &FxHashSet<u64>) -> Ex
             r.0 = r.0.min(bl.addr);
             r.1 = r.1.max(bl.end());
         }
-        let own = sorted.partition_point(|&s| s <= f);
         for (i, (lo, hi)) in regions {
             if i == own {
-                let hi = if !b.unresolved.iter().any(|u| may_reach_cases(u.1)) {
+                let hi = if !reaches_cases {
                     hi
                 } else {
                     sorted.get(i).copied().unwrap_or(hi).max(hi)
@@ -772,10 +804,18 @@ impl Covered {
 }
 
 fn coverage(bodies: &BTreeMap<u64, FunctionBody>, tables: bool) -> Covered {
-    let mut r: Vec<(u64, u64)> = bodies
-        .values()
-        .flat_map(|b| b.blocks.iter().map(|bl| (bl.addr, bl.end())))
-        .collect();
+    // each body's blocks are in address order: merge them there, then sort the few ranges
+    // per body
+    let mut r: Vec<(u64, u64)> = Vec::new();
+    for b in bodies.values() {
+        let first = r.len();
+        for bl in &b.blocks {
+            match r[first..].last_mut() {
+                Some(l) if bl.addr <= l.1 => l.1 = l.1.max(bl.end()),
+                _ => r.push((bl.addr, bl.end())),
+            }
+        }
+    }
     if tables {
         // jump tables that lie in code (MSVC puts them after the function) are data
         for sw in bodies.values().flat_map(|b| &b.switches) {
@@ -783,7 +823,7 @@ fn coverage(bodies: &BTreeMap<u64, FunctionBody>, tables: bool) -> Covered {
             r.push((sw.table_addr, sw.table_addr.saturating_add(n)));
         }
     }
-    r.sort_by_key(|x| x.0);
+    r.sort_unstable();
     let mut out: Vec<(u64, u64)> = Vec::with_capacity(r.len());
     for (s, e) in r {
         match out.last_mut() {

@@ -42,47 +42,27 @@ pub(super) fn find(
         for &r in body.code_refs.iter().filter(|r| only_fde(**r)) {
             refuted.insert(r); // its address is taken: maybe a function pointer
         }
-        for b in &body.blocks {
-            let mut calls = false;
-            let mut falls = false;
-            for e in &b.succs {
-                match e.kind {
-                    EdgeKind::Call => calls = true,
-                    EdgeKind::FallThrough => falls = true,
-                    _ => {}
-                }
-            }
-            for e in &b.succs {
-                if !matches!(
-                    e.kind,
-                    EdgeKind::TailCall | EdgeKind::FallThrough | EdgeKind::IndirectResolved
-                ) {
+        for e in body.exits.iter().filter(|e| e.to != f && only_fde(e.to)) {
+            let own = match e.kind {
+                // a conditional branch (the not-taken path falls through), or a jump to code
+                // that never returns
+                EdgeKind::TailCall => e.falls || noreturn.contains(&e.to),
+                // straight-line code runs into it; after a call that did not return, the
+                // bytes after the call say nothing
+                EdgeKind::FallThrough if e.calls => continue,
+                EdgeKind::FallThrough => true,
+                // a table of function pointers jumped through with a bounds check (a tail
+                // call `jmp *tab(,%rax,8)`) looks like a switch: its entries may be functions
+                _ => {
+                    refuted.insert(e.to);
                     continue;
                 }
-                let Some(t) = e.to.filter(|&t| t != f && only_fde(t)) else {
-                    continue;
-                };
-                let own = match e.kind {
-                    // a conditional branch (the not-taken path falls through), or a jump to code
-                    // that never returns
-                    EdgeKind::TailCall => falls || noreturn.contains(&t),
-                    // straight-line code runs into it; after a call that did not return, the
-                    // bytes after the call say nothing
-                    EdgeKind::FallThrough if calls => continue,
-                    EdgeKind::FallThrough => true,
-                    // a table of function pointers jumped through with a bounds check (a tail
-                    // call `jmp *tab(,%rax,8)`) looks like a switch: its entries may be functions
-                    _ => {
-                        refuted.insert(t);
-                        continue;
-                    }
-                };
-                let entry = entries
-                    .entry(t)
-                    .or_insert_with(|| (FxHashSet::default(), true));
-                entry.0.insert(f);
-                entry.1 &= own;
-            }
+            };
+            let entry = entries
+                .entry(e.to)
+                .or_insert_with(|| (FxHashSet::default(), true));
+            entry.0.insert(f);
+            entry.1 &= own;
         }
     }
     let mut out: Vec<(u64, u64)> = Vec::new();
@@ -93,9 +73,8 @@ pub(super) fn find(
     }
     // code that runs on into another function's interior (a cold part jumping back to its hot
     // part) is that function's: functions never branch into each other's middles
-    // (only blocks outside the part's own range, up to the next function, are looked up: the
-    // index of every function's blocks is built when the first such block is met)
-    let blocks = std::cell::OnceCell::new();
+    // (only blocks outside the part's own range, up to the next function, are looked up)
+    let mut outside: Vec<(u64, Vec<u64>)> = Vec::new();
     for (&x, body) in bodies {
         if !only_fde(x) || refuted.contains(&x) || out.iter().any(|o| o.0 == x) {
             continue;
@@ -105,11 +84,28 @@ pub(super) fn find(
             .next()
             .map(|(&n, _)| n)
             .unwrap_or(u64::MAX);
-        let mut shared: FxHashSet<u64> = FxHashSet::default();
-        for b in body.blocks.iter().filter(|b| b.addr < x || b.addr >= next) {
-            let blocks = blocks.get_or_init(|| Blocks::new(bodies));
-            shared.extend(blocks.owners(b.addr).filter(|&f| f != x));
+        if body.lo >= x && body.hi <= next {
+            continue;
         }
+        let away: Vec<u64> = body
+            .blocks
+            .iter()
+            .filter(|b| b.addr < x || b.addr >= next)
+            .map(|b| b.addr)
+            .collect();
+        if !away.is_empty() {
+            outside.push((x, away));
+        }
+    }
+    let owners = owners(bodies, outside.iter().flat_map(|o| o.1.iter().copied()));
+    for (x, away) in outside {
+        let shared: FxHashSet<u64> = away
+            .iter()
+            .filter_map(|a| owners.get(a))
+            .flatten()
+            .copied()
+            .filter(|&f| f != x)
+            .collect();
         if shared.len() != 1 {
             continue;
         }
@@ -125,27 +121,33 @@ pub(super) fn find(
     out
 }
 
-/// Every function's blocks, to ask which functions' code an address lies in.
-struct Blocks(Vec<(u64, u64, u64)>);
-
-impl Blocks {
-    fn new(bodies: &BTreeMap<u64, FunctionBody>) -> Blocks {
-        let mut v: Vec<(u64, u64, u64)> = bodies
-            .iter()
-            .flat_map(|(&f, b)| b.blocks.iter().map(move |bl| (bl.addr, bl.end(), f)))
-            .collect();
-        v.sort_by_key(|b| b.0);
-        Blocks(v)
+/// For each address asked, the functions with a block that holds it: one pass over every
+/// block, each looking up the (sorted) addresses it holds.
+pub(super) fn owners(
+    bodies: &BTreeMap<u64, FunctionBody>,
+    asked: impl Iterator<Item = u64>,
+) -> FxHashMap<u64, Vec<u64>> {
+    let mut asked: Vec<u64> = asked.collect();
+    let mut out: FxHashMap<u64, Vec<u64>> = FxHashMap::default();
+    if asked.is_empty() {
+        return out;
     }
-
-    /// The functions with a block that holds `a`. Blocks are short: look back a few.
-    fn owners(&self, a: u64) -> impl Iterator<Item = u64> + '_ {
-        let i = self.0.partition_point(|b| b.0 <= a);
-        self.0[..i]
-            .iter()
-            .rev()
-            .take(64)
-            .filter(move |b| a < b.1)
-            .map(|b| b.2)
+    asked.sort_unstable();
+    asked.dedup();
+    for (&f, body) in bodies {
+        let i = asked.partition_point(|&a| a < body.lo);
+        if asked.get(i).is_none_or(|&a| a >= body.hi) {
+            continue; // no address asked lies among its blocks
+        }
+        for b in &body.blocks {
+            let i = asked.partition_point(|&a| a < b.addr);
+            for &a in asked[i..].iter().take_while(|&&a| a < b.end()) {
+                let o = out.entry(a).or_default();
+                if o.last() != Some(&f) {
+                    o.push(f);
+                }
+            }
+        }
     }
+    out
 }

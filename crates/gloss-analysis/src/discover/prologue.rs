@@ -9,6 +9,7 @@
 use super::Covered;
 use crate::code::CodeMap;
 use gloss_core::{Arch, Disassembler, Flow, InsnStatus};
+use rustc_hash::FxHashMap;
 
 const X86_ENDBR64: [u8; 4] = [0xf3, 0x0f, 0x1e, 0xfa];
 const X86_PUSH_RBP_MOV: [u8; 4] = [0x55, 0x48, 0x89, 0xe5];
@@ -86,12 +87,16 @@ fn plausible(code: &CodeMap, dis: &dyn Disassembler, mut a: u64) -> bool {
     false
 }
 
+/// What a gap `(start, end)` begins with, as [`in_gaps`] found it.
+pub(super) type GapCache = FxHashMap<(u64, u64), Option<(u64, GapStart)>>;
+
 /// The first instruction after padding of each gap in the code not covered by any block,
-/// when it is a prologue or aligned code.
+/// when it is a prologue or aligned code. Gaps already in `cache` are not decoded again.
 pub(super) fn in_gaps(
     code: &CodeMap,
     dis: &dyn Disassembler,
     covered: &Covered,
+    cache: &mut GapCache,
 ) -> Vec<(u64, GapStart)> {
     let mut out = Vec::new();
     for (start, end) in code.sections() {
@@ -109,37 +114,47 @@ pub(super) fn in_gaps(
         if pos < end {
             gaps.push((pos, end));
         }
-        // In each gap, the first instruction after padding, and failing that the first after
-        // each return, jump or trap that follows (code left over from the function before,
-        // reached by nothing the analysis resolved) and its padding: one start per gap per
-        // round, as the traversal of a start covers an unknown part of the gap.
-        for (mut a, e) in gaps {
-            let mut after_end = true;
-            while a < e {
-                let Some(b) = code.bytes(a) else { break };
-                if let Some(n) = padding(dis, b, a) {
-                    a += n;
-                    continue;
-                }
-                if after_end {
-                    if is_prologue(dis.arch(), b) {
-                        out.push((a, GapStart::Prologue));
-                        break;
-                    }
-                    if a % FUNCTION_ALIGN == 0 && plausible(code, dis, a) {
-                        out.push((a, GapStart::Aligned));
-                        break;
-                    }
-                }
-                let insn = dis.decode(b, a);
-                after_end = insn.status == InsnStatus::Valid
-                    && matches!(
-                        insn.flow,
-                        Flow::Return | Flow::Jump(_) | Flow::IndirectJump | Flow::Trap
-                    );
-                a = insn.end();
-            }
+        // one start per gap per round: the traversal of a start covers an unknown part of it
+        for gap in gaps {
+            let found = *cache
+                .entry(gap)
+                .or_insert_with(|| gap_start(code, dis, gap));
+            out.extend(found);
         }
     }
     out
+}
+
+/// The first instruction after padding of a gap, and failing that the first after each
+/// return, jump or trap that follows (code left over from the function before, reached by
+/// nothing the analysis resolved) and its padding, when it is a prologue or aligned code.
+fn gap_start(
+    code: &CodeMap,
+    dis: &dyn Disassembler,
+    (mut a, e): (u64, u64),
+) -> Option<(u64, GapStart)> {
+    let mut after_end = true;
+    while a < e {
+        let Some(b) = code.bytes(a) else { break };
+        if let Some(n) = padding(dis, b, a) {
+            a += n;
+            continue;
+        }
+        if after_end {
+            if is_prologue(dis.arch(), b) {
+                return Some((a, GapStart::Prologue));
+            }
+            if a % FUNCTION_ALIGN == 0 && plausible(code, dis, a) {
+                return Some((a, GapStart::Aligned));
+            }
+        }
+        let insn = dis.decode(b, a);
+        after_end = insn.status == InsnStatus::Valid
+            && matches!(
+                insn.flow,
+                Flow::Return | Flow::Jump(_) | Flow::IndirectJump | Flow::Trap
+            );
+        a = insn.end();
+    }
+    None
 }

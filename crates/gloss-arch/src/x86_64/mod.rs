@@ -158,6 +158,37 @@ impl Disassembler for X86_64 {
         }
     }
 
+    fn decode_sem_run(
+        &self,
+        bytes: &[u8],
+        addr: u64,
+        f: &mut dyn FnMut(&Insn, &Sem, &[u8]) -> bool,
+    ) {
+        // one decoder for the whole run, as in `decode_text_run`
+        let mut d = Decoder::with_ip(64, bytes, addr, DecoderOptions::NONE);
+        let mut i = Instruction::default();
+        while d.can_decode() {
+            let pos = d.position();
+            let ip = addr.wrapping_add(pos as u64);
+            d.decode_out(&mut i);
+            let insn = to_insn(&i, ip);
+            let sem = match insn.status {
+                InsnStatus::Valid => sem::lower(&i),
+                _ => Sem::NONE,
+            };
+            if !f(&insn, &sem, &bytes[pos..]) {
+                return;
+            }
+            if insn.status == InsnStatus::Invalid {
+                // resynchronise one byte on, as `decode_sem` on the next byte would
+                if d.set_position(pos + 1).is_err() {
+                    return;
+                }
+                d.set_ip(ip.wrapping_add(1));
+            }
+        }
+    }
+
     fn decode_text(&self, bytes: &[u8], addr: u64, syntax: Syntax, out: &mut InsnText) -> Insn {
         let i = decode_one(bytes, addr);
         FORMATTERS.with(|f| format_insn(&mut f.borrow_mut(), &i, addr, syntax, out))
