@@ -5,7 +5,7 @@ use gloss_core::{
     SymbolKind, SymbolSource, SymbolTable,
 };
 use object::elf::{self as e};
-use object::read::elf::{ElfFile64, FileHeader, ProgramHeader};
+use object::read::elf::{ElfFile64, FileHeader, ProgramHeader, Sym as _};
 use object::{Object, ObjectSection, ObjectSymbol, ObjectSymbolTable, RelocationTarget};
 use std::sync::Arc;
 
@@ -72,7 +72,7 @@ pub(crate) fn load(bytes: Arc<dyn AsRef<[u8]> + Send + Sync>) -> Result<Image, E
     img.mapping = mapping;
 
     img.imports = imports(&file);
-    name_plt_entries(&img.sections, data, arch, &mut img.imports);
+    let ifuncs = ifunc_slots(&file);
     for imp in &img.imports {
         if let Some(slot) = imp.slot {
             syms.push(make_symbol(
@@ -84,21 +84,46 @@ pub(crate) fn load(bytes: Arc<dyn AsRef<[u8]> + Send + Sync>) -> Result<Image, E
                 false,
             ));
         }
-        if let Some(stub) = imp.stub {
-            let size = if arch == Arch::X86_64 {
-                plt_entry_size(&img.sections, stub.0)
-            } else {
-                16
-            };
-            syms.push(make_symbol(
-                &format!("{}@plt", imp.name),
-                stub.0,
-                size,
-                SymbolKind::Import,
-                SymbolSource::Synthetic,
-                false,
-            ));
-        }
+    }
+    for (slot, name) in &ifuncs {
+        syms.push(make_symbol(
+            &format!("{name}@got"),
+            *slot,
+            8,
+            SymbolKind::Import,
+            SymbolSource::Synthetic,
+            false,
+        ));
+    }
+    // PLT entries, named after the import (or ifunc) whose slot each one jumps through.
+    let by_slot: std::collections::HashMap<u64, usize> = img
+        .imports
+        .iter()
+        .enumerate()
+        .filter_map(|(i, imp)| imp.slot.map(|s| (s.0, i)))
+        .collect();
+    let ifunc_by_slot: std::collections::HashMap<u64, &str> =
+        ifuncs.iter().map(|(s, n)| (*s, n.as_str())).collect();
+    for e in plt_entries(&img.sections, data, arch) {
+        let name = if let Some(&i) = by_slot.get(&e.slot) {
+            if img.imports[i].stub.is_some() {
+                continue; // the first entry for a slot: `.plt` before `.plt.sec`
+            }
+            img.imports[i].stub = Some(Addr(e.addr));
+            img.imports[i].name.as_str()
+        } else if let Some(n) = ifunc_by_slot.get(&e.slot) {
+            n
+        } else {
+            continue;
+        };
+        syms.push(make_symbol(
+            &format!("{name}@plt"),
+            e.addr,
+            e.size,
+            SymbolKind::Import,
+            SymbolSource::Synthetic,
+            false,
+        ));
     }
     img.symbols = SymbolTable::new(syms);
     img.relocs = common::relocations(&file, &layout, !relocatable);
@@ -300,61 +325,89 @@ fn imports(file: &ElfFile64<'_, object::Endianness>) -> Vec<Import> {
     out
 }
 
-fn plt_entry_size(sections: &[gloss_core::Section], addr: u64) -> u64 {
-    match sections
-        .iter()
-        .find(|s| s.contains(addr))
-        .map(|s| s.name.as_str())
-    {
-        Some(".plt.got") => 8,
-        _ => 16,
+/// `IRELATIVE` GOT slots (calls of ifuncs defined in the file itself, through the PLT): each
+/// slot with the name of the `STT_GNU_IFUNC` symbol whose value is the relocation's addend (the
+/// resolver), else `*ABS*+0x<addend>` as objdump names it.
+fn ifunc_slots(file: &ElfFile64<'_, object::Endianness>) -> Vec<(u64, String)> {
+    let mut out = Vec::new();
+    let Some(relocs) = file.dynamic_relocations() else {
+        return out;
+    };
+    let endian = file.endian();
+    let mut ifunc_names: std::collections::HashMap<u64, String> = Default::default();
+    for sym in file.symbols().chain(file.dynamic_symbols()) {
+        if sym.elf_symbol().st_type() == e::STT_GNU_IFUNC
+            && let Ok(name) = sym.name()
+            && !name.is_empty()
+        {
+            ifunc_names
+                .entry(sym.elf_symbol().st_value(endian))
+                .or_insert_with(|| name.to_string());
+        }
     }
+    for (off, r) in relocs {
+        let object::RelocationFlags::Elf { r_type } = r.flags() else {
+            continue;
+        };
+        if r_type != e::R_X86_64_IRELATIVE && r_type != e::R_AARCH64_IRELATIVE {
+            continue;
+        }
+        let resolver = r.addend() as u64;
+        let name = ifunc_names
+            .get(&resolver)
+            .cloned()
+            .unwrap_or_else(|| format!("*ABS*+{resolver:#x}"));
+        out.push((off, name));
+    }
+    out.sort();
+    out
 }
 
-/// Finds each PLT entry's GOT slot by reading the entry's own code, as the linker laid it out:
-/// x86-64 `jmp *disp(%rip)` (`ff 25`, optionally after `endbr64`/`bnd`), AArch64
-/// `adrp x16, page; ldr x17, [x16, #off]`. Entries whose slot is not an import slot (the PLT
-/// header's jump to the resolver) stay unnamed.
-fn name_plt_entries(
-    sections: &[gloss_core::Section],
-    data: &[u8],
-    arch: Arch,
-    imports: &mut [Import],
-) {
-    let by_slot: std::collections::HashMap<u64, usize> = imports
-        .iter()
-        .enumerate()
-        .filter_map(|(i, imp)| imp.slot.map(|s| (s.0, i)))
-        .collect();
-    for s in sections
-        .iter()
-        .filter(|s| s.kind == SectionKind::Code && s.name.starts_with(".plt"))
-    {
+/// One PLT entry: where it starts (its `endbr64` / `bti c` included), its length (the padding
+/// after its jump included), and the GOT slot it jumps through.
+struct PltEntry {
+    addr: u64,
+    size: u64,
+    slot: u64,
+}
+
+/// Reads every PLT entry's GOT slot from the entry's own code, as the linker laid it out, in
+/// `.plt`, `.plt.sec`, `.plt.got`, `.plt.bnd` and `.iplt` (ld.lld's ifunc entries):
+/// x86-64 `jmp *disp(%rip)` (`ff 25`, after `endbr64` and/or a `bnd` prefix); AArch64
+/// `adrp x16, page; ldr x17, [x16, #off]` (after `bti c`). Entries of the lazy `.plt` that
+/// only push and jump to the resolver (IBT layouts) read no slot; the PLT header reads the
+/// resolver's slot, which no import has.
+fn plt_entries(sections: &[gloss_core::Section], data: &[u8], arch: Arch) -> Vec<PltEntry> {
+    let mut out = Vec::new();
+    for s in sections.iter().filter(|s| {
+        s.kind == SectionKind::Code && (s.name.starts_with(".plt") || s.name == ".iplt")
+    }) {
         let Some(bytes) = s.file_range.clone().and_then(|r| data.get(r)) else {
             continue;
         };
         match arch {
             Arch::X86_64 => {
-                let step = plt_entry_size(sections, s.addr.0) as usize;
+                // 16-byte entries, except GNU ld's `.plt.got` without IBT: `jmp; xchg %ax,%ax`
+                let step = if s.name == ".plt.got" && !bytes.starts_with(&ENDBR64) {
+                    8
+                } else {
+                    16
+                };
                 for entry in (0..bytes.len()).step_by(step) {
-                    let e = &bytes[entry..(entry + step).min(bytes.len())];
-                    let Some(p) = e.windows(2).position(|w| w == [0xff, 0x25]) else {
+                    let window = &bytes[entry..(entry + step).min(bytes.len())];
+                    let Some(p) = window.windows(2).position(|w| w == [0xff, 0x25]) else {
                         continue;
                     };
-                    let Some(disp) = e.get(p + 2..p + 6) else {
+                    let Some(disp) = bytes.get(entry + p + 2..entry + p + 6) else {
                         continue;
                     };
                     let disp = i32::from_le_bytes([disp[0], disp[1], disp[2], disp[3]]) as i64;
-                    let slot = s
-                        .addr
-                        .0
-                        .wrapping_add((entry + p + 6) as u64)
-                        .wrapping_add(disp as u64);
-                    if let Some(&i) = by_slot.get(&slot) {
-                        imports[i]
-                            .stub
-                            .get_or_insert(Addr(s.addr.0.wrapping_add(entry as u64)));
-                    }
+                    let end = s.addr.0.wrapping_add((entry + p + 6) as u64);
+                    out.push(PltEntry {
+                        addr: s.addr.0.wrapping_add(entry as u64),
+                        size: window.len() as u64,
+                        slot: end.wrapping_add(disp as u64),
+                    });
                 }
             }
             Arch::Aarch64 => {
@@ -366,25 +419,41 @@ fn name_plt_entries(
                 let mut o = 0;
                 while let (Some(w0), Some(w1)) = (word(o), word(o + 4)) {
                     let pc = s.addr.0.wrapping_add(o as u64);
-                    if let (Some(page), Some((rn, off))) = (adrp_page(w0, pc), ldr_x_uimm(w1)) {
-                        if rn == (w0 & 0x1f) {
-                            if let Some(&i) = by_slot.get(&page.wrapping_add(off)) {
-                                // A BTI landing pad before the ADRP belongs to the entry.
-                                let start = if o >= 4 && word(o - 4) == Some(0xd503245f) {
-                                    pc.wrapping_sub(4)
-                                } else {
-                                    pc
-                                };
-                                imports[i].stub.get_or_insert(Addr(start));
-                            }
+                    if let (Some(page), Some((rn, off))) = (adrp_page(w0, pc), ldr_x_uimm(w1))
+                        && rn == (w0 & 0x1f)
+                    {
+                        // A BTI landing pad before the ADRP belongs to the entry.
+                        let start = if o >= 4 && word(o - 4) == Some(BTI_C) {
+                            o - 4
+                        } else {
+                            o
+                        };
+                        // up to the `br x17` (GNU ld, ld.lld: adrp, ldr, add, br), then
+                        // over the `nop`s that pad ld.lld's BTI entries
+                        let mut end = (o + 8..o + 20)
+                            .step_by(4)
+                            .find(|&q| word(q).is_some_and(|w| w & 0xffff_fc1f == 0xd61f_0000))
+                            .map_or(o + 16, |q| q + 4);
+                        while word(end) == Some(NOP) {
+                            end += 4;
                         }
+                        out.push(PltEntry {
+                            addr: s.addr.0.wrapping_add(start as u64),
+                            size: (end - start) as u64,
+                            slot: page.wrapping_add(off),
+                        });
                     }
                     o += 4;
                 }
             }
         }
     }
+    out
 }
+
+const ENDBR64: [u8; 4] = [0xf3, 0x0f, 0x1e, 0xfa];
+const BTI_C: u32 = 0xd503_245f;
+const NOP: u32 = 0xd503_201f;
 
 /// ADRP's page address, if `w` is an ADRP.
 pub(crate) fn adrp_page(w: u32, pc: u64) -> Option<u64> {

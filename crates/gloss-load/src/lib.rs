@@ -15,6 +15,7 @@ mod macho;
 mod pe;
 mod raw;
 mod relocate;
+mod thunks;
 
 pub use demangle::demangle;
 pub use dwarf::source_lines;

@@ -74,6 +74,7 @@ pub(crate) fn load(bytes: Arc<dyn AsRef<[u8]> + Send + Sync>) -> Result<Image, E
             ));
         }
     }
+    name_thunks(&mut img, &mut syms);
 
     let dll_characteristics = opt.dll_characteristics().0;
     let load_config = load_config(&file, data);
@@ -122,6 +123,81 @@ pub(crate) fn load(bytes: Arc<dyn AsRef<[u8]> + Send + Sync>) -> Result<Image, E
         cet_compat: cet_compat(&file, data),
     });
     Ok(img)
+}
+
+/// Import thunks (`jmp *__imp_X(%rip)`, `adrp; ldr; br x16`) become `Import::stub` and a
+/// symbol with the import's bare name, `X`, as the import library names the thunk it supplies
+/// (docs/decisions/0005-import-stubs.md); delay-load imports' `__imp_load_X` thunks and the
+/// `__tailMerge_<dll>` helper they share are named too.
+fn name_thunks(img: &mut Image, syms: &mut Vec<gloss_core::Symbol>) {
+    let mut starts: Vec<u64> = syms
+        .iter()
+        .filter(|s| s.kind == SymbolKind::Function)
+        .map(|s| s.addr.0)
+        .collect();
+    starts.sort_unstable();
+    let mut functions: Vec<(u64, u64)> = crate::hints::function_hints(img)
+        .hints
+        .iter()
+        .filter_map(|h| h.size.map(|n| (h.addr.0, h.addr.0.saturating_add(n))))
+        .collect();
+    functions.sort_unstable();
+    for t in crate::thunks::find(img, &img.imports, &starts, &functions) {
+        let imp = &mut img.imports[t.import];
+        imp.stub.get_or_insert(Addr(t.addr));
+        syms.push(make_symbol(
+            &imp.name,
+            t.addr,
+            t.size,
+            SymbolKind::Import,
+            SymbolSource::Synthetic,
+            false,
+        ));
+    }
+    let mut merges = Vec::new();
+    for imp in img.imports.iter().filter(|i| i.delay) {
+        let Some(slot) = imp.slot else { continue };
+        let Some(at) = img.read_u64(slot.0) else {
+            continue;
+        };
+        if img
+            .section_at(at)
+            .is_none_or(|s| s.kind != SectionKind::Code)
+        {
+            continue;
+        }
+        let Some((size, tail)) = crate::thunks::delay_load_thunk(img, at, slot.0) else {
+            continue;
+        };
+        syms.push(make_symbol(
+            &format!("__imp_load_{}", imp.name),
+            at,
+            size,
+            SymbolKind::Function,
+            SymbolSource::Synthetic,
+            false,
+        ));
+        if let Some(lib) = &imp.library {
+            merges.push((tail, crate::thunks::tail_merge_name(lib)));
+        }
+    }
+    merges.sort();
+    merges.dedup();
+    for (tail, name) in merges {
+        if img
+            .section_at(tail)
+            .is_some_and(|s| s.kind == SectionKind::Code)
+        {
+            syms.push(make_symbol(
+                &name,
+                tail,
+                0,
+                SymbolKind::Function,
+                SymbolSource::Synthetic,
+                false,
+            ));
+        }
+    }
 }
 
 fn import_name(i: object::read::pe::Import<'_>) -> (String, Option<u16>) {
