@@ -204,6 +204,10 @@ pub enum Target {
 /// One instruction's semantics: its operation, whether it also sets the condition flags (x86
 /// `add`, AArch64 `adds`), so a compare is only trusted if nothing overwrote the flags, and the
 /// side effects some addressing modes and flag-setting arithmetic add.
+///
+/// `atomic`, `alu` and `reg_branch` are facts for idiom recognizers that [`Op`] does not carry;
+/// they never change what `op` says (an instruction they describe keeps its `Load`, `Store` or
+/// `Clobber`), so register analyses can ignore them.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct Sem {
     pub op: Op,
@@ -214,6 +218,14 @@ pub struct Sem {
     /// Base register write-back of pre/post-indexed addressing: `base += offset` (after the
     /// access; a pre-indexed access already used the new address).
     pub writeback: Option<(Reg, i64)>,
+    /// The instruction is atomic or orders memory (exclusive load/store, LSE, `lock`, `xchg`,
+    /// acquire/release access, barrier).
+    pub atomic: Option<Atomic>,
+    /// Arithmetic that `op` only clobbers: `neg`, `mvn`/`not`, `bic`, x86 ALU operations with a
+    /// memory source (`or -0x4(%rbp),%edx`).
+    pub alu: Option<Alu>,
+    /// AArch64 `cbz`/`cbnz`/`tbz`/`tbnz`: the branch tests a register, not the flags.
+    pub reg_branch: Option<RegBranch>,
 }
 
 impl Sem {
@@ -222,10 +234,130 @@ impl Sem {
         writes_flags: false,
         flags_as_compare: None,
         writeback: None,
+        atomic: None,
+        alu: None,
+        reg_branch: None,
     };
     pub fn op(op: Op) -> Sem {
         Sem { op, ..Sem::NONE }
     }
+}
+
+/// An atomic or memory-ordering instruction, as the idiom recognizers need it: what it does
+/// (`kind`, with the registers involved), how many bytes it accesses, and its ordering bits.
+/// The memory operand itself stays in [`Sem::op`] where the lowering models it; `base` names the
+/// register that holds the address (AArch64 `[xN]`, an x86 base register; `None` for x86
+/// RIP-relative or absolute operands).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Atomic {
+    pub kind: AtomicKind,
+    /// Bytes accessed (1, 2, 4, 8; 16 for pairs and `cmpxchg16b`); 0 for a barrier.
+    pub size: u8,
+    /// Acquire semantics: AArch64 `ldaxr`, `ldar`, `ldapr`, LSE `a`/`al` forms. x86 locked
+    /// instructions and `xchg` are full barriers: both bits set.
+    pub acquire: bool,
+    /// Release semantics: AArch64 `stlxr`, `stlr`, LSE `l`/`al` forms; x86 as for `acquire`.
+    pub release: bool,
+    pub base: Option<Reg>,
+}
+
+/// What an atomic instruction does. A register field is `None` for the zero register (and, for
+/// x86 sources, for an immediate operand).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum AtomicKind {
+    /// `ldxr`/`ldaxr` (and `ldxp`: `dst` is the first register): loads and opens an exclusive
+    /// monitor on the address.
+    LoadExclusive { dst: Option<Reg> },
+    /// `stxr`/`stlxr` (and `stxp`: `src` is the first register): stores `src` if the monitor
+    /// still holds; `status` becomes 0 on success, 1 on failure.
+    StoreExclusive { status: Reg, src: Option<Reg> },
+    /// One-instruction read-modify-write `memory := memory op src`: AArch64 LSE `ldadd`,
+    /// `ldclr`, `ldeor`, `ldset`, `ld{s,u}{max,min}` (`old` receives the old value; `st*`
+    /// aliases have none), x86 `lock add/sub/or/and/xor/inc/dec/bts/btr/btc` (no old value)
+    /// and `lock xadd` (old value into `old`, which is also `src`).
+    Rmw {
+        op: RmwOp,
+        src: Option<Reg>,
+        old: Option<Reg>,
+    },
+    /// `swp` / x86 `xchg` with memory: `old := memory; memory := src`.
+    Swap { src: Option<Reg>, old: Option<Reg> },
+    /// `cas` / x86 `lock cmpxchg`: if memory equals `expected`, memory := `new`; `expected`
+    /// receives the old value either way (x86: `expected` is rax; `cmpxchg8b/16b` and `casp`
+    /// name the first register of their pairs).
+    Cas {
+        expected: Option<Reg>,
+        new: Option<Reg>,
+    },
+    /// `ldar` (`rcpc: false`, sequentially consistent acquire) or `ldapr`/`ldapur`
+    /// (`rcpc: true`, acquire only).
+    LoadAcquire { dst: Option<Reg>, rcpc: bool },
+    /// `stlr`/`stlur`.
+    StoreRelease { src: Option<Reg> },
+    /// A barrier: `dmb`, x86 `mfence`/`sfence`, and x86 locked no-ops on the stack
+    /// (`lock orq $0,(%rsp)`, whose only effect is a full barrier; `size` is its access size).
+    Fence(Barrier),
+    /// `clrex`: drops the exclusive monitor (compare-exchange failure paths).
+    ClearExclusive,
+}
+
+/// The operation of a one-instruction atomic read-modify-write.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum RmwOp {
+    Add,
+    /// x86 `lock sub`/`lock dec` (AArch64 subtracts by adding a negated value).
+    Sub,
+    Or,
+    And,
+    Xor,
+    /// `memory & !src`: AArch64 `ldclr`, x86 `lock btr`.
+    AndNot,
+    SMax,
+    SMin,
+    UMax,
+    UMin,
+}
+
+/// What a barrier orders.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Barrier {
+    /// Every earlier access against every later one: `dmb ish`/`dmb sy`, `mfence`, a locked
+    /// no-op.
+    Full,
+    /// Earlier loads against later loads and stores: `dmb ishld` (an acquire fence).
+    Load,
+    /// Earlier stores against later stores: `dmb ishst`, `sfence` (no C11 fence is this).
+    Store,
+}
+
+/// Arithmetic whose register effect [`Op`] does not model (it is a [`Op::Clobber`] of `dst`):
+/// `dst := op(a, ..)`, with `a` the register operand read first (`None`: the zero register).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Alu {
+    pub op: AluOp,
+    pub dst: Reg,
+    pub a: Option<Reg>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum AluOp {
+    /// `dst := -a` (`neg`).
+    Neg,
+    /// `dst := !a` (`mvn`, x86 `not`).
+    Not,
+    /// `dst := a & !b` (`bic`).
+    AndNot,
+    /// `dst := a op memory` (x86 `or -0x4(%rbp),%edx`: `a` is `dst`).
+    WithMem(BinOp),
+}
+
+/// A branch on a register: `cbz`/`cbnz` (`bit: None`) or `tbz`/`tbnz` (`bit: Some(n)`), taken
+/// when the register (bit) is non-zero if `nonzero`, zero otherwise.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct RegBranch {
+    pub reg: Reg,
+    pub bit: Option<u8>,
+    pub nonzero: bool,
 }
 
 const X86_64_NAMES: [&str; 16] = [
@@ -258,5 +390,16 @@ impl Reg {
             (crate::Arch::Aarch64, false) => &A64_W_NAMES,
         };
         names.get(i).copied().unwrap_or("?")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sem_stays_small() {
+        // Sem is made for every instruction the analyses traverse. 96 bytes before the
+        // recognizer facts (atomic 10, alu 4, reg_branch 4) were added.
+        let n = std::mem::size_of::<super::Sem>();
+        assert!(n <= 112, "Sem grew to {n}");
     }
 }

@@ -3,7 +3,10 @@
 //! and branches that compilers use for switch dispatch, addresses and call arguments. Other
 //! instructions clobber their destination register (operand 0) and any written-back base.
 use bad64::{Condition, Imm, Op as A, Operand, Reg as R, Shift};
-use gloss_core::sem::{BinOp, Cond, Ext, Mem, Op, Reg, Sem, Src, Target, Value};
+use gloss_core::sem::{
+    Alu, AluOp, Atomic, AtomicKind, Barrier, BinOp, Cond, Ext, Mem, Op, Reg, RegBranch, RmwOp, Sem,
+    Src, Target, Value,
+};
 
 /// A general register: `Some(Some(reg))`, the zero register `Some(None)`, or not a GPR.
 /// The width (32 or 64) comes with it.
@@ -476,11 +479,309 @@ fn written(i: &bad64::Instruction) -> u64 {
     mask
 }
 
+/// Operand `n` as a general register: `Some(None)` for the zero register, with its width.
+fn reg_at(ops: &[Operand], n: usize) -> Option<(Option<Reg>, u8)> {
+    match ops.get(n)? {
+        Operand::Reg { reg, arrspec: None } => gpr(*reg),
+        _ => None,
+    }
+}
+
+/// The base register of the (last) memory operand: `[xN]`, `[xN, #0]`, `[sp]`.
+fn mem_base(ops: &[Operand]) -> Option<Reg> {
+    let r = match ops.last()? {
+        Operand::MemReg(r) | Operand::MemOffset { reg: r, .. } => *r,
+        _ => return None,
+    };
+    gpr(r).and_then(|(r, w)| if w == 64 { r } else { None })
+}
+
+/// `a`, `l`, `al` or nothing, then `b`/`h` or nothing: the acquire/release bits and the size
+/// suffix of an LSE mnemonic after its operation (`ldadd|alb`, `cas|l`, `stset|lh`).
+fn order_size(rest: &str) -> Option<(bool, bool, Option<u8>)> {
+    let (ord, size) = match rest.as_bytes().last() {
+        Some(b'b') => (&rest[..rest.len() - 1], Some(1)),
+        Some(b'h') => (&rest[..rest.len() - 1], Some(2)),
+        _ => (rest, None),
+    };
+    let (a, l) = match ord {
+        "" => (false, false),
+        "a" => (true, false),
+        "l" => (false, true),
+        "al" => (true, true),
+        _ => return None,
+    };
+    Some((a, l, size))
+}
+
+/// Cheap rejection by the first letters of the mnemonic: nearly every instruction (plain
+/// `ldr`/`str`/`ldp`/`stp`/`ldur`, arithmetic, branches) is no atomic.
+fn maybe_atomic(n: &[u8]) -> bool {
+    match n {
+        [b'l', b'd', b'u', b'm', ..] | [b's', b't', b'u', b'm', ..] => true, // ld/stumax, umin
+        [b'l', b'd', c, ..] => matches!(c, b'x' | b'a' | b'c' | b'e' | b's'),
+        [b's', b't', c, ..] => matches!(c, b'x' | b'l' | b'a' | b'c' | b'e' | b's'),
+        [b's', b'w', ..] | [b'c', b'a', ..] | [b'c', b'l', ..] | [b'd', b'm', ..] => true,
+        _ => false,
+    }
+}
+
+/// Lowers the atomic and ordering instructions compilers emit for C11 atomics: exclusives
+/// (`ldxr`, `ldaxr`, `stxr`, `stlxr`, byte/half/pair forms), `ldar`/`ldapr`/`stlr` (and the
+/// unscaled RCpc `ldapur`/`stlur`), LSE (`ldadd`, `ldclr`, `ldeor`, `ldset`, `ld{s,u}{max,min}`
+/// with `a`/`l`/`al` and `b`/`h`, their `st*` aliases, `swp`, `cas`, `casp`), `dmb` and
+/// `clrex`. Not lowered: LSE128 (`ldclrp`, `ldsetp`, `swpp`), unprivileged (`ldtadd`, `swpt`,
+/// `cast`), LORegion (`ldlar`, `stllr`) forms and `dmb nsh*` (orders nothing between cores).
+fn atomic(i: &bad64::Instruction) -> Option<Atomic> {
+    let op = i.op();
+    let name = op.mnem();
+    if !maybe_atomic(name.as_bytes()) {
+        return None;
+    }
+    let ops = i.operands();
+    let base = mem_base(ops);
+    let width = |n: usize| reg_at(ops, n).map(|(_, w)| w / 8);
+    let reg = |n: usize| reg_at(ops, n).and_then(|(r, _)| r);
+    let at = |kind, size, acquire, release| {
+        Some(Atomic {
+            kind,
+            size,
+            acquire,
+            release,
+            base,
+        })
+    };
+    match op {
+        A::DMB => {
+            let barrier = match ops.first()? {
+                Operand::Name(n) => {
+                    let end = n.iter().position(|&c| c == 0).unwrap_or(n.len());
+                    match &n[..end] {
+                        b"ish" | b"sy" | b"osh" => Barrier::Full,
+                        b"ishld" | b"ld" | b"oshld" => Barrier::Load,
+                        b"ishst" | b"st" | b"oshst" => Barrier::Store,
+                        _ => return None,
+                    }
+                }
+                _ => return None,
+            };
+            let (acquire, release) = match barrier {
+                Barrier::Full => (true, true),
+                Barrier::Load => (true, false),
+                Barrier::Store => (false, false),
+            };
+            return Some(Atomic {
+                kind: AtomicKind::Fence(barrier),
+                size: 0,
+                acquire,
+                release,
+                base: None,
+            });
+        }
+        A::CLREX => {
+            return Some(Atomic {
+                kind: AtomicKind::ClearExclusive,
+                size: 0,
+                acquire: false,
+                release: false,
+                base: None,
+            });
+        }
+        A::LDXR | A::LDAXR | A::LDXRB | A::LDAXRB | A::LDXRH | A::LDAXRH => {
+            let size = match op {
+                A::LDXRB | A::LDAXRB => 1,
+                A::LDXRH | A::LDAXRH => 2,
+                _ => width(0)?,
+            };
+            let acquire = matches!(op, A::LDAXR | A::LDAXRB | A::LDAXRH);
+            return at(
+                AtomicKind::LoadExclusive { dst: reg(0) },
+                size,
+                acquire,
+                false,
+            );
+        }
+        A::LDXP | A::LDAXP => {
+            let kind = AtomicKind::LoadExclusive { dst: reg(0) };
+            return at(kind, 2 * width(0)?, op == A::LDAXP, false);
+        }
+        A::STXR | A::STLXR | A::STXRB | A::STLXRB | A::STXRH | A::STLXRH => {
+            let size = match op {
+                A::STXRB | A::STLXRB => 1,
+                A::STXRH | A::STLXRH => 2,
+                _ => width(1)?,
+            };
+            let kind = AtomicKind::StoreExclusive {
+                status: reg(0)?,
+                src: reg(1),
+            };
+            let release = matches!(op, A::STLXR | A::STLXRB | A::STLXRH);
+            return at(kind, size, false, release);
+        }
+        A::STXP | A::STLXP => {
+            let kind = AtomicKind::StoreExclusive {
+                status: reg(0)?,
+                src: reg(1),
+            };
+            return at(kind, 2 * width(1)?, false, op == A::STLXP);
+        }
+        A::LDAR | A::LDARB | A::LDARH => {
+            let size = match op {
+                A::LDARB => 1,
+                A::LDARH => 2,
+                _ => width(0)?,
+            };
+            let kind = AtomicKind::LoadAcquire {
+                dst: reg(0),
+                rcpc: false,
+            };
+            return at(kind, size, true, false);
+        }
+        A::LDAPR | A::LDAPRB | A::LDAPRH | A::LDAPUR | A::LDAPURB | A::LDAPURH => {
+            let size = match op {
+                A::LDAPRB | A::LDAPURB => 1,
+                A::LDAPRH | A::LDAPURH => 2,
+                _ => width(0)?,
+            };
+            let kind = AtomicKind::LoadAcquire {
+                dst: reg(0),
+                rcpc: true,
+            };
+            return at(kind, size, true, false);
+        }
+        A::LDAPURSB | A::LDAPURSH | A::LDAPURSW => {
+            let size = match op {
+                A::LDAPURSB => 1,
+                A::LDAPURSH => 2,
+                _ => 4,
+            };
+            let kind = AtomicKind::LoadAcquire {
+                dst: reg(0),
+                rcpc: true,
+            };
+            return at(kind, size, true, false);
+        }
+        A::STLR | A::STLRB | A::STLRH | A::STLUR | A::STLURB | A::STLURH => {
+            let size = match op {
+                A::STLRB | A::STLURB => 1,
+                A::STLRH | A::STLURH => 2,
+                _ => width(0)?,
+            };
+            return at(AtomicKind::StoreRelease { src: reg(0) }, size, false, true);
+        }
+        _ => {}
+    }
+    // LSE by name: ld<op>[a|l|al][b|h], st<op>[l][b|h], swp.., cas.., casp..
+    if let Some(rest) = name.strip_prefix("casp") {
+        let (a, l, None) = order_size(rest)? else {
+            return None;
+        };
+        let kind = AtomicKind::Cas {
+            expected: reg(0),
+            new: reg(2),
+        };
+        return at(kind, 2 * width(0)?, a, l);
+    }
+    if let Some(rest) = name.strip_prefix("cas") {
+        let (a, l, size) = order_size(rest)?;
+        let kind = AtomicKind::Cas {
+            expected: reg(0),
+            new: reg(1),
+        };
+        return at(kind, size.or(width(0))?, a, l);
+    }
+    if let Some(rest) = name.strip_prefix("swp") {
+        let (a, l, size) = order_size(rest)?;
+        let kind = AtomicKind::Swap {
+            src: reg(0),
+            old: reg(1),
+        };
+        return at(kind, size.or(width(0))?, a, l);
+    }
+    let (load, rest) = match name.get(..2)? {
+        "ld" => (true, &name[2..]),
+        "st" => (false, &name[2..]),
+        _ => return None,
+    };
+    const OPS: [(&str, RmwOp); 8] = [
+        ("add", RmwOp::Add),
+        ("clr", RmwOp::AndNot),
+        ("eor", RmwOp::Xor),
+        ("set", RmwOp::Or),
+        ("smax", RmwOp::SMax),
+        ("smin", RmwOp::SMin),
+        ("umax", RmwOp::UMax),
+        ("umin", RmwOp::UMin),
+    ];
+    let (rmw, rest) = OPS
+        .iter()
+        .find_map(|(p, o)| rest.strip_prefix(p).map(|r| (*o, r)))?;
+    let (a, l, size) = order_size(rest)?;
+    if !load && a {
+        return None; // the st* aliases have no acquire forms
+    }
+    let kind = AtomicKind::Rmw {
+        op: rmw,
+        src: reg(0),
+        old: if load { reg(1) } else { None },
+    };
+    at(kind, size.or(width(0))?, a, l)
+}
+
+/// `neg`, `mvn`, `bic` (register forms): arithmetic [`Op`] clobbers.
+fn alu(i: &bad64::Instruction) -> Option<Alu> {
+    let ops = i.operands();
+    let op = match i.op() {
+        A::NEG => AluOp::Neg,
+        A::MVN => AluOp::Not,
+        A::BIC if ops.len() == 3 => AluOp::AndNot,
+        _ => return None,
+    };
+    Some(Alu {
+        op,
+        dst: reg_at(ops, 0)?.0?,
+        a: reg_at(ops, 1)?.0,
+    })
+}
+
+fn reg_branch(i: &bad64::Instruction) -> Option<RegBranch> {
+    let ops = i.operands();
+    let (bit, nonzero) = match i.op() {
+        A::CBZ => (None, false),
+        A::CBNZ => (None, true),
+        A::TBZ | A::TBNZ => match ops.get(1)? {
+            Operand::Imm32 { imm: k, .. } | Operand::Imm64 { imm: k, .. } => {
+                (Some(imm(*k) as u8), i.op() == A::TBNZ)
+            }
+            _ => return None,
+        },
+        _ => return None,
+    };
+    Some(RegBranch {
+        reg: reg_at(ops, 0)?.0?,
+        bit,
+        nonzero,
+    })
+}
+
 pub(super) fn lower(i: &bad64::Instruction) -> Sem {
     let writes_flags = i.flags_set().is_some();
-    let op = match modelled(i) {
-        Some(op) => op,
-        None => match written(i) {
+    let atomic = atomic(i);
+    let op = match (atomic.map(|a| a.kind), modelled(i)) {
+        // LSE: the old value goes to Rt (operand 1), not to the source Rs.
+        (Some(AtomicKind::Rmw { old, .. } | AtomicKind::Swap { old, .. }), _) => match old {
+            Some(r) => Op::Clobber(r.bit()),
+            None => Op::None,
+        },
+        // casp: both registers of the first pair receive the old value.
+        (
+            Some(AtomicKind::Cas {
+                expected: Some(r), ..
+            }),
+            _,
+        ) if i.op().mnem().starts_with("casp") => Op::Clobber(r.bit() | Reg(r.0 + 1).bit()),
+        (_, Some(op)) => op,
+        (_, None) => match written(i) {
             0 => Op::None,
             m => Op::Clobber(m),
         },
@@ -505,6 +806,9 @@ pub(super) fn lower(i: &bad64::Instruction) -> Sem {
         writes_flags,
         flags_as_compare,
         writeback: writeback(ops),
+        atomic,
+        alu: alu(i),
+        reg_branch: reg_branch(i),
     }
 }
 
@@ -512,7 +816,10 @@ pub(super) fn lower(i: &bad64::Instruction) -> Sem {
 mod tests {
     use super::super::Aarch64;
     use gloss_core::Disassembler;
-    use gloss_core::sem::{BinOp, Cond, Ext, Mem, Op, Reg, Src, Target, Value};
+    use gloss_core::sem::{
+        Alu, AluOp, Atomic, AtomicKind, Barrier, BinOp, Cond, Ext, Mem, Op, Reg, RegBranch, RmwOp,
+        Src, Target, Value,
+    };
 
     fn op(bytes: [u8; 4], addr: u64) -> Op {
         Aarch64.decode_sem(&bytes, addr).1.op
@@ -773,6 +1080,263 @@ mod tests {
                 },
                 size: 8
             }
+        );
+    }
+
+    fn atomic(bytes: [u8; 4]) -> Option<Atomic> {
+        Aarch64.decode_sem(&bytes, 0x1000).1.atomic
+    }
+    fn at(kind: AtomicKind, size: u8, acquire: bool, release: bool, base: u8) -> Option<Atomic> {
+        Some(Atomic {
+            kind,
+            size,
+            acquire,
+            release,
+            base: Some(r(base)),
+        })
+    }
+
+    /// Encodings from llvm-mc-19 -show-encoding (`-mattr=+lse,+rcpc,+rcpc-immo`); ordering
+    /// bits as the Arm ARM gives them (`a`: acquire, `l`: release).
+    #[test]
+    fn exclusives_and_acquire_release() {
+        // ldaxr w9, [x8]; stlxr w9, w1, [x8] (clang's seq_cst loop)
+        assert_eq!(
+            atomic([0x09, 0xfd, 0x5f, 0x88]),
+            at(
+                AtomicKind::LoadExclusive { dst: Some(r(9)) },
+                4,
+                true,
+                false,
+                8
+            )
+        );
+        let stlxr = Aarch64.decode_sem(&[0x01, 0xfd, 0x09, 0x88], 0).1;
+        assert_eq!(
+            stlxr.atomic,
+            at(
+                AtomicKind::StoreExclusive {
+                    status: r(9),
+                    src: Some(r(1))
+                },
+                4,
+                false,
+                true,
+                8
+            )
+        );
+        assert_eq!(stlxr.op, Op::Clobber(r(9).bit()));
+        // ldaxrb w9, [x8]
+        assert_eq!(
+            atomic([0x09, 0xfd, 0x5f, 0x08]),
+            at(
+                AtomicKind::LoadExclusive { dst: Some(r(9)) },
+                1,
+                true,
+                false,
+                8
+            )
+        );
+        // ldxp x0, x1, [x2]; stlxp w3, x0, x1, [x2]: 16 bytes
+        assert_eq!(
+            atomic([0x40, 0x04, 0x7f, 0xc8]),
+            at(
+                AtomicKind::LoadExclusive { dst: Some(r(0)) },
+                16,
+                false,
+                false,
+                2
+            )
+        );
+        assert_eq!(
+            atomic([0x40, 0x84, 0x23, 0xc8]),
+            at(
+                AtomicKind::StoreExclusive {
+                    status: r(3),
+                    src: Some(r(0))
+                },
+                16,
+                false,
+                true,
+                2
+            )
+        );
+        // ldar w0, [x1]; ldapr x0, [x1]; stlr w0, [x1]; stlurb w1, [x2, #3]
+        assert_eq!(
+            atomic([0x20, 0xfc, 0xdf, 0x88]),
+            at(
+                AtomicKind::LoadAcquire {
+                    dst: Some(r(0)),
+                    rcpc: false
+                },
+                4,
+                true,
+                false,
+                1
+            )
+        );
+        assert_eq!(
+            atomic([0x20, 0xc0, 0xbf, 0xf8]),
+            at(
+                AtomicKind::LoadAcquire {
+                    dst: Some(r(0)),
+                    rcpc: true
+                },
+                8,
+                true,
+                false,
+                1
+            )
+        );
+        assert_eq!(
+            atomic([0x20, 0xfc, 0x9f, 0x88]),
+            at(
+                AtomicKind::StoreRelease { src: Some(r(0)) },
+                4,
+                false,
+                true,
+                1
+            )
+        );
+        assert_eq!(
+            atomic([0x41, 0x30, 0x00, 0x19]),
+            at(
+                AtomicKind::StoreRelease { src: Some(r(1)) },
+                1,
+                false,
+                true,
+                2
+            )
+        );
+        // plain ldr w0, [x1] / str are not atomic
+        assert_eq!(atomic([0x20, 0x00, 0x40, 0xb9]), None);
+        assert_eq!(atomic([0x20, 0x00, 0x00, 0xb9]), None);
+    }
+
+    #[test]
+    fn lse_and_barriers() {
+        let rmw = |op, src: u8, old: Option<u8>| AtomicKind::Rmw {
+            op,
+            src: Some(r(src)),
+            old: old.map(r),
+        };
+        // ldsetal w0, w0, [x1] (the seed's fetch_or with LSE): the old value goes to Rt
+        let ldset = Aarch64.decode_sem(&[0x20, 0x30, 0xe0, 0xb8], 0).1;
+        assert_eq!(
+            ldset.atomic,
+            at(rmw(RmwOp::Or, 0, Some(0)), 4, true, true, 1)
+        );
+        assert_eq!(ldset.op, Op::Clobber(r(0).bit()));
+        // ldaddlh w1, w2, [sp]: writes w2, not the source w1
+        let ldadd = Aarch64.decode_sem(&[0xe2, 0x03, 0x61, 0x78], 0).1;
+        assert_eq!(
+            ldadd.atomic,
+            at(rmw(RmwOp::Add, 1, Some(2)), 2, false, true, 31)
+        );
+        assert_eq!(ldadd.op, Op::Clobber(r(2).bit()));
+        // ldclr w0, w0, [x1]; ldsmaxa w1, w2, [x3]; stadd w0, [x1]
+        assert_eq!(
+            atomic([0x20, 0x10, 0x20, 0xb8]),
+            at(rmw(RmwOp::AndNot, 0, Some(0)), 4, false, false, 1)
+        );
+        assert_eq!(
+            atomic([0x62, 0x40, 0xa1, 0xb8]),
+            at(rmw(RmwOp::SMax, 1, Some(2)), 4, true, false, 3)
+        );
+        assert_eq!(
+            atomic([0x3f, 0x00, 0x20, 0xb8]),
+            at(rmw(RmwOp::Add, 0, None), 4, false, false, 1)
+        );
+        // swpal x0, x1, [x2]
+        assert_eq!(
+            atomic([0x41, 0x80, 0xe0, 0xf8]),
+            at(
+                AtomicKind::Swap {
+                    src: Some(r(0)),
+                    old: Some(r(1))
+                },
+                8,
+                true,
+                true,
+                2
+            )
+        );
+        // casalh w0, w1, [x2]; caspal x0, x1, x2, x3, [x4]
+        let cas = |e: u8, n: u8| AtomicKind::Cas {
+            expected: Some(r(e)),
+            new: Some(r(n)),
+        };
+        assert_eq!(
+            atomic([0x41, 0xfc, 0xe0, 0x48]),
+            at(cas(0, 1), 2, true, true, 2)
+        );
+        let casp = Aarch64.decode_sem(&[0x82, 0xfc, 0x60, 0x48], 0).1;
+        assert_eq!(casp.atomic, at(cas(0, 2), 16, true, true, 4));
+        assert_eq!(casp.op, Op::Clobber(r(0).bit() | r(1).bit()));
+        // dmb ish / sy: full; dmb ishld: acquire fence; dmb ishst: stores only; clrex
+        let fence = |b, acquire, release| {
+            Some(Atomic {
+                kind: AtomicKind::Fence(b),
+                size: 0,
+                acquire,
+                release,
+                base: None,
+            })
+        };
+        assert_eq!(
+            atomic([0xbf, 0x3b, 0x03, 0xd5]),
+            fence(Barrier::Full, true, true)
+        );
+        assert_eq!(
+            atomic([0xbf, 0x3f, 0x03, 0xd5]),
+            fence(Barrier::Full, true, true)
+        );
+        assert_eq!(
+            atomic([0xbf, 0x39, 0x03, 0xd5]),
+            fence(Barrier::Load, true, false)
+        );
+        assert_eq!(
+            atomic([0xbf, 0x3a, 0x03, 0xd5]),
+            fence(Barrier::Store, false, false)
+        );
+        assert_eq!(
+            atomic([0x5f, 0x3f, 0x03, 0xd5]).map(|a| a.kind),
+            Some(AtomicKind::ClearExclusive)
+        );
+    }
+
+    #[test]
+    fn negation_complement_and_register_branches() {
+        // neg w0, w0; mvn w0, w0 (before ldadd / ldclr); bic w17, w0, w16 (ldclr's LL/SC)
+        let alu = |bytes: [u8; 4]| Aarch64.decode_sem(&bytes, 0).1.alu;
+        let a = |op, dst, src| {
+            Some(Alu {
+                op,
+                dst: r(dst),
+                a: Some(r(src)),
+            })
+        };
+        assert_eq!(alu([0xe0, 0x03, 0x00, 0x4b]), a(AluOp::Neg, 0, 0));
+        assert_eq!(alu([0xe0, 0x03, 0x20, 0x2a]), a(AluOp::Not, 0, 0));
+        assert_eq!(alu([0x11, 0x00, 0x30, 0x0a]), a(AluOp::AndNot, 17, 0));
+        assert_eq!(alu([0x08, 0x14, 0x00, 0x51]), None); // sub w8, w0, #5 is an Op::Bin
+        // cbnz w9, +4; tbz w8, #0, +0
+        let rb = |bytes: [u8; 4]| Aarch64.decode_sem(&bytes, 0x1000).1.reg_branch;
+        assert_eq!(
+            rb([0x29, 0x00, 0x00, 0x35]),
+            Some(RegBranch {
+                reg: r(9),
+                bit: None,
+                nonzero: true
+            })
+        );
+        assert_eq!(
+            rb([0x08, 0x00, 0x00, 0x36]),
+            Some(RegBranch {
+                reg: r(8),
+                bit: Some(0),
+                nonzero: false
+            })
         );
     }
 }

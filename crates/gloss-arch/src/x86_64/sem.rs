@@ -2,7 +2,10 @@
 //! and branches that compilers use to compute addresses, switch indices and call arguments.
 //! Everything else that writes a general register (found through iced's instruction info) is a
 //! clobber, so analyses never keep a stale value.
-use gloss_core::sem::{BinOp, Cond, Ext, Mem, Op, Reg, Sem, Src, Target, Value};
+use gloss_core::sem::{
+    Alu, AluOp, Atomic, AtomicKind, Barrier, BinOp, Cond, Ext, Mem, Op, Reg, RmwOp, Sem, Src,
+    Target, Value,
+};
 use iced_x86::Instruction;
 use iced_x86::{ConditionCode, InstructionInfoFactory, Mnemonic, OpAccess, OpKind, Register};
 use std::cell::RefCell;
@@ -351,15 +354,131 @@ fn written(i: &Instruction) -> u64 {
     })
 }
 
+/// The register operand `n` as a general register (`None` for immediates and others).
+fn reg_op(i: &Instruction, n: u32) -> Option<Reg> {
+    if i.op_kind(n) != OpKind::Register {
+        return None;
+    }
+    gpr(i.op_register(n))
+}
+
+/// Lowers what compilers emit for C11 atomics: `lock` read-modify-writes of memory (`add`,
+/// `sub`, `or`, `and`, `xor`, `inc`, `dec`, `bts`, `btr`, `btc`, `xadd`, `cmpxchg`,
+/// `cmpxchg8b/16b`), `xchg` with memory (locked without the prefix), `mfence`, `sfence`, and
+/// the locked no-op on the stack that gcc uses as a full barrier (`lock orq $0,(%rsp)`, also
+/// `lock addl $0,-N(%rsp)`). A locked instruction is a full barrier: both ordering bits set.
+/// `lfence` (which orders no stores) and `lock neg/not` (no C11 operation) are not lowered.
+fn atomic(i: &Instruction) -> Option<Atomic> {
+    let m = i.mnemonic();
+    let full = |kind, size, base| {
+        Some(Atomic {
+            kind,
+            size,
+            acquire: true,
+            release: true,
+            base,
+        })
+    };
+    match m {
+        Mnemonic::Mfence => return full(AtomicKind::Fence(Barrier::Full), 0, None),
+        Mnemonic::Sfence => {
+            return Some(Atomic {
+                kind: AtomicKind::Fence(Barrier::Store),
+                size: 0,
+                acquire: false,
+                release: false,
+                base: None,
+            });
+        }
+        _ => {}
+    }
+    let mem_at = (0..i.op_count()).find(|&n| i.op_kind(n) == OpKind::Memory)?;
+    let size = i.memory_size().size() as u8;
+    let base = match i.memory_base() {
+        Register::None | Register::RIP | Register::EIP => None,
+        r => gpr(r),
+    };
+    if m == Mnemonic::Xchg {
+        let r = reg_op(i, 1 - mem_at);
+        return full(AtomicKind::Swap { src: r, old: r }, size, base);
+    }
+    if !i.has_lock_prefix() || mem_at != 0 {
+        return None;
+    }
+    let src = reg_op(i, 1);
+    let rmw = |op| AtomicKind::Rmw { op, src, old: None };
+    let kind = match m {
+        // `lock or $0, (%rsp)`: changes nothing, orders everything.
+        Mnemonic::Or | Mnemonic::Add
+            if i.memory_base() == Register::RSP
+                && i.memory_index() == Register::None
+                && i.op_kind(1) != OpKind::Register
+                && i.immediate(1) == 0 =>
+        {
+            AtomicKind::Fence(Barrier::Full)
+        }
+        Mnemonic::Add | Mnemonic::Inc => rmw(RmwOp::Add),
+        Mnemonic::Sub | Mnemonic::Dec => rmw(RmwOp::Sub),
+        Mnemonic::Or | Mnemonic::Bts => rmw(RmwOp::Or),
+        Mnemonic::And => rmw(RmwOp::And),
+        Mnemonic::Btr => rmw(RmwOp::AndNot),
+        Mnemonic::Xor | Mnemonic::Btc => rmw(RmwOp::Xor),
+        Mnemonic::Xadd => AtomicKind::Rmw {
+            op: RmwOp::Add,
+            src,
+            old: src,
+        },
+        Mnemonic::Cmpxchg => AtomicKind::Cas {
+            expected: Some(Reg(0)),
+            new: src,
+        },
+        Mnemonic::Cmpxchg8b | Mnemonic::Cmpxchg16b => AtomicKind::Cas {
+            expected: Some(Reg(0)),
+            new: None,
+        },
+        _ => return None,
+    };
+    full(kind, size, base)
+}
+
+/// `neg`/`not` of a register and ALU operations with a memory source: arithmetic [`Op`]
+/// clobbers.
+fn alu(i: &Instruction) -> Option<Alu> {
+    if i.op_kind(0) != OpKind::Register {
+        return None;
+    }
+    let op = match i.mnemonic() {
+        Mnemonic::Neg => AluOp::Neg,
+        Mnemonic::Not => AluOp::Not,
+        m if i.op_count() == 2 && i.op_kind(1) == OpKind::Memory => match m {
+            Mnemonic::Add => AluOp::WithMem(BinOp::Add),
+            Mnemonic::Sub => AluOp::WithMem(BinOp::Sub),
+            Mnemonic::And => AluOp::WithMem(BinOp::And),
+            Mnemonic::Or => AluOp::WithMem(BinOp::Or),
+            Mnemonic::Xor => AluOp::WithMem(BinOp::Xor),
+            _ => return None,
+        },
+        _ => return None,
+    };
+    let (dst, _) = dst(i)?;
+    Some(Alu {
+        op,
+        dst,
+        a: Some(dst),
+    })
+}
+
 pub(super) fn lower(i: &Instruction) -> Sem {
     let writes_flags = i.rflags_modified() != 0;
     let op = modelled(i).unwrap_or_else(|| match written(i) {
         0 => Op::None,
-        mask => Op::Clobber(mask),
+        m => Op::Clobber(m),
     });
     Sem {
         op,
         writes_flags,
+        atomic: atomic(i),
+        alu: alu(i),
         ..Sem::NONE
     }
 }
@@ -368,7 +487,10 @@ pub(super) fn lower(i: &Instruction) -> Sem {
 mod tests {
     use super::super::X86_64;
     use gloss_core::Disassembler;
-    use gloss_core::sem::{BinOp, Cond, Ext, Mem, Op, Reg, Src, Target, Value};
+    use gloss_core::sem::{
+        Alu, AluOp, Atomic, AtomicKind, Barrier, BinOp, Cond, Ext, Mem, Op, Reg, RmwOp, Src,
+        Target, Value,
+    };
 
     fn op(bytes: &[u8], addr: u64) -> Op {
         X86_64.decode_sem(bytes, addr).1.op
@@ -608,5 +730,142 @@ mod tests {
                 b: Value::Imm(12)
             }
         );
+    }
+
+    fn atomic(bytes: &[u8]) -> Option<Atomic> {
+        X86_64.decode_sem(bytes, 0x1000).1.atomic
+    }
+    fn full(kind: AtomicKind, size: u8, base: Option<Reg>) -> Option<Atomic> {
+        Some(Atomic {
+            kind,
+            size,
+            acquire: true,
+            release: true,
+            base,
+        })
+    }
+
+    /// Encodings from llvm-mc-19 -show-encoding; every locked instruction and `xchg` with
+    /// memory is a full barrier (Intel SDM vol. 3, 9.2.2), hence both ordering bits.
+    #[test]
+    fn atomics_are_lowered() {
+        const RCX: u8 = 1;
+        const RBX: u8 = 3;
+        const RSP: u8 = 4;
+        // lock orl $1,0x98(%rdi): the seed's fetch_or, result unused
+        let rmw = |op, src| AtomicKind::Rmw { op, src, old: None };
+        assert_eq!(
+            atomic(&[0xf0, 0x83, 0x8f, 0x98, 0, 0, 0, 0x01]),
+            full(rmw(RmwOp::Or, None), 4, Some(r(RDI)))
+        );
+        // lock xadd %eax,0x100(%rip): the old value comes back in eax
+        let xadd = X86_64
+            .decode_sem(&[0xf0, 0x0f, 0xc1, 0x05, 0, 1, 0, 0], 0x1000)
+            .1;
+        assert_eq!(
+            xadd.atomic,
+            full(
+                AtomicKind::Rmw {
+                    op: RmwOp::Add,
+                    src: Some(r(RAX)),
+                    old: Some(r(RAX))
+                },
+                4,
+                None
+            )
+        );
+        assert_eq!(xadd.op, Op::Clobber(r(RAX).bit()));
+        // lock cmpxchg %ecx,(%rdx); lock cmpxchg %cx,(%rdi)
+        let cas = |new, size, base| {
+            full(
+                AtomicKind::Cas {
+                    expected: Some(r(RAX)),
+                    new: Some(r(new)),
+                },
+                size,
+                Some(r(base)),
+            )
+        };
+        assert_eq!(atomic(&[0xf0, 0x0f, 0xb1, 0x0a]), cas(RCX, 4, RDX));
+        assert_eq!(atomic(&[0x66, 0xf0, 0x0f, 0xb1, 0x0f]), cas(RCX, 2, RDI));
+        // lock cmpxchg16b (%rsi)
+        assert_eq!(
+            atomic(&[0xf0, 0x48, 0x0f, 0xc7, 0x0e]),
+            full(
+                AtomicKind::Cas {
+                    expected: Some(r(RAX)),
+                    new: None
+                },
+                16,
+                Some(r(6))
+            )
+        );
+        // xchg %dil,0x10(%rip) and xchg %rax,(%rdi): locked without a prefix
+        let swap = |reg| AtomicKind::Swap {
+            src: Some(r(reg)),
+            old: Some(r(reg)),
+        };
+        assert_eq!(
+            atomic(&[0x40, 0x86, 0x3d, 0x10, 0, 0, 0]),
+            full(swap(RDI), 1, None)
+        );
+        assert_eq!(
+            atomic(&[0x48, 0x87, 0x07]),
+            full(swap(RAX), 8, Some(r(RDI)))
+        );
+        // lock decq (%rbx); lock btsq $3,(%rdi)
+        assert_eq!(
+            atomic(&[0xf0, 0x48, 0xff, 0x0b]),
+            full(rmw(RmwOp::Sub, None), 8, Some(r(RBX)))
+        );
+        assert_eq!(
+            atomic(&[0xf0, 0x48, 0x0f, 0xba, 0x2f, 0x03]),
+            full(rmw(RmwOp::Or, None), 8, Some(r(RDI)))
+        );
+        // mfence; lock orq $0,(%rsp) (gcc); lock addl $0,-0x40(%rsp): full barriers
+        let fence = AtomicKind::Fence(Barrier::Full);
+        assert_eq!(atomic(&[0x0f, 0xae, 0xf0]), full(fence, 0, None));
+        assert_eq!(
+            atomic(&[0xf0, 0x48, 0x83, 0x0c, 0x24, 0x00]),
+            full(fence, 8, Some(r(RSP)))
+        );
+        assert_eq!(
+            atomic(&[0xf0, 0x83, 0x44, 0x24, 0xc0, 0x00]),
+            full(fence, 4, Some(r(RSP)))
+        );
+        // sfence orders stores only; lfence is not lowered
+        assert_eq!(
+            atomic(&[0x0f, 0xae, 0xf8]).map(|a| a.kind),
+            Some(AtomicKind::Fence(Barrier::Store))
+        );
+        assert_eq!(atomic(&[0x0f, 0xae, 0xe8]), None);
+        // not atomic: orl $1,(%rdi) without lock; xchg %cx,%ax between registers
+        assert_eq!(atomic(&[0x83, 0x0f, 0x01]), None);
+        assert_eq!(atomic(&[0x66, 0x91]), None);
+    }
+
+    #[test]
+    fn clobbering_arithmetic_is_named() {
+        // neg %eax (fetch_sub's operand before lock xadd)
+        let neg = X86_64.decode_sem(&[0xf7, 0xd8], 0).1;
+        assert_eq!(neg.op, Op::Clobber(r(RAX).bit()));
+        assert_eq!(
+            neg.alu,
+            Some(Alu {
+                op: AluOp::Neg,
+                dst: r(RAX),
+                a: Some(r(RAX))
+            })
+        );
+        // or -0x4(%rbp),%edx (gcc -O0 inside a cmpxchg loop)
+        assert_eq!(
+            X86_64.decode_sem(&[0x0b, 0x55, 0xfc], 0).1.alu,
+            Some(Alu {
+                op: AluOp::WithMem(BinOp::Or),
+                dst: r(RDX),
+                a: Some(r(RDX))
+            })
+        );
+        assert_eq!(X86_64.decode_sem(&[0x83, 0x0f, 0x01], 0).1.alu, None);
     }
 }
