@@ -113,6 +113,10 @@ enum Cmd {
         /// function and control-flow analysis, like objdump).
         #[arg(long)]
         no_analysis: bool,
+        /// Before each function's code, a line per idiom found in it (address, import and
+        /// virtual calls, Control Flow Guard, switches): the function in brief.
+        #[arg(long, conflicts_with = "no_analysis")]
+        explain: bool,
     },
 }
 
@@ -189,7 +193,15 @@ fn run(cli: Cli) -> Result<()> {
             match format {
                 GraphFormat::Dot => out.write_all(render::cfg_dot(f).as_bytes())?,
                 GraphFormat::Json => {
-                    serde_json::to_writer_pretty(&mut out, &render::function_out(&image, f))?;
+                    let code = gloss::analysis::code::CodeMap::new(&image);
+                    let e = gloss::analysis::idiom::explain(
+                        &image,
+                        gloss::disassembler(image.arch),
+                        &code,
+                        f.addr,
+                        &f.blocks,
+                    );
+                    serde_json::to_writer_pretty(&mut out, &render::function_out(&image, f, &e))?;
                     out.write_all(b"\n")?;
                 }
             }
@@ -200,10 +212,13 @@ fn run(cli: Cli) -> Result<()> {
             let name = file.display().to_string();
             match format {
                 OutFormat::Json => {
+                    let explained = gloss::explain(&image, &analysis);
+                    let mut e = explained.iter();
                     serde_json::to_writer_pretty(
                         &mut out,
                         &render::report(&name, &image, &analysis, |f| {
-                            render::function_out(&image, f)
+                            let e = e.next().expect("one per function");
+                            render::function_out(&image, f, e)
                         }),
                     )?;
                     out.write_all(b"\n")?;
@@ -224,6 +239,7 @@ fn run(cli: Cli) -> Result<()> {
             source,
             line_numbers,
             no_analysis,
+            explain,
         } => {
             let (image, sel) = if raw {
                 let arch = arch
@@ -277,7 +293,7 @@ fn run(cli: Cli) -> Result<()> {
             });
             let notes = (!no_analysis).then(|| {
                 let whole = matches!(sel, Selection::All);
-                let (notes, problems) = gloss::annotations(&image, &regions, whole);
+                let (notes, problems) = gloss::annotations(&image, &regions, whole, explain);
                 for p in problems {
                     eprintln!("gloss: note: {file}: {p}");
                 }

@@ -130,6 +130,14 @@ pub struct Image {
     /// Relocatable objects: the file with every relocation it can apply written into place, as
     /// a linker would at gloss's layout (see [`Image::loaded_bytes`]).
     loaded: Option<Arc<[u8]>>,
+    /// Imports by slot and by stub address, built on the first lookup (after loading).
+    import_index: std::sync::OnceLock<ImportIndex>,
+}
+
+#[derive(Clone, Debug, Default)]
+struct ImportIndex {
+    by_slot: std::collections::HashMap<u64, usize>,
+    by_stub: std::collections::HashMap<u64, usize>,
 }
 
 impl Image {
@@ -149,7 +157,34 @@ impl Image {
             kind: String::new(),
             bytes,
             loaded: None,
+            import_index: std::sync::OnceLock::new(),
         }
+    }
+
+    fn import_index(&self) -> &ImportIndex {
+        self.import_index.get_or_init(|| {
+            let mut ix = ImportIndex::default();
+            for (i, imp) in self.imports.iter().enumerate() {
+                if let Some(s) = imp.slot {
+                    ix.by_slot.entry(s.0).or_insert(i);
+                }
+                if let Some(s) = imp.stub {
+                    ix.by_stub.entry(s.0).or_insert(i);
+                }
+            }
+            ix
+        })
+    }
+
+    /// The import whose slot (GOT, IAT, lazy pointer) is at `a`, by index into `imports`.
+    /// Indexed on the first call: loaders fill `imports` before anything asks.
+    pub fn import_by_slot(&self, a: u64) -> Option<usize> {
+        self.import_index().by_slot.get(&a).copied()
+    }
+
+    /// The import whose stub (PLT entry, thunk) is at `a`, by index into `imports`.
+    pub fn import_by_stub(&self, a: u64) -> Option<usize> {
+        self.import_index().by_stub.get(&a).copied()
     }
 
     /// Sets the relocated copy of the file (same length and offsets as the file).

@@ -1,7 +1,9 @@
 //! The `gloss analyze` report (JSON wire types, docs/json.md), the `gloss functions` table and
 //! `gloss cfg` in DOT.
+use crate::explain::{self, AtomicOut, CallOut, RefOut};
 use gloss_analysis::cfg::EdgeKind;
 use gloss_analysis::discover::{Analysis, Function};
+use gloss_analysis::idiom::Explained;
 use gloss_analysis::idiom::jump_table::{Anchor, Switch, reloc_check};
 use gloss_core::{Addr, Format, Image};
 use serde::Serialize;
@@ -24,6 +26,9 @@ pub struct FunctionOut {
     pub blocks: Vec<BlockOut>,
     pub switches: Vec<SwitchOut>,
     pub unresolved_indirect_jumps: Vec<UnresolvedOut>,
+    pub refs: Vec<RefOut>,
+    pub calls: Vec<CallOut>,
+    pub atomics: Vec<AtomicOut>,
 }
 
 #[derive(Serialize)]
@@ -184,8 +189,17 @@ pub fn function_summary(f: &Function) -> FunctionSummaryOut {
     }
 }
 
-pub fn function_out(image: &Image, f: &Function) -> FunctionOut {
+/// A function with its CFG, switches and what the idioms explained (`e`).
+pub fn function_out(image: &Image, f: &Function, e: &Explained) -> FunctionOut {
+    let addresses = explain::addresses(e);
     FunctionOut {
+        refs: e.refs.iter().map(|r| explain::ref_out(image, r)).collect(),
+        calls: e
+            .calls
+            .iter()
+            .map(|c| explain::call_out(image, c, &addresses))
+            .collect(),
+        atomics: e.atomics.iter().map(explain::atomic_out).collect(),
         summary: function_summary(f),
         blocks: f
             .blocks
@@ -221,7 +235,7 @@ pub fn report<'a, F>(
     file: &'a str,
     image: &Image,
     analysis: &Analysis,
-    out: impl Fn(&Function) -> F,
+    out: impl FnMut(&Function) -> F,
 ) -> Report<'a, F> {
     Report {
         file,

@@ -8,11 +8,17 @@ use gloss_analysis::idiom::jump_table::{Switch, reloc_check};
 use gloss_core::Image;
 use std::fmt::Write as _;
 
+const UNRESOLVED: &str = "unresolved indirect jump: ";
+
 #[derive(Default, Debug)]
 pub struct Annotations {
     // looked up for every listed instruction: a fast integer hash
     comments: FxHashMap<u64, Vec<String>>,
     labels: FxHashMap<u64, Vec<String>>,
+    /// `--explain`: a line per idiom, printed under the function's header; gathered only
+    /// when `explain` is set.
+    summaries: FxHashMap<u64, Vec<(u64, String)>>,
+    pub explain: bool,
 }
 
 impl Annotations {
@@ -24,6 +30,24 @@ impl Annotations {
     /// Label lines printed before the instruction at `addr`.
     pub fn labels(&self, addr: u64) -> &[String] {
         self.labels.get(&addr).map_or(&[], Vec::as_slice)
+    }
+
+    /// The `--explain` lines of the function starting at `addr`.
+    pub fn summary(&self, addr: u64) -> impl Iterator<Item = &str> {
+        self.summaries
+            .get(&addr)
+            .into_iter()
+            .flatten()
+            .map(|(_, s)| s.as_str())
+    }
+
+    /// Adds a `--explain` line, in address order.
+    fn summarise(&mut self, function: u64, at: u64, text: &str) {
+        if self.explain {
+            let v = self.summaries.entry(function).or_default();
+            let i = v.partition_point(|(a, _)| *a <= at);
+            v.insert(i, (at, format!("{at:#x}: {text}")));
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -46,6 +70,7 @@ impl Annotations {
     pub fn add_function(
         &mut self,
         image: &Image,
+        function: u64,
         switches: &[Switch],
         unresolved: &[(u64, &'static str)],
     ) {
@@ -53,9 +78,48 @@ impl Annotations {
         let qualify = switches.len() > 1;
         for s in switches {
             self.add_switch(image, s, qualify);
+            if let Some(c) = self.comments(s.jump_addr).first().cloned() {
+                self.summarise(function, s.jump_addr, &c);
+            }
         }
         for &(at, why) in unresolved {
-            self.comment(at, format!("unresolved indirect jump: {why}"));
+            self.comment(at, format!("{UNRESOLVED}{why}"));
+        }
+    }
+
+    /// What the address and call-site idioms found in the function at `function`.
+    pub fn add_explained(
+        &mut self,
+        image: &Image,
+        function: u64,
+        e: &gloss_analysis::idiom::Explained,
+    ) {
+        let addresses = crate::explain::addresses(e);
+        for r in &e.refs {
+            if let Some(c) = crate::explain::ref_comment(image, r) {
+                if let Some(from) = r.from {
+                    let how = if is_adrp(image, from) { "adrp" } else { "movz" };
+                    self.summarise(function, r.addr, &format!("{c} ({how} at {from:#x})"));
+                }
+                self.comment(r.addr, c);
+            }
+        }
+        for c in &e.calls {
+            if let Some(text) = crate::explain::call_comment(image, c, &addresses) {
+                // a jump the call site explains is no longer just an unresolved one
+                if let Some(v) = self.comments.get_mut(&c.addr) {
+                    v.retain(|t| !t.starts_with(UNRESOLVED));
+                }
+                if c.kind != gloss_analysis::idiom::call_site::Kind::Direct || !c.mech.is_empty() {
+                    self.summarise(function, c.addr, &text);
+                }
+                self.comment(c.addr, text);
+            }
+        }
+        for a in &e.atomics {
+            let text = crate::explain::atomic_comment(a);
+            self.summarise(function, a.addr, &text);
+            self.comment(a.addr, text);
         }
     }
 
@@ -112,6 +176,12 @@ impl Annotations {
             self.label(d, format!("default{reached}{whose}"));
         }
     }
+}
+
+/// Whether the instruction at `a` is an AArch64 `adrp`.
+fn is_adrp(image: &Image, a: u64) -> bool {
+    image.arch == gloss_core::Arch::Aarch64
+        && image.read_loaded(a, 4).is_some_and(|w| w[3] & 0x9f == 0x90)
 }
 
 /// `1, 3, 5 ... 9`: sorted values, runs of three or more written as GNU C case ranges.

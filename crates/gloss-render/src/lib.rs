@@ -3,6 +3,7 @@
 
 pub mod analysis;
 pub mod annotate;
+pub mod explain;
 pub mod info;
 pub mod label;
 pub mod listing;

@@ -407,6 +407,11 @@ pub fn write_text(
                 ),
                 _ => writeln!(buf, "\n{start:016x} <{}>:", r.name),
             };
+            for line in notes.into_iter().flat_map(|n| n.summary(start)) {
+                buf.extend_from_slice(b"  ; ");
+                buf.extend_from_slice(line.as_bytes());
+                buf.push(b'\n');
+            }
             current = (r.kind != RegionKind::Unnamed).then(|| (r.name.clone(), start));
             if let Some(i) = &mut interleave {
                 i.reset();

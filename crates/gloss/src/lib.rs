@@ -24,8 +24,18 @@ pub fn analyze(image: &Image) -> (analysis::discover::Analysis, Vec<String>) {
     (a, hints.notes)
 }
 
-/// What the analysis says about the instructions of `regions` (switches, unresolved jumps), for
-/// the listing; with the notes of reading the hint tables. `whole`: the regions are the whole
+/// What the idioms that read register values (addresses, call sites) find in each function
+/// of `analysis`, in its order.
+pub fn explain(
+    image: &Image,
+    analysis: &analysis::discover::Analysis,
+) -> Vec<analysis::idiom::Explained> {
+    analysis::idiom::explain_all(image, disassembler(image.arch), analysis)
+}
+
+/// What the analysis says about the instructions of `regions` (switches, unresolved jumps,
+/// addresses, call sites), for the listing, and with `explain_lines` a summary line per idiom
+/// for each function; with the notes of reading the hint tables. `whole`: the regions are the whole
 /// image, so the whole analysis runs ([`analyze`]); otherwise only the listed functions are
 /// traversed (fast on large binaries), with every function start the file states known so
 /// that traversal stops at the next function ([`analysis::discover::traverse_functions`]).
@@ -33,12 +43,16 @@ pub fn annotations(
     image: &Image,
     regions: &[Region],
     whole: bool,
+    explain_lines: bool,
 ) -> (render::annotate::Annotations, Vec<String>) {
     let mut out = render::annotate::Annotations::default();
+    out.explain = explain_lines;
     if whole {
         let (analysis, notes) = analyze(image);
-        for f in &analysis.functions {
-            out.add_function(image, &f.switches, &f.unresolved);
+        let explained = explain(image, &analysis);
+        for (f, e) in analysis.functions.iter().zip(&explained) {
+            out.add_function(image, f.addr, &f.switches, &f.unresolved);
+            out.add_explained(image, f.addr, e);
         }
         return (out, notes);
     }
@@ -54,8 +68,12 @@ pub fn annotations(
         &hints.hints,
         entries,
     );
-    for (_, body) in &bodies {
-        out.add_function(image, &body.switches, &body.unresolved);
+    let code = analysis::code::CodeMap::new(image);
+    for (entry, body) in &bodies {
+        out.add_function(image, *entry, &body.switches, &body.unresolved);
+        let e =
+            analysis::idiom::explain(image, disassembler(image.arch), &code, *entry, &body.blocks);
+        out.add_explained(image, *entry, &e);
     }
     (out, hints.notes)
 }

@@ -3,7 +3,6 @@
 use super::expr::{E, Exprs, Node};
 use gloss_core::sem::{BinOp, Cond, Mem, Op, Reg, Sem, Src, Target, Value};
 use gloss_core::{Arch, Flow, Insn};
-use rustc_hash::FxHashMap;
 
 /// A condition known to hold on the path: `a cond b` after the compare at `cmp_at`, checked by
 /// the branch at `branch_at`; `exit` is where control goes when it does not hold.
@@ -18,8 +17,8 @@ pub struct Guard {
     pub exit: u64,
 }
 
-#[derive(Clone, Copy)]
-struct Flags {
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Flags {
     a: E,
     b: E,
     width: u8,
@@ -27,15 +26,102 @@ struct Flags {
     at: u64,
 }
 
+/// What is known at one point of a path: registers that changed since its start (the others
+/// hold their `Input`), values stored at symbolic addresses (stack spills at -O0), by
+/// (address, size), which a later load of the same address reads back, and the flags.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct State {
+    pub(crate) regs: Regs,
+    pub(crate) stored: Stored,
+    pub(crate) flags: Option<Flags>,
+}
+
+/// Values stored at symbolic addresses, by (address, size): few per path (spill slots), so
+/// a list, which copies without allocating when empty.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Stored(Vec<((E, u8), E)>);
+
+impl Stored {
+    pub fn get(&self, k: &(E, u8)) -> Option<&E> {
+        self.0.iter().find(|(a, _)| a == k).map(|(_, v)| v)
+    }
+    pub fn insert(&mut self, k: (E, u8), v: E) {
+        match self.0.iter_mut().find(|(a, _)| *a == k) {
+            Some(slot) => slot.1 = v,
+            None => self.0.push((k, v)),
+        }
+    }
+    pub fn clear(&mut self) {
+        self.0.clear();
+    }
+    pub fn iter(&self) -> impl Iterator<Item = (&(E, u8), &E)> {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+}
+
+impl FromIterator<((E, u8), E)> for Stored {
+    fn from_iter<I: IntoIterator<Item = ((E, u8), E)>>(iter: I) -> Stored {
+        Stored(iter.into_iter().collect())
+    }
+}
+
+/// Register values by number: copied at every block of [`crate::dataflow::values`], so a
+/// fixed array rather than a map.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Regs([E; 32]);
+
+const NONE: E = E::MAX;
+/// A register value not made into a node yet: what the `calls[k]` instruction left in it.
+const LAZY: E = 1 << 31;
+
+impl Default for Regs {
+    fn default() -> Regs {
+        Regs([NONE; 32])
+    }
+}
+
+impl Regs {
+    pub fn get(&self, r: &Reg) -> Option<&E> {
+        self.0.get(r.0 as usize).filter(|e| **e != NONE)
+    }
+    pub fn insert(&mut self, r: Reg, e: E) {
+        if let Some(slot) = self.0.get_mut(r.0 as usize) {
+            *slot = e;
+        }
+    }
+    pub fn contains_key(&self, r: &Reg) -> bool {
+        self.get(r).is_some()
+    }
+    /// Forgets the registers of `mask` (they read as their input again).
+    pub fn forget(&mut self, mask: u64) {
+        for (i, e) in self.0.iter_mut().enumerate() {
+            if mask & (1 << i) != 0 {
+                *e = NONE;
+            }
+        }
+    }
+    pub fn iter(&self) -> impl Iterator<Item = (Reg, &E)> {
+        self.0
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| **e != NONE)
+            .map(|(i, e)| (Reg(i as u8), e))
+    }
+}
+
 pub struct Exec {
     pub x: Exprs,
-    regs: FxHashMap<Reg, E>,
-    /// Values stored at symbolic addresses on the path (stack spills at -O0), by (address,
-    /// size): a later load of the same address reads them back.
-    stored: FxHashMap<(E, u8), E>,
-    flags: Option<Flags>,
+    pub(crate) st: State,
     pub guards: Vec<Guard>,
     caller_saved: u64,
+    /// Slots of functions that preserve every register (Control Flow Guard's check): a call
+    /// through one changes nothing.
+    pub preserving: Vec<u64>,
+    /// Registers written since the start of the block ([`crate::dataflow::values::walk`]
+    /// keeps it).
+    pub written: u64,
+    /// Instructions that clobbered registers, for the values made lazily ([`Exec::reg`]).
+    calls: Vec<u64>,
 }
 
 /// Registers a call may change: SysV x86-64 (rax, rcx, rdx, rsi, rdi, r8-r11; Windows x64
@@ -53,20 +139,27 @@ impl Exec {
     pub fn new(arch: Arch) -> Exec {
         Exec {
             x: Exprs::default(),
-            regs: FxHashMap::default(),
-            stored: FxHashMap::default(),
-            flags: None,
+            st: State::default(),
             guards: Vec::new(),
             caller_saved: caller_saved(arch),
+            preserving: Vec::new(),
+            written: 0,
+            calls: Vec::new(),
         }
     }
 
     pub fn reg(&mut self, r: Reg) -> E {
-        if let Some(&e) = self.regs.get(&r) {
-            return e;
+        if let Some(&e) = self.st.regs.get(&r) {
+            if e & LAZY == 0 {
+                return e;
+            }
+            // left by a call: made a node only now that something reads it
+            let o = self.x.opaque(self.calls[(e & !LAZY) as usize], r);
+            self.st.regs.insert(r, o);
+            return o;
         }
         let e = self.x.input(r);
-        self.regs.insert(r, e);
+        self.st.regs.insert(r, e);
         e
     }
 
@@ -115,13 +208,13 @@ impl Exec {
                 self.x.bin(Node::Or, |p, q| p | q, high, low)
             }
         };
-        self.regs.insert(dst, v);
+        self.st.regs.insert(dst, v);
     }
 
     fn compare(&mut self, a: E, b: E, width: u8, test: bool, at: u64) {
         let a = self.x.zext(a, width);
         let b = self.x.zext(b, width);
-        self.flags = Some(Flags {
+        self.st.flags = Some(Flags {
             a,
             b,
             width,
@@ -130,11 +223,17 @@ impl Exec {
         });
     }
 
-    fn clobber(&mut self, mask: u64) {
-        for r in 0..64u8 {
+    /// The registers of `mask` get what the instruction at `at` left in them: each its own
+    /// `Opaque` node, made when first read (a call leaves a score of registers, most never
+    /// read again).
+    fn clobber(&mut self, at: u64, mask: u64) {
+        if self.calls.last() != Some(&at) {
+            self.calls.push(at);
+        }
+        let lazy = LAZY | (self.calls.len() - 1) as E;
+        for r in 0..32u8 {
             if mask & (1 << r) != 0 {
-                let o = self.x.opaque();
-                self.regs.insert(Reg(r), o);
+                self.st.regs.insert(Reg(r), lazy);
             }
         }
     }
@@ -143,16 +242,66 @@ impl Exec {
     /// path: the input register itself when nothing overwrote it, else the lowest-numbered copy.
     pub fn holder(&mut self, e: E, width: u8) -> Option<Reg> {
         if let Node::Input(r) = self.x.node(e)
-            && !self.regs.contains_key(&r)
+            && !self.st.regs.contains_key(&r)
         {
             return Some(r);
         }
         let z = self.x.zext(e, width);
-        self.regs
+        self.st
+            .regs
             .iter()
             .filter(|(_, v)| **v == e || **v == z)
-            .map(|(r, _)| *r)
+            .map(|(r, _)| r)
             .min()
+    }
+
+    /// Forgets everything, keeping the arena's memory (one executor serves many functions).
+    pub fn reset(&mut self) {
+        self.x.clear();
+        self.st = State::default();
+        self.guards.clear();
+        self.calls.clear();
+    }
+
+    /// The registers a call may change.
+    pub fn caller_saved(&self) -> u64 {
+        self.caller_saved
+    }
+
+    /// Whether the call is through a slot of [`Exec::preserving`].
+    fn preserves(&mut self, sem: &Sem) -> bool {
+        if self.preserving.is_empty() {
+            return false;
+        }
+        let Op::Indirect { target } = sem.op else {
+            return false;
+        };
+        let t = self.target(target);
+        match self.x.node(t) {
+            Node::Load(a, 8, _) => self
+                .x
+                .as_const(a)
+                .is_some_and(|s| self.preserving.contains(&s)),
+            _ => false,
+        }
+    }
+
+    /// Every register that holds `e` here (an input register nothing overwrote included).
+    pub fn holders(&mut self, e: E) -> Vec<Reg> {
+        let mut out: Vec<Reg> = self
+            .st
+            .regs
+            .iter()
+            .filter(|(_, v)| **v == e)
+            .map(|(r, _)| r)
+            .collect();
+        if let Node::Input(r) = self.x.node(e)
+            && !self.st.regs.contains_key(&r)
+        {
+            out.push(r);
+        }
+        out.sort_unstable();
+        out
     }
 
     /// The value an indirect branch goes to.
@@ -177,7 +326,7 @@ impl Exec {
                 let a = self.address(mem);
                 let v = self.value(src);
                 if self.x.as_const(a).is_none() {
-                    self.stored.insert((a, size), v);
+                    self.st.stored.insert((a, size), v);
                 }
             }
             Op::Insert {
@@ -192,7 +341,7 @@ impl Exec {
                         let m = 0xffffu64 << shift;
                         self.x.konst((o & !m) | ((imm as u64) << shift))
                     }
-                    None => self.x.opaque(),
+                    None => self.x.opaque(insn.addr, dst),
                 };
                 self.set(dst, v, width);
             }
@@ -234,7 +383,7 @@ impl Exec {
                             }
                             _ => self.x.ror(a, s, width),
                         },
-                        None => self.x.opaque(),
+                        None => self.x.opaque(insn.addr, dst),
                     },
                 };
                 self.set(dst, v, width);
@@ -247,7 +396,7 @@ impl Exec {
                 width,
             } => {
                 let a = self.address(mem);
-                let v = match self.stored.get(&(a, size)) {
+                let v = match self.st.stored.get(&(a, size)) {
                     Some(&v) if signed => self.x.sext(v, size * 8),
                     Some(&v) => self.x.zext(v, size * 8),
                     None => self.x.load(a, size, signed),
@@ -265,11 +414,11 @@ impl Exec {
                 return;
             }
             Op::Select { dst, width, .. } => {
-                let o = self.x.opaque();
+                let o = self.x.opaque(insn.addr, dst);
                 self.set(dst, o, width);
             }
             Op::Branch { cond } => {
-                if let (Some(f), Some(taken), Flow::CondJump(t)) = (self.flags, taken, insn.flow)
+                if let (Some(f), Some(taken), Flow::CondJump(t)) = (self.st.flags, taken, insn.flow)
                     && !f.test
                 {
                     let (cond, exit) = if taken {
@@ -288,25 +437,25 @@ impl Exec {
                     });
                 }
             }
-            Op::Clobber(mask) => self.clobber(mask),
+            Op::Clobber(mask) => self.clobber(insn.addr, mask),
         }
         if let Some((base, off)) = sem.writeback {
             let b = self.reg(base);
             let k = self.x.konst(off as u64);
             let v = self.x.add(b, k);
-            self.regs.insert(base, v);
+            self.st.regs.insert(base, v);
         }
         if sem.writes_flags {
-            self.flags = None;
+            self.st.flags = None;
         }
         if let Some((a, k, w)) = flags_cmp {
             let k = self.x.konst(k as u64);
             self.compare(a, k, w, false, insn.addr);
         }
-        if matches!(insn.flow, Flow::Call(_) | Flow::IndirectCall) {
-            self.clobber(self.caller_saved);
-            self.stored.clear();
-            self.flags = None;
+        if matches!(insn.flow, Flow::Call(_) | Flow::IndirectCall) && !self.preserves(sem) {
+            self.clobber(insn.addr, self.caller_saved);
+            self.st.stored.clear();
+            self.st.flags = None;
         }
     }
 }

@@ -12,8 +12,12 @@ pub enum Node {
     Const(u64),
     /// A register's value where the path starts.
     Input(Reg),
-    /// A value nothing is known about (result of an unmodelled instruction or a call).
-    Opaque(u32),
+    /// A value nothing is known about: what the instruction at the address (an unmodelled
+    /// one, or a call) left in the register. Keyed so that executing the same code again
+    /// gives the same node.
+    Opaque(u64, Reg),
+    /// A register's value where paths with different values for it meet, at the block.
+    Join(u64, Reg),
     Add(E, E),
     Sub(E, E),
     And(E, E),
@@ -41,7 +45,8 @@ pub trait Memory {
 pub struct Exprs {
     nodes: Vec<Node>,
     ids: FxHashMap<Node, E>,
-    opaque: u32,
+    /// `Input` nodes by register (asked for at every block of a function).
+    inputs: Vec<Option<E>>,
 }
 
 /// The low `bits` bits set.
@@ -84,11 +89,41 @@ impl Exprs {
         self.intern(Node::Const(v))
     }
     pub fn input(&mut self, r: Reg) -> E {
-        self.intern(Node::Input(r))
+        let i = r.0 as usize;
+        if let Some(Some(e)) = self.inputs.get(i) {
+            return *e;
+        }
+        let e = self.intern(Node::Input(r));
+        if self.inputs.len() <= i {
+            self.inputs.resize(i + 1, None);
+        }
+        self.inputs[i] = Some(e);
+        e
     }
-    pub fn opaque(&mut self) -> E {
-        self.opaque += 1;
-        self.intern(Node::Opaque(self.opaque))
+    /// Empties the arena, keeping its memory for the next function.
+    pub fn clear(&mut self) {
+        self.nodes.clear();
+        self.ids.clear();
+        self.inputs.clear();
+    }
+    pub fn opaque(&mut self, at: u64, r: Reg) -> E {
+        self.intern(Node::Opaque(at, r))
+    }
+    pub fn join(&mut self, block: u64, r: Reg) -> E {
+        self.intern(Node::Join(block, r))
+    }
+
+    /// `k` when `a` is `b + k`.
+    pub fn offset_from(&self, a: E, b: E) -> Option<i64> {
+        let split = |e: E| match self.node(e) {
+            Node::Add(p, q) => match self.as_const(q) {
+                Some(k) => (p, k as i64),
+                None => (e, 0),
+            },
+            _ => (e, 0),
+        };
+        let ((pa, ka), (pb, kb)) = (split(a), split(b));
+        (pa == pb).then(|| ka.wrapping_sub(kb))
     }
 
     pub fn as_const(&self, e: E) -> Option<u64> {
@@ -242,7 +277,7 @@ impl Exprs {
             return true;
         }
         match self.node(e) {
-            Node::Const(_) | Node::Input(_) | Node::Opaque(_) => false,
+            Node::Const(_) | Node::Input(_) | Node::Opaque(..) | Node::Join(..) => false,
             Node::Add(a, b)
             | Node::Sub(a, b)
             | Node::And(a, b)
@@ -267,7 +302,7 @@ impl Exprs {
         let v = |x: E| self.eval(x, at, value, mem);
         Some(match self.node(e) {
             Node::Const(c) => c,
-            Node::Input(_) | Node::Opaque(_) => return None,
+            Node::Input(_) | Node::Opaque(..) | Node::Join(..) => return None,
             Node::Add(a, b) => v(a)?.wrapping_add(v(b)?),
             Node::Sub(a, b) => v(a)?.wrapping_sub(v(b)?),
             Node::And(a, b) => v(a)? & v(b)?,
@@ -300,7 +335,7 @@ impl Exprs {
         let mut signed = false;
         loop {
             match self.node(e) {
-                Node::Input(_) | Node::Opaque(_) | Node::Load(..) => {
+                Node::Input(_) | Node::Opaque(..) | Node::Join(..) | Node::Load(..) => {
                     return Some((e, v, width, signed));
                 }
                 Node::Add(a, b) => {

@@ -1,3 +1,4 @@
 //! Register values along paths, symbolically.
 pub mod exec;
 pub mod expr;
+pub mod values;

@@ -208,16 +208,10 @@ pub fn analyze(image: &Image, dis: &dyn Disassembler, hints: &[FunctionHint]) ->
         "__stub_helper",
         "__auth_stubs",
     ];
+    // (PE import thunks lie in `.text` among the functions: they are symbols, not a section)
     let stubs: Vec<std::ops::Range<u64>> = image
         .code_sections()
-        .filter(|s| {
-            STUB_SECTIONS.contains(&s.name.as_str())
-                || image
-                    .imports
-                    .iter()
-                    .filter_map(|i| i.stub)
-                    .any(|a| s.contains(a.0))
-        })
+        .filter(|s| STUB_SECTIONS.contains(&s.name.as_str()))
         .map(|s| s.addr.0..s.end())
         .collect();
     let mut noreturn = noreturn::by_name(image);

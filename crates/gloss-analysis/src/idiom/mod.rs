@@ -1,3 +1,110 @@
-//! Compiler idioms, one folder each with a file per architecture.
+//! Compiler idioms, one folder each (with a file per architecture where they differ), and
+//! [`explain`], which runs the ones that read register values over a function.
+pub mod addr_mat;
 pub mod atomic;
+pub mod call_site;
 pub mod jump_table;
+
+use crate::cfg::{Block, EdgeKind};
+use crate::code::CodeMap;
+use crate::dataflow::exec::Exec;
+use crate::dataflow::values;
+use gloss_core::{Disassembler, Flow, Image};
+use rustc_hash::FxHashSet;
+
+/// What the idioms that read a function instruction by instruction found in it.
+#[derive(Debug, Default)]
+pub struct Explained {
+    pub refs: Vec<addr_mat::Ref>,
+    pub calls: Vec<call_site::Call>,
+    pub atomics: Vec<atomic::AtomicOp>,
+}
+
+/// [`explain`] for every function of an analysis, in parallel (rayon's pool), in its order.
+pub fn explain_all(
+    image: &Image,
+    dis: &dyn Disassembler,
+    analysis: &crate::discover::Analysis,
+) -> Vec<Explained> {
+    use rayon::prelude::*;
+    let code = CodeMap::new(image);
+    let atomics = atomic::Finder::new(image, dis, &code);
+    analysis
+        .functions
+        .par_iter()
+        .map_init(
+            || Exec::new(image.arch),
+            |ex, f| explain_with(ex, &atomics, image, dis, &code, f.addr, &f.blocks),
+        )
+        .collect()
+}
+
+/// Runs the address, call-site and atomic idioms over one function's blocks.
+pub fn explain(
+    image: &Image,
+    dis: &dyn Disassembler,
+    code: &CodeMap,
+    entry: u64,
+    blocks: &[Block],
+) -> Explained {
+    let atomics = atomic::Finder::new(image, dis, code);
+    explain_with(
+        &mut Exec::new(image.arch),
+        &atomics,
+        image,
+        dis,
+        code,
+        entry,
+        blocks,
+    )
+}
+
+fn explain_with(
+    ex: &mut Exec,
+    atomics: &atomic::Finder,
+    image: &Image,
+    dis: &dyn Disassembler,
+    code: &CodeMap,
+    entry: u64,
+    blocks: &[Block],
+) -> Explained {
+    // jumps that leave the function: the blocks ending in a tail-call edge, or in an indirect
+    // jump that is no table (a function pointer)
+    let tails: FxHashSet<u64> = blocks
+        .iter()
+        .filter(|b| {
+            b.succs
+                .iter()
+                .any(|e| matches!(e.kind, EdgeKind::TailCall | EdgeKind::Unresolved))
+        })
+        .map(|b| b.addr)
+        .collect();
+    let mut refs = addr_mat::Finder::new(image);
+    let mut calls = call_site::Finder::new(image);
+    let preserving: Vec<u64> = calls.guard_check.into_iter().collect();
+    let insns = values::walk(
+        ex,
+        dis,
+        code,
+        blocks,
+        entry,
+        &preserving,
+        &mut |insn, sem, bytes, ex| {
+            refs.visit(image.arch, insn, sem, bytes, ex);
+            // a jump ends its block: is that block one that leaves?
+            let tail = matches!(insn.flow, Flow::Jump(_) | Flow::IndirectJump) && {
+                let i = blocks.partition_point(|b| b.addr <= insn.addr);
+                i > 0 && tails.contains(&blocks[i - 1].addr)
+            };
+            calls.visit(insn, sem, tail, ex);
+        },
+    );
+    let mut out = Explained {
+        refs: refs.refs,
+        calls: calls.calls,
+        atomics: atomics.find_decoded(&insns),
+    };
+    out.refs.sort_by_key(|r| r.addr);
+    out.calls.sort_by_key(|c| c.addr);
+    out
+}

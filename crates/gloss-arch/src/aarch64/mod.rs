@@ -115,10 +115,7 @@ impl Disassembler for Aarch64 {
     }
 
     fn decode_sem(&self, bytes: &[u8], addr: u64) -> (Insn, Sem) {
-        match decode_bad64(bytes, addr) {
-            Ok(i) => (to_insn(&i, addr), sem::lower(&i)),
-            Err(bad) => (bad, Sem::NONE),
-        }
+        SEM_CACHE.with(|c| c.borrow_mut().decode_sem(bytes, addr))
     }
 
     fn decode_text(&self, bytes: &[u8], addr: u64, _syntax: Syntax, out: &mut InsnText) -> Insn {
@@ -213,6 +210,65 @@ fn text(bytes: &[u8], addr: u64, out: &mut InsnText) -> Printed {
 
 thread_local! {
     static TEXT_CACHE: RefCell<TextCache> = RefCell::new(TextCache::new());
+    static SEM_CACHE: RefCell<SemCache> = RefCell::new(SemCache::new());
+}
+
+fn decode_sem_uncached(bytes: &[u8], addr: u64) -> (Insn, Sem) {
+    match decode_bad64(bytes, addr) {
+        Ok(i) => (to_insn(&i, addr), sem::lower(&i)),
+        Err(bad) => (bad, Sem::NONE),
+    }
+}
+
+/// The analyses decode every instruction (the CFG traversal, then the idioms), and bad64 is
+/// most of that cost; as for [`TextCache`], an instruction without a PC-relative operand or
+/// branch target means the same wherever it is, so its flow and semantics are kept by word
+/// (direct-mapped).
+struct SemCache {
+    tags: Vec<u32>,
+    slots: Vec<(InsnStatus, Flow, Sem)>,
+}
+
+impl SemCache {
+    const BITS: u32 = 15;
+
+    fn new() -> SemCache {
+        let n = 1usize << Self::BITS;
+        // an empty slot's tag is a word of another slot, so it never matches
+        let slot = |w: u32| TextCache::slot_bits(w, Self::BITS);
+        let w0 = (0u32..).find(|&w| slot(w) == 0).unwrap_or(0);
+        let w1 = (0u32..).find(|&w| slot(w) == 1).unwrap_or(1);
+        let mut tags = vec![w0; n];
+        tags[0] = w1;
+        SemCache {
+            tags,
+            slots: vec![(InsnStatus::Invalid, Flow::Next, Sem::NONE); n],
+        }
+    }
+
+    fn decode_sem(&mut self, bytes: &[u8], addr: u64) -> (Insn, Sem) {
+        let Some(w) = word(bytes) else {
+            return decode_sem_uncached(bytes, addr);
+        };
+        let k = TextCache::slot_bits(w, Self::BITS);
+        if self.tags[k] == w {
+            let (status, flow, sem) = self.slots[k];
+            let insn = Insn {
+                addr,
+                len: 4,
+                status,
+                flow,
+                pc_ref: None,
+            };
+            return (insn, sem);
+        }
+        let (insn, sem) = decode_sem_uncached(bytes, addr);
+        if insn.pc_ref.is_none() && insn.len == 4 && Slot::flow_code(insn.flow).is_some() {
+            self.tags[k] = w;
+            self.slots[k] = (insn.status, insn.flow, sem);
+        }
+        (insn, sem)
+    }
 }
 
 /// The text of instructions without PC-relative operands depends on the instruction word alone,
@@ -292,7 +348,11 @@ impl TextCache {
     const BITS: u32 = 16;
 
     fn slot(w: u32) -> usize {
-        (w.wrapping_mul(0x9e37_79b1) >> (32 - Self::BITS)) as usize
+        Self::slot_bits(w, Self::BITS)
+    }
+
+    fn slot_bits(w: u32, bits: u32) -> usize {
+        (w.wrapping_mul(0x9e37_79b1) >> (32 - bits)) as usize
     }
 
     fn new() -> TextCache {

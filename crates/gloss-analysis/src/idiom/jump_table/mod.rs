@@ -166,7 +166,7 @@ fn pointer_jump(x: &Exprs, t: E) -> Option<&'static str> {
     }
     match x.node(t) {
         Node::Input(_) => Some(NOT_A_TABLE[0]),
-        Node::Opaque(_) => Some(NOT_A_TABLE[1]),
+        Node::Opaque(..) => Some(NOT_A_TABLE[1]),
         Node::Load(a, 8, _) if !scaled(x, a) => Some(NOT_A_TABLE[2]),
         _ => None,
     }

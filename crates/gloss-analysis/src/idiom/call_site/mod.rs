@@ -1,0 +1,416 @@
+//! What each call (and tail call) of a function calls, and with what.
+//!
+//! The target is the value the branch reads ([`crate::dataflow::values`]):
+//! - a constant: a direct call, or a call of an import stub (`bl CreateWidget` into `adrp
+//!   x16; ldr x16, [x16, #..]; br x16`, `call puts@plt`), named after the import;
+//! - memory at a constant address: a call through an import slot, ELF GOT (`adrp x8; ldr x8,
+//!   [x8, #..]; blr x8`, `call *puts@GOTPCREL(%rip)`) or PE IAT (`call *[rip+__imp_f]`);
+//! - memory at (memory at an object) + offset: a virtual call (`ldr x8, [x19]; ldr x8, [x8,
+//!   #8]; blr x8`: slot 1, `this` = x19);
+//! - a call through `__guard_dispatch_icall_fptr` (x64: target in rax) is a Control Flow
+//!   Guard dispatch of rax's value; a call through `__guard_check_icall_fptr` (target in x15
+//!   on ARM64, rcx on x64) checks the next indirect call's target, which should be the same
+//!   value ([`Mech::CfgCheck`], or a warning when it is not);
+//! - a direct call of `__x86_indirect_thunk_<reg>` / `__llvm_retpoline_<reg>` is a
+//!   retpolined indirect call of that register's value.
+//!
+//! The arguments are the values the ABI's argument registers hold at the call (`x86_64.rs`,
+//! `aarch64.rs`), up to the last one the call's own block set (a callee's arity is not in the
+//! code, and registers set further back may hold anything); one not set at all before it
+//! passes the function's own argument on.
+//!
+//! Fixtures: globals-* (`CreateWidget(&c_info, ...)`, imports), vcall-* (slot 1 of `call`),
+//! vcall-*-cfg.exe (Control Flow Guard), hello-* (`puts`/`printf` through PLT, GOT, IAT).
+mod aarch64;
+mod x86_64;
+
+use crate::dataflow::exec::Exec;
+use crate::dataflow::expr::{E, Node};
+use gloss_core::sem::{Op, Reg, Sem};
+use gloss_core::{Arch, Flow, Image, Insn};
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Kind {
+    Direct,
+    /// A direct call of an import stub (PLT entry, PE thunk, Mach-O stub).
+    ImportStub,
+    /// Through an ELF or Mach-O GOT slot of an import.
+    Got,
+    /// Through a PE import address table slot.
+    Iat,
+    Virtual,
+    /// Through a register or memory whose value is not one of the above.
+    Indirect,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Direct => "direct",
+            Kind::ImportStub => "import_stub",
+            Kind::Got => "got",
+            Kind::Iat => "iat",
+            Kind::Virtual => "virtual",
+            Kind::Indirect => "indirect",
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Mech {
+    /// The target was checked by `__guard_check_icall_fptr` before this call.
+    CfgCheck,
+    /// The call is `__guard_dispatch_icall_fptr`, which checks and calls the target.
+    CfgDispatch,
+    /// Through a retpoline thunk.
+    Retpoline,
+}
+
+impl Mech {
+    pub fn name(self) -> &'static str {
+        match self {
+            Mech::CfgCheck => "cfg_check",
+            Mech::CfgDispatch => "cfg_dispatch",
+            Mech::Retpoline => "retpoline",
+        }
+    }
+}
+
+/// What an argument register holds at a call.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ArgValue {
+    /// A constant: an address when it came from one (see `addr_mat`), else a number.
+    Const(u64),
+    /// The stack pointer at the call plus an offset.
+    Stack(i64),
+    /// The same value another register holds (or held on entry).
+    Reg(Reg),
+    /// The value returned by the call at the address.
+    Returned(u64),
+    /// A register's value (or its entry value) plus a constant.
+    RegPlus(Reg, i64),
+    /// An address in the stack frame: the register holding a copy of an earlier stack
+    /// pointer (the frame pointer) plus an offset (`lea -0x10(%rbp),%rdx`).
+    Frame(Reg, i64),
+    /// Memory at a constant address (a global, a GOT slot).
+    Load(u64),
+    /// Computed, but not as one of the above.
+    Other,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Arg {
+    pub index: u8,
+    pub reg: Reg,
+    pub value: ArgValue,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Call {
+    pub addr: u64,
+    pub kind: Kind,
+    /// A jump in tail position rather than a call.
+    pub tail: bool,
+    pub mech: Vec<Mech>,
+    /// The function called, when known (for import calls, the import's stub if it has one).
+    pub target: Option<u64>,
+    /// The import called (index into `Image::imports`).
+    pub import: Option<usize>,
+    /// The memory slot the target was loaded from (GOT, IAT, vtable slot offset's table).
+    pub slot: Option<u64>,
+    /// Virtual calls: the register holding the object, and the slot's byte offset.
+    pub this: Option<Reg>,
+    pub vtable_offset: Option<u64>,
+    /// A CFG check of one value before a call of another.
+    pub check_mismatch: bool,
+    pub args: Vec<Arg>,
+}
+
+/// The ABI facts a call site needs, per architecture and format.
+pub(crate) struct Abi {
+    pub args: &'static [u8],
+    pub ret: u8,
+    pub sp: u8,
+    /// The register `__guard_check_icall_fptr` checks.
+    pub cfg_check: u8,
+    /// The register `__guard_dispatch_icall_fptr` calls.
+    pub cfg_dispatch: Option<u8>,
+}
+
+fn abi(image: &Image) -> Abi {
+    match image.arch {
+        Arch::X86_64 => x86_64::abi(image.format == gloss_core::Format::Pe),
+        Arch::Aarch64 => aarch64::abi(),
+    }
+}
+
+/// Finds the calls of one function, instruction by instruction.
+pub struct Finder<'a> {
+    image: &'a Image,
+    abi: Abi,
+    /// `__guard_check_icall_fptr`'s and `__guard_dispatch_icall_fptr`'s slots.
+    pub(crate) guard_check: Option<u64>,
+    guard_dispatch: Option<u64>,
+    /// The value the last CFG check checked, not yet called.
+    checked: Option<E>,
+    /// The calls seen so far: what a register holds after one of them is its result.
+    call_sites: rustc_hash::FxHashSet<u64>,
+    pub calls: Vec<Call>,
+}
+
+impl<'a> Finder<'a> {
+    pub fn new(image: &'a Image) -> Finder<'a> {
+        let slot = |name: &str, stated: Option<gloss_core::Addr>| {
+            stated
+                .map(|a| a.0)
+                .or_else(|| image.symbol_named(name).map(|s| s.addr.0))
+        };
+        let lc = image.facts.pe.as_ref().and_then(|p| p.load_config.as_ref());
+        Finder {
+            image,
+            abi: abi(image),
+            guard_check: slot(
+                "__guard_check_icall_fptr",
+                lc.and_then(|l| l.guard_check_icall_fptr),
+            ),
+            guard_dispatch: slot(
+                "__guard_dispatch_icall_fptr",
+                lc.and_then(|l| l.guard_dispatch_icall_fptr),
+            ),
+            checked: None,
+            call_sites: Default::default(),
+            calls: Vec::new(),
+        }
+    }
+
+    fn import_by_slot(&self, slot: u64) -> Option<usize> {
+        self.image.import_by_slot(slot)
+    }
+
+    fn import_by_stub(&self, stub: u64) -> Option<usize> {
+        self.image.import_by_stub(stub)
+    }
+
+    /// Looks at one instruction before it executes; `tail` says whether a jump there leaves
+    /// the function (the CFG's tail-call edges).
+    pub fn visit(&mut self, insn: &Insn, sem: &Sem, tail: bool, ex: &mut Exec) {
+        let (target, is_tail) = match (insn.flow, sem.op) {
+            (Flow::Call(t), _) => (Some(ex.x.konst(t)), false),
+            (Flow::Jump(t), _) if tail => (Some(ex.x.konst(t)), true),
+            (Flow::IndirectCall, Op::Indirect { target }) => (Some(ex.target(target)), false),
+            (Flow::IndirectJump, Op::Indirect { target }) if tail => {
+                (Some(ex.target(target)), true)
+            }
+            _ => return,
+        };
+        let Some(t) = target else { return };
+        self.call_sites.insert(insn.addr);
+        let mut call = Call {
+            addr: insn.addr,
+            kind: Kind::Indirect,
+            tail: is_tail,
+            mech: Vec::new(),
+            target: None,
+            import: None,
+            slot: None,
+            this: None,
+            vtable_offset: None,
+            check_mismatch: false,
+            args: self.args(ex),
+        };
+        let direct = ex.x.as_const(t);
+        if let Some(f) = direct {
+            // a retpoline thunk: an indirect call of the register it names
+            if let Some(r) = self.retpoline_reg(f) {
+                call.mech.push(Mech::Retpoline);
+                let v = ex.reg(Reg(r));
+                self.classify(&mut call, v, ex);
+            } else if let Some(i) = self.import_by_stub(f) {
+                call.kind = Kind::ImportStub;
+                call.import = Some(i);
+                call.target = Some(f);
+            } else {
+                call.kind = Kind::Direct;
+                call.target = Some(f);
+            }
+        } else if let Node::Load(a, 8, _) = ex.x.node(t)
+            && let Some(slot) = ex.x.as_const(a)
+            && Some(slot) == self.guard_check
+        {
+            // the check: remember what it checked, for the call that follows
+            self.checked = Some(ex.reg(Reg(self.abi.cfg_check)));
+            call.kind = Kind::Indirect;
+            call.slot = Some(slot);
+            call.mech.push(Mech::CfgCheck);
+            call.target = None;
+            self.calls.push(call);
+            return;
+        } else if let Node::Load(a, 8, _) = ex.x.node(t)
+            && let Some(slot) = ex.x.as_const(a)
+            && Some(slot) == self.guard_dispatch
+            && let Some(r) = self.abi.cfg_dispatch
+        {
+            call.mech.push(Mech::CfgDispatch);
+            call.slot = Some(slot);
+            let v = ex.reg(Reg(r));
+            self.classify(&mut call, v, ex);
+        } else {
+            if let Some(c) = self.checked.take() {
+                call.mech.push(Mech::CfgCheck);
+                call.check_mismatch = c != t;
+            }
+            self.classify(&mut call, t, ex);
+        }
+        self.calls.push(call);
+    }
+
+    /// An indirect call's kind from the value it calls.
+    fn classify(&self, call: &mut Call, t: E, ex: &mut Exec) {
+        if let Some(f) = ex.x.as_const(t) {
+            call.target = Some(f);
+            return;
+        }
+        let Node::Load(a, 8, _) = ex.x.node(t) else {
+            return;
+        };
+        // through a slot at a constant address: an import's GOT/IAT slot
+        if let Some(slot) = ex.x.as_const(a) {
+            call.slot = Some(slot);
+            if let Some(i) = self.import_by_slot(slot) {
+                call.import = Some(i);
+                call.kind = if self.image.format == gloss_core::Format::Pe {
+                    Kind::Iat
+                } else {
+                    Kind::Got
+                };
+                call.target = self.image.imports[i].stub.map(|s| s.0);
+            }
+            return;
+        }
+        // through a slot of a table loaded from an object: a virtual call
+        let (table, offset) = match ex.x.node(a) {
+            Node::Add(p, q) => match ex.x.as_const(q) {
+                Some(k) => (p, k),
+                None => return,
+            },
+            _ => (a, 0),
+        };
+        if let Node::Load(object, 8, _) = ex.x.node(table)
+            && offset % 8 == 0
+        {
+            call.kind = Kind::Virtual;
+            call.vtable_offset = Some(offset);
+            call.this = self.holder(ex, object);
+        }
+    }
+
+    /// The register that holds `e` at this point, preferring one that is not the first
+    /// argument register (the base the object was read through, `x19` in `ldr x8, [x19]`).
+    fn holder(&self, ex: &mut Exec, e: E) -> Option<Reg> {
+        let first = self.abi.args.first().copied();
+        let mut held: Vec<Reg> = ex.holders(e);
+        held.sort_by_key(|r| (Some(r.0) == first, r.0));
+        held.first().copied()
+    }
+
+    /// `__x86_indirect_thunk_rax` and friends: the register they jump to.
+    fn retpoline_reg(&self, f: u64) -> Option<u8> {
+        if self.image.arch != Arch::X86_64 {
+            return None;
+        }
+        let name = self.image.symbols.at(f).next()?.name.as_str();
+        let reg = name
+            .strip_prefix("__x86_indirect_thunk_")
+            .or_else(|| name.strip_prefix("__x86_indirect_call_thunk_"))
+            .or_else(|| name.strip_prefix("__x86_indirect_jump_thunk_"))
+            .or_else(|| name.strip_prefix("__llvm_retpoline_"))?;
+        x86_64::reg_named(reg)
+    }
+
+    /// A value as another register (plus a constant) or a load from a fixed address.
+    fn shape(&self, ex: &mut Exec, v: E, not: Reg) -> ArgValue {
+        // a narrowed register (`add w0, w20, #2`, `lea 0x2(%rdi),%ecx`) reads as the register
+        let wide = |ex: &Exec, e: E| match ex.x.node(e) {
+            Node::Zext(p, _) | Node::Sext(p, _) => p,
+            _ => e,
+        };
+        let v = wide(ex, v);
+        let (base, k) = match ex.x.node(v) {
+            Node::Add(p, q) => match ex.x.as_const(q) {
+                Some(k) => (p, k as i64),
+                None => (v, 0),
+            },
+            _ => (v, 0),
+        };
+        let base = wide(ex, base);
+        let sp = Reg(self.abi.sp);
+        let on_stack = matches!(ex.x.node(base),
+            Node::Input(r) | Node::Opaque(_, r) | Node::Join(_, r) if r == sp);
+        if let Some(h) = ex.holders(base).into_iter().find(|&h| h != not) {
+            return match (k, on_stack) {
+                (_, true) => ArgValue::Frame(h, k),
+                (0, false) => ArgValue::Reg(h),
+                _ => ArgValue::RegPlus(h, k),
+            };
+        }
+        match ex.x.node(base) {
+            Node::Input(q) if k == 0 => ArgValue::Reg(q),
+            Node::Input(q) => ArgValue::RegPlus(q, k),
+            Node::Load(a, _, _) if k == 0 => match ex.x.as_const(a) {
+                Some(a) => ArgValue::Load(a),
+                None => ArgValue::Other,
+            },
+            _ => ArgValue::Other,
+        }
+    }
+
+    /// The argument registers' values, up to the last one the call's block set: a register
+    /// set further back may hold anything the function keeps there (a callee's arity is not
+    /// in the code), and one not set at all before the last passes the function's own value
+    /// on (`Reg` of itself).
+    fn args(&self, ex: &mut Exec) -> Vec<Arg> {
+        let sp = ex.reg(Reg(self.abi.sp));
+        let mut out = Vec::new();
+        // the block's own assignments, and a result of the call just before passed straight on
+        // (`ResetDoodad(CreateWidget(...))`: the block starts after that call)
+        let ret = ex.reg(Reg(self.abi.ret));
+        let passes_result =
+            matches!(ex.x.node(ret), Node::Opaque(at, _) if self.call_sites.contains(&at));
+        let last_set = self
+            .abi
+            .args
+            .iter()
+            .rposition(|&r| ex.written & (1 << r) != 0)
+            .map_or(0, |i| i + 1)
+            .max(usize::from(
+                passes_result && ex.written & (1 << self.abi.ret) == 0,
+            ));
+        for (i, &r) in self.abi.args[..last_set].iter().enumerate() {
+            let v = ex.reg(Reg(r));
+            // a 32-bit copy of a value is the value (`mov %eax,%ecx` after a call)
+            let narrow = match ex.x.node(v) {
+                Node::Zext(p, _) | Node::Sext(p, _) => p,
+                _ => v,
+            };
+            let value = match ex.x.node(narrow) {
+                Node::Input(q) if q == Reg(r) => None, // not set here
+                Node::Join(..) => None,
+                Node::Opaque(at, q) if self.call_sites.contains(&at) => {
+                    // what a call left in a scratch register is no argument
+                    (q == Reg(self.abi.ret)).then_some(ArgValue::Returned(at))
+                }
+                Node::Const(k) => Some(ArgValue::Const(k)),
+                _ => Some(match ex.x.offset_from(v, sp) {
+                    Some(k) => ArgValue::Stack(k),
+                    None => self.shape(ex, v, Reg(r)),
+                }),
+            };
+            out.push(Arg {
+                index: i as u8,
+                reg: Reg(r),
+                value: value.unwrap_or(ArgValue::Reg(Reg(r))),
+            });
+        }
+        out
+    }
+}

@@ -1,0 +1,241 @@
+//! Addresses and call sites against the fixtures' sources. The truth is the C/C++ source and
+//! each binary's own symbol and import tables, never gloss's output:
+//! - globals.c: `make_widget` calls `CreateWidget(&c_info, 1, &widget)` (a stack slot), and,
+//!   when CreateWidget is imported, `ResetDoodad(id)` with CreateWidget's result; `main` calls
+//!   `aio_ctx_prepare(&the_ctx)`. No ref of `make_widget` may name `unrelated_global`, the
+//!   symbol before `c_info` (the page an `adrp` points at).
+//! - vcall.cpp: `call(Base *p)` is `p->method(42)`: vtable slot 1 (+0x8), `this` = the first
+//!   argument register, 42 in the second; the `-cfg` builds check it with Control Flow Guard
+//!   (ARM64: `__guard_check_icall_fptr` first; x64: through `__guard_dispatch_icall_fptr`).
+//! - hello.c: `main` calls `puts("hello from gloss")` and `printf("argc=%d\n", argc)`, both
+//!   imports.
+use gloss::Image;
+use gloss::analysis::idiom::call_site::{ArgValue, Call, Kind, Mech};
+use gloss::analysis::idiom::{Explained, addr_mat::Access};
+
+fn bin(name: &str) -> String {
+    format!("{}/../../fixtures/bin/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn fixtures(prefix: &str) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(bin(""))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.starts_with(prefix) && !n.ends_with(".o") && !n.ends_with(".obj"))
+        .collect();
+    v.sort();
+    v
+}
+
+/// The image, and what the idioms say about the function named `name`.
+fn explain(file: &str, name: &str) -> (Image, Explained) {
+    try_explain(file, name).unwrap_or_else(|| panic!("{file}: no symbol {name}"))
+}
+
+/// As [`explain`]; `None` when the binary has no symbol `name` (no symbol table).
+fn try_explain(file: &str, name: &str) -> Option<(Image, Explained)> {
+    let image = gloss::open(std::path::Path::new(&bin(file))).unwrap();
+    let (analysis, _) = gloss::analyze(&image);
+    let addr = image
+        .symbol_named(name)
+        .or_else(|| image.symbol_named(&format!("_{name}")))?
+        .addr
+        .0;
+    let i = analysis
+        .functions
+        .iter()
+        .position(|f| f.addr == addr)
+        .unwrap_or_else(|| panic!("{file}: {name} is no function"));
+    let e = gloss::explain(&image, &analysis).swap_remove(i);
+    Some((image, e))
+}
+
+fn sym(image: &Image, name: &str) -> u64 {
+    image
+        .symbol_named(name)
+        .or_else(|| image.symbol_named(&format!("_{name}")))
+        .unwrap_or_else(|| panic!("no symbol {name}"))
+        .addr
+        .0
+}
+
+/// The name a call calls, from the binary's import table or symbol table.
+fn callee(image: &Image, c: &Call) -> Option<String> {
+    if let Some(i) = c.import {
+        return Some(image.imports[i].name.trim_start_matches('_').to_string());
+    }
+    let t = c.target?;
+    let s = image.symbols.at(t).next()?;
+    Some(s.name.trim_start_matches('_').to_string())
+}
+
+fn find<'a>(image: &Image, e: &'a Explained, name: &str) -> Vec<&'a Call> {
+    e.calls
+        .iter()
+        .filter(|c| callee(image, c).as_deref() == Some(name))
+        .collect()
+}
+
+#[test]
+fn create_widget_gets_c_info_1_and_a_stack_slot() {
+    let files = fixtures("globals-");
+    assert!(files.len() >= 10, "{files:?}");
+    let mut failures = Vec::new();
+    for f in &files {
+        let (image, e) = explain(f, "make_widget");
+        let c_info = sym(&image, "c_info");
+        let calls = find(&image, &e, "CreateWidget");
+        let Some(c) = calls.first() else {
+            failures.push(format!("{f}: no call of CreateWidget in {:?}", e.calls));
+            continue;
+        };
+        let want_kind = if c.import.is_some() {
+            [Kind::ImportStub, Kind::Iat, Kind::Got].contains(&c.kind)
+        } else {
+            c.kind == Kind::Direct
+        };
+        let args: Vec<ArgValue> = c.args.iter().map(|a| a.value).collect();
+        let ok = want_kind
+            && args.first() == Some(&ArgValue::Const(c_info))
+            && args.get(1) == Some(&ArgValue::Const(1))
+            && matches!(args.get(2), Some(ArgValue::Stack(_) | ArgValue::Frame(..)));
+        if !ok {
+            failures.push(format!(
+                "{f}: CreateWidget call {:?} args {args:?}, want &c_info={c_info:#x}, 1, a stack slot",
+                c.kind
+            ));
+        }
+        // imported: ResetDoodad(id), id being what CreateWidget returned
+        if c.import.is_some() {
+            let r = find(&image, &e, "ResetDoodad");
+            let got = r.first().and_then(|r| r.args.first()).map(|a| a.value);
+            if got != Some(ArgValue::Returned(c.addr)) {
+                failures.push(format!(
+                    "{f}: ResetDoodad's argument {got:?}, want the result of {:#x}",
+                    c.addr
+                ));
+            }
+        }
+        // the ref to c_info is c_info, never the symbol whose page the adrp names
+        let ug = sym(&image, "unrelated_global");
+        if !e
+            .refs
+            .iter()
+            .any(|r| r.target == c_info && r.access == Access::Address)
+            || e.refs.iter().any(|r| r.target == ug)
+        {
+            failures.push(format!("{f}: refs {:?} (c_info {c_info:#x})", e.refs));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn main_passes_the_ctx() {
+    let mut failures = Vec::new();
+    for f in fixtures("globals-") {
+        let (image, e) = explain(&f, "main");
+        let ctx = sym(&image, "the_ctx");
+        let calls = find(&image, &e, "aio_ctx_prepare");
+        let ok = !calls.is_empty()
+            && calls
+                .iter()
+                .all(|c| c.args.first().map(|a| a.value) == Some(ArgValue::Const(ctx)));
+        if !ok {
+            failures.push(format!(
+                "{f}: {calls:?}, want aio_ctx_prepare(&the_ctx = {ctx:#x})"
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn call_is_a_virtual_call_of_slot_1() {
+    let files = fixtures("vcall-");
+    assert!(files.len() >= 6, "{files:?}");
+    let mut failures = Vec::new();
+    for f in &files {
+        let (image, e) = explain(f, "call");
+        let first_arg = match (image.arch, image.format) {
+            (gloss::Arch::Aarch64, _) => "x0",
+            (gloss::Arch::X86_64, gloss::Format::Pe) => "rcx",
+            (gloss::Arch::X86_64, _) => "rdi",
+        };
+        let v: Vec<&Call> = e.calls.iter().filter(|c| c.kind == Kind::Virtual).collect();
+        let ok = v.len() == 1
+            && v[0].vtable_offset == Some(8)
+            && v[0].this.map(|r| r.name(image.arch, 64)) == Some(first_arg)
+            && v[0].args.get(1).map(|a| a.value) == Some(ArgValue::Const(42));
+        if !ok {
+            failures.push(format!("{f}: {:?}", e.calls));
+            continue;
+        }
+        // Control Flow Guard: ARM64 checks first, x64 dispatches
+        if f.contains("-cfg") {
+            let want = match image.arch {
+                gloss::Arch::Aarch64 => Mech::CfgCheck,
+                gloss::Arch::X86_64 => Mech::CfgDispatch,
+            };
+            if !v[0].mech.contains(&want) || v[0].check_mismatch {
+                failures.push(format!("{f}: {:?}, want {want:?}", v[0]));
+            }
+        } else if !v[0].mech.is_empty() {
+            failures.push(format!("{f}: unexpected {:?}", v[0].mech));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The NUL-terminated bytes at `a`.
+fn c_string(image: &Image, a: u64) -> Option<String> {
+    let b = (1..=64).rev().find_map(|n| image.read_loaded(a, n))?;
+    let n = b.iter().position(|&c| c == 0)?;
+    Some(String::from_utf8_lossy(&b[..n]).into_owned())
+}
+
+#[test]
+fn hello_calls_puts_and_printf_with_their_strings() {
+    let files = fixtures("hello-");
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for f in &files {
+        // builds without a symbol table have no `main` to look up
+        let Some((image, e)) = try_explain(f, "main") else {
+            continue;
+        };
+        checked += 1;
+        for (name, text) in [("puts", "hello from gloss"), ("printf", "argc=%d\n")] {
+            let calls = find(&image, &e, name);
+            let ok = calls.len() == 1
+                && calls[0].import.is_some()
+                && matches!(calls[0].args.first().map(|a| a.value),
+                    Some(ArgValue::Const(a)) if c_string(&image, a).as_deref() == Some(text));
+            if !ok {
+                failures.push(format!("{f}: {name}: {calls:?}"));
+            }
+        }
+    }
+    assert!(checked >= 10, "{checked} of {files:?}");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// globals.c's `aio_ctx_prepare` is `__atomic_fetch_or(&ctx->notify_me, 1, SEQ_CST)` on an
+/// `unsigned int`: every build (LL/SC loop, LSE `ldsetal`, outline helper call, x86 `lock orl`)
+/// reads as the same operation.
+#[test]
+fn aio_ctx_prepare_is_a_32_bit_seq_cst_fetch_or() {
+    let mut failures = Vec::new();
+    for f in fixtures("globals-") {
+        let (_, e) = explain(&f, "aio_ctx_prepare");
+        let got: Vec<(&str, u8, &str)> = e
+            .atomics
+            .iter()
+            .map(|a| (a.op.name(), a.width, a.order.name()))
+            .collect();
+        if got != [("fetch_or", 32, "seq_cst")] {
+            failures.push(format!("{f}: {got:?}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
