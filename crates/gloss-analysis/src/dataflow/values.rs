@@ -141,20 +141,11 @@ fn assigned(sem: &Sem) -> u64 {
     m | sem.writeback.map_or(0, |(b, _)| b.bit())
 }
 
-/// The registers an instruction may write.
+/// The registers an instruction may write: those it assigns, clobbers, or a call changes.
 fn written(insn: &Insn, sem: &Sem, caller_saved: u64) -> u64 {
-    let mut m = match sem.op {
-        Op::Set { dst, .. }
-        | Op::Bin { dst, .. }
-        | Op::Load { dst, .. }
-        | Op::Addr { dst, .. }
-        | Op::Insert { dst, .. }
-        | Op::Select { dst, .. } => dst.bit(),
-        Op::Clobber(mask) => mask,
-        _ => 0,
-    };
-    if let Some((base, _)) = sem.writeback {
-        m |= base.bit();
+    let mut m = assigned(sem);
+    if let Op::Clobber(mask) = sem.op {
+        m |= mask;
     }
     if matches!(insn.flow, Flow::Call(_) | Flow::IndirectCall) {
         m |= caller_saved;
