@@ -7,13 +7,13 @@ pub fn demangle(name: &str) -> Option<String> {
         .strip_prefix('_')
         .filter(|n| n.starts_with("_Z") || n.starts_with("_R"))
         .unwrap_or(name);
-    if name.starts_with("_R") || (name.starts_with("_ZN") && name.ends_with('E')) {
-        if let Ok(d) = rustc_demangle::try_demangle(name) {
-            let s = format!("{d:#}");
-            // Legacy Rust symbols are valid Itanium too; a hash-less result means it was C++.
-            if name.starts_with("_R") || is_rust_legacy(name) {
-                return Some(s);
-            }
+    if (name.starts_with("_R") || (name.starts_with("_ZN") && name.ends_with('E')))
+        && let Ok(d) = rustc_demangle::try_demangle(name)
+    {
+        let s = format!("{d:#}");
+        // Legacy Rust symbols are valid Itanium too; a hash-less result means it was C++.
+        if name.starts_with("_R") || is_rust_legacy(name) {
+            return Some(s);
         }
     }
     if name.starts_with("_Z") {

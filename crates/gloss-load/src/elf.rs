@@ -193,16 +193,16 @@ fn facts(file: &ElfFile64<'_, object::Endianness>, data: &[u8], e_type: e::FileT
             let val = d.val;
             match d.tag {
                 e::DT_BIND_NOW => f.bind_now = true,
-                e::DT_FLAGS if val & e::DF_BIND_NOW.0 as u64 != 0 => f.bind_now = true,
+                e::DT_FLAGS if val & e::DF_BIND_NOW.0 != 0 => f.bind_now = true,
                 e::DT_FLAGS_1 => flags_1 = val,
                 _ => {}
             }
         }
     }
-    if flags_1 & e::DF_1_NOW.0 as u64 != 0 {
+    if flags_1 & e::DF_1_NOW.0 != 0 {
         f.bind_now = true;
     }
-    f.pie = e_type == e::ET_DYN && (f.interpreter.is_some() || flags_1 & e::DF_1_PIE.0 as u64 != 0);
+    f.pie = e_type == e::ET_DYN && (f.interpreter.is_some() || flags_1 & e::DF_1_PIE.0 != 0);
     f.shared_object = e_type == e::ET_DYN && !f.pie;
     if e_type != e::ET_REL {
         f.relro = Some(match (relro, f.bind_now) {

@@ -1,6 +1,6 @@
 //! The `gloss analyze` report (JSON wire types, docs/json.md), the `gloss functions` table and
 //! `gloss cfg` in DOT.
-use crate::explain::{self, AtomicOut, CallOut, RefOut};
+use crate::explain::{self, AtomicOut, CallOut, FrameOut, RefOut};
 use gloss_analysis::cfg::EdgeKind;
 use gloss_analysis::discover::{Analysis, Function};
 use gloss_analysis::idiom::Explained;
@@ -29,6 +29,7 @@ pub struct FunctionOut {
     pub refs: Vec<RefOut>,
     pub calls: Vec<CallOut>,
     pub atomics: Vec<AtomicOut>,
+    pub frame: FrameOut,
 }
 
 #[derive(Serialize)]
@@ -200,6 +201,7 @@ pub fn function_out(image: &Image, f: &Function, e: &Explained) -> FunctionOut {
             .map(|c| explain::call_out(image, c, &addresses))
             .collect(),
         atomics: e.atomics.iter().map(explain::atomic_out).collect(),
+        frame: explain::frame_out(image, &e.frame),
         summary: function_summary(f),
         blocks: f
             .blocks

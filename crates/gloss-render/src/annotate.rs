@@ -121,6 +121,14 @@ impl Annotations {
             self.summarise(function, a.addr, &text);
             self.comment(a.addr, text);
         }
+        for (at, text) in crate::explain::frame_comments(image, &e.frame) {
+            if text.starts_with("stack protector: guard")
+                || text.starts_with("return address signed")
+            {
+                self.summarise(function, at, &text);
+            }
+            self.comment(at, text);
+        }
     }
 
     fn add_switch(&mut self, image: &Image, s: &Switch, qualify: bool) {

@@ -7,6 +7,7 @@ use gloss_analysis::idiom::Explained;
 use gloss_analysis::idiom::addr_mat::{Access, Ref};
 use gloss_analysis::idiom::atomic::AtomicOp;
 use gloss_analysis::idiom::call_site::{ArgValue, Call, Kind};
+use gloss_analysis::idiom::prologue::Frame;
 use gloss_core::{Addr, Format, Image};
 use serde::Serialize;
 use std::fmt::Write as _;
@@ -94,6 +95,93 @@ pub fn atomic_comment(a: &AtomicOp) -> String {
     }
     s.push(')');
     s
+}
+
+#[derive(Serialize)]
+pub struct FrameOut {
+    /// The instruction that sets the frame pointer.
+    pub frame_pointer: Option<Addr>,
+    /// Callee-saved registers the entry block saves.
+    pub saved: Vec<SavedOut>,
+    pub stack_protector: Option<StackProtectorOut>,
+    /// AArch64 return-address signing.
+    pub pac: Option<PacOut>,
+}
+
+#[derive(Serialize)]
+pub struct SavedOut {
+    pub reg: &'static str,
+    pub at: Addr,
+}
+
+#[derive(Serialize)]
+pub struct StackProtectorOut {
+    pub guard_load: Addr,
+    pub fail_call: Addr,
+}
+
+#[derive(Serialize)]
+pub struct PacOut {
+    /// `A` or `B`.
+    pub key: String,
+    pub sign: Addr,
+    pub auth: Vec<Addr>,
+}
+
+pub fn frame_out(image: &Image, f: &Frame) -> FrameOut {
+    FrameOut {
+        frame_pointer: f.frame_pointer.map(Addr),
+        saved: f
+            .saved
+            .iter()
+            .map(|&(r, a)| SavedOut {
+                reg: r.name(image.arch, 64),
+                at: Addr(a),
+            })
+            .collect(),
+        stack_protector: f.stack_protector.map(|p| StackProtectorOut {
+            guard_load: Addr(p.guard_load),
+            fail_call: Addr(p.fail_call),
+        }),
+        pac: f.pac.as_ref().map(|p| PacOut {
+            key: p.key.to_string(),
+            sign: Addr(p.sign),
+            auth: p.auth.iter().map(|&a| Addr(a)).collect(),
+        }),
+    }
+}
+
+/// The listing's comments for a function's frame, by instruction.
+pub fn frame_comments(image: &Image, f: &Frame) -> Vec<(u64, String)> {
+    let mut out = Vec::new();
+    if let Some(a) = f.frame_pointer {
+        out.push((a, "frame pointer".to_string()));
+    }
+    if !f.saved.is_empty() {
+        let regs: Vec<&str> = f
+            .saved
+            .iter()
+            .map(|(r, _)| r.name(image.arch, 64))
+            .collect();
+        out.push((f.saved[0].1, format!("saves {}", regs.join(", "))));
+    }
+    if let Some(p) = f.stack_protector {
+        out.push((p.guard_load, "stack protector: guard read".to_string()));
+        out.push((
+            p.fail_call,
+            "stack protector: the guard changed".to_string(),
+        ));
+    }
+    if let Some(p) = &f.pac {
+        out.push((
+            p.sign,
+            format!("return address signed (PAC, key {})", p.key),
+        ));
+        for &a in &p.auth {
+            out.push((a, "return address authenticated".to_string()));
+        }
+    }
+    out
 }
 
 #[derive(Serialize)]

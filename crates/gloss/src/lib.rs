@@ -105,10 +105,10 @@ pub enum Selection {
 impl Selection {
     /// `0x...` (or bare hex digits with a letter a-f) is an address, anything else a name.
     pub fn parse(s: &str) -> Selection {
-        if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-            if let Ok(a) = u64::from_str_radix(h, 16) {
-                return Selection::Addr(a);
-            }
+        if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X"))
+            && let Ok(a) = u64::from_str_radix(h, 16)
+        {
+            return Selection::Addr(a);
         }
         Selection::Name(s.to_string())
     }

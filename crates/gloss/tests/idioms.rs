@@ -239,3 +239,40 @@ fn aio_ctx_prepare_is_a_32_bit_seq_cst_fetch_or() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// frames.c, built with -fstack-protector-strong: only `protected_fn` (a 64-byte char array)
+/// has a stack protector. The `-pac` builds (-mbranch-protection=standard: pac-ret for
+/// functions that save the link register) sign `protected_fn` and `main`, which call, and not
+/// the leaves `fill` and `leaf`; nothing else is signed. At -O0 gcc gives every function a
+/// frame pointer, except AArch64 leaves (its default `-momit-leaf-frame-pointer`).
+#[test]
+fn frames_have_their_stack_protector_and_pac() {
+    let files = fixtures("frames-");
+    assert!(files.len() >= 6, "{files:?}");
+    let mut failures = Vec::new();
+    for f in &files {
+        for name in ["protected_fn", "fill", "leaf", "main"] {
+            let (_, e) = explain(f, name);
+            let fr = &e.frame;
+            let protector = name == "protected_fn";
+            if fr.stack_protector.is_some() != protector {
+                failures.push(format!(
+                    "{f} {name}: stack protector {:?}",
+                    fr.stack_protector
+                ));
+            }
+            let signed = f.contains("-pac") && matches!(name, "protected_fn" | "main");
+            match &fr.pac {
+                Some(p) if signed && p.key == 'A' && !p.auth.is_empty() => {}
+                None if !signed => {}
+                p => failures.push(format!("{f} {name}: pac {p:?}, want signed = {signed}")),
+            }
+            let leaf = matches!(name, "fill" | "leaf");
+            let framed = f.contains("-gcc-O0") && !(f.contains("aarch64") && leaf);
+            if framed && fr.frame_pointer.is_none() {
+                failures.push(format!("{f} {name}: no frame pointer at -O0"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

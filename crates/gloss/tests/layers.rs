@@ -13,12 +13,11 @@ fn deps(krate: &str) -> Vec<String> {
             in_deps = l == "[dependencies]";
             continue;
         }
-        if in_deps {
-            if let Some((name, _)) = l.split_once(['=', '.']) {
-                if !name.trim().is_empty() {
-                    out.push(name.trim().to_string());
-                }
-            }
+        if in_deps
+            && let Some((name, _)) = l.split_once(['=', '.'])
+            && !name.trim().is_empty()
+        {
+            out.push(name.trim().to_string());
         }
     }
     out

@@ -4,6 +4,7 @@ pub mod addr_mat;
 pub mod atomic;
 pub mod call_site;
 pub mod jump_table;
+pub mod prologue;
 
 use crate::cfg::{Block, EdgeKind};
 use crate::code::CodeMap;
@@ -18,6 +19,7 @@ pub struct Explained {
     pub refs: Vec<addr_mat::Ref>,
     pub calls: Vec<call_site::Call>,
     pub atomics: Vec<atomic::AtomicOp>,
+    pub frame: prologue::Frame,
 }
 
 /// [`explain`] for every function of an analysis, in parallel (rayon's pool), in its order.
@@ -39,7 +41,7 @@ pub fn explain_all(
         .collect()
 }
 
-/// Runs the address, call-site and atomic idioms over one function's blocks.
+/// Runs the address, call-site, atomic and prologue idioms over one function's blocks.
 pub fn explain(
     image: &Image,
     dis: &dyn Disassembler,
@@ -99,10 +101,12 @@ fn explain_with(
             calls.visit(insn, sem, tail, ex);
         },
     );
+    let frame = prologue::find(image, code, entry, &insns, &refs.refs, &calls.calls);
     let mut out = Explained {
         refs: refs.refs,
         calls: calls.calls,
         atomics: atomics.find_decoded(&insns),
+        frame,
     };
     out.refs.sort_by_key(|r| r.addr);
     out.calls.sort_by_key(|c| c.addr);

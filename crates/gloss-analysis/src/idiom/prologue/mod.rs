@@ -1,0 +1,169 @@
+//! Prologue and epilogue: the frame a function sets up, the callee-saved registers it saves,
+//! its stack protector and its return-address signing.
+//!
+//! - Frame pointer: x86-64 `push %rbp; mov %rsp,%rbp`; AArch64 `mov x29, sp` / `add x29, sp,
+//!   #N` (`x86_64.rs`, `aarch64.rs`).
+//! - Saved registers: the callee-saved registers the entry block pushes (x86-64) or stores
+//!   to the stack (`stp x19, x20, [sp, #..]`).
+//! - Stack protector: the guard is read (x86-64 `%fs:0x28`; elsewhere `__stack_chk_guard` or
+//!   the PE load config's security cookie, directly or through its GOT slot) and the
+//!   function calls `__stack_chk_fail` (gcc, clang) when the copy in its frame changed. Both
+//!   must be there.
+//! - Return-address signing (AArch64 PAC, `-mbranch-protection`): `paciasp`/`pacibsp` (or
+//!   `paciaz`/`pacibz`) signs, `autiasp`/`autibsp`/`retaa`/`retab` authenticates.
+//!
+//! Fixture: frames.c (`protected_fn` has a stack protector and, being no leaf, is signed;
+//! `fill` and `leaf` have neither), built for both architectures at -O0 and -O2.
+mod aarch64;
+mod x86_64;
+
+use super::addr_mat::Ref;
+use super::call_site::Call;
+use crate::code::CodeMap;
+use gloss_core::sem::{Reg, Sem};
+use gloss_core::{Arch, Flow, Image, Insn};
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Frame {
+    /// The instruction that sets the frame pointer.
+    pub frame_pointer: Option<u64>,
+    /// Callee-saved registers the entry block saves, with the instruction that saves each.
+    pub saved: Vec<(Reg, u64)>,
+    pub stack_protector: Option<StackProtector>,
+    pub pac: Option<Pac>,
+}
+
+impl Frame {
+    pub fn is_empty(&self) -> bool {
+        *self == Frame::default()
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StackProtector {
+    /// Where the guard is first read (on entry).
+    pub guard_load: u64,
+    /// The call of `__stack_chk_fail`.
+    pub fail_call: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pac {
+    /// `'A'` or `'B'`.
+    pub key: char,
+    pub sign: u64,
+    /// `autiasp`, `retaa` ...: one per return path.
+    pub auth: Vec<u64>,
+}
+
+/// The frame of the function at `entry`, from its decoded instructions (`insns`, the entry
+/// block first) and what the address and call-site idioms found in it.
+pub(crate) fn find(
+    image: &Image,
+    code: &CodeMap,
+    entry: u64,
+    insns: &[(Insn, Sem)],
+    refs: &[Ref],
+    calls: &[Call],
+) -> Frame {
+    let mut f = Frame::default();
+    // the entry block: the instructions from the entry up to its first branch or call
+    let mut at = entry;
+    let mut entry_block = Vec::new();
+    for (insn, _) in insns.iter().skip_while(|(i, _)| i.addr != entry) {
+        if insn.addr != at {
+            break;
+        }
+        entry_block.push(*insn);
+        if insn.flow != Flow::Next {
+            break;
+        }
+        at = insn.end();
+    }
+    match image.arch {
+        Arch::X86_64 => x86_64::frame(&entry_block, code, &mut f),
+        Arch::Aarch64 => aarch64::frame(&entry_block, code, &mut f),
+    }
+    f.pac = match image.arch {
+        Arch::Aarch64 => aarch64::pac(insns, code),
+        Arch::X86_64 => None,
+    };
+    let guard_load = match image.arch {
+        Arch::X86_64 => x86_64::guard_load(insns, code),
+        Arch::Aarch64 => None,
+    }
+    .or_else(|| {
+        refs.iter()
+            .filter(|r| is_guard(image, r.target))
+            .map(|r| r.addr)
+            .min()
+    });
+    let fail_call = calls
+        .iter()
+        .filter(|c| callee_is(image, c, "__stack_chk_fail"))
+        .map(|c| c.addr)
+        .min();
+    if let (Some(guard_load), Some(fail_call)) = (guard_load, fail_call) {
+        f.stack_protector = Some(StackProtector {
+            guard_load,
+            fail_call,
+        });
+    }
+    f
+}
+
+/// The names (without an `@plt`/`@got`/`@stub` suffix) of the symbols at `a`, or of the
+/// import whose slot or stub `a` is.
+fn names_at(image: &Image, a: u64) -> impl Iterator<Item = &str> {
+    let import = image
+        .import_by_slot(a)
+        .or_else(|| image.import_by_stub(a))
+        .map(|i| image.imports[i].name.as_str());
+    import
+        .into_iter()
+        .chain(image.symbols.at(a).map(|s| s.name.as_str()))
+        .map(|n| n.split('@').next().unwrap_or(n))
+}
+
+/// `name`, or Mach-O's spelling of it with one more `_`.
+fn is_named(n: &str, name: &str) -> bool {
+    n == name || n.strip_prefix('_') == Some(name)
+}
+
+fn callee_is(image: &Image, c: &Call, name: &str) -> bool {
+    let by_import = c
+        .import
+        .and_then(|i| image.imports[i].stub.or(image.imports[i].slot))
+        .is_some_and(|a| names_at(image, a.0).any(|n| is_named(n, name)));
+    by_import
+        || c.target
+            .is_some_and(|t| names_at(image, t).any(|n| is_named(n, name)))
+}
+
+/// The stack guard: `__stack_chk_guard` (or its GOT slot, or a GOT entry holding its
+/// address), or the PE security cookie.
+fn is_guard(image: &Image, a: u64) -> bool {
+    let cookie = image
+        .facts
+        .pe
+        .as_ref()
+        .and_then(|p| p.load_config.as_ref())
+        .and_then(|l| l.security_cookie);
+    if cookie.is_some_and(|c| c.0 == a) {
+        return true;
+    }
+    let named = |a: u64| {
+        names_at(image, a)
+            .any(|n| is_named(n, "__stack_chk_guard") || is_named(n, "__security_cookie"))
+    };
+    if named(a) {
+        return true;
+    }
+    // a GOT entry of the file's own guard holds its address
+    image.section_at(a).is_some_and(|s| s.name == ".got")
+        && image
+            .read_loaded(a, 8)
+            .and_then(|v| v.try_into().ok())
+            .map(u64::from_le_bytes)
+            .is_some_and(named)
+}
