@@ -6,7 +6,8 @@
 //!   symbol before `c_info` (the page an `adrp` points at).
 //! - vcall.cpp: `call(Base *p)` is `p->method(42)`: vtable slot 1 (+0x8), `this` = the first
 //!   argument register, 42 in the second; the `-cfg` builds check it with Control Flow Guard
-//!   (ARM64: `__guard_check_icall_fptr` first; x64: through `__guard_dispatch_icall_fptr`).
+//!   (ARM64: `__guard_check_icall_fptr` first; x64: through `__guard_dispatch_icall_fptr`),
+//!   the `-retpoline` builds jump through the thunk of the register holding the target.
 //! - hello.c: `main` calls `puts("hello from gloss")` and `printf("argc=%d\n", argc)`, both
 //!   imports.
 use gloss::Image;
@@ -179,6 +180,11 @@ fn call_is_a_virtual_call_of_slot_1() {
             };
             if !v[0].mech.contains(&want) || v[0].check_mismatch {
                 failures.push(format!("{f}: {:?}, want {want:?}", v[0]));
+            }
+        } else if f.contains("-retpoline") {
+            // gcc -mindirect-branch=thunk, clang -mretpoline: through the register's thunk
+            if v[0].mech != [Mech::Retpoline] {
+                failures.push(format!("{f}: {:?}, want a retpoline", v[0]));
             }
         } else if !v[0].mech.is_empty() {
             failures.push(format!("{f}: unexpected {:?}", v[0].mech));
