@@ -24,17 +24,18 @@ type Adj = smallvec::SmallVec<[usize; 2]>;
 /// Calls `visit` with every instruction of `blocks` (blocks in reverse post-order), its
 /// semantics, its first bytes and the executor holding the values the instruction reads
 /// (before it executes), whose `written` says which registers the block has assigned so far.
-/// Calls through the slots in `preserving` keep every register. `ex` is reset first: callers
-/// keep one per thread. Returns the instructions, decoded once, for idioms that need no values.
-pub fn walk(
+/// Calls through the slots in `ex.preserving` keep every register. `ex` is reset first: callers
+/// keep one per thread, with a [`Scratch`]. Returns the instructions, decoded once, for idioms
+/// that need no values.
+pub fn walk<'s>(
     ex: &mut Exec,
+    scratch: &'s mut Scratch,
     dis: &dyn Disassembler,
     code: &CodeMap,
     blocks: &[Block],
     entry: u64,
-    preserving: &[u64],
     visit: &mut Visit,
-) -> Vec<(Insn, Sem)> {
+) -> &'s [(Insn, Sem)] {
     let n = blocks.len();
     let index = |a: u64| blocks.binary_search_by_key(&a, |b| b.addr).ok();
     let mut preds: Vec<Adj> = vec![Adj::new(); n];
@@ -63,20 +64,18 @@ pub fn walk(
         pos[i] = k;
     }
     ex.reset();
-    ex.preserving.clear();
-    ex.preserving.extend_from_slice(preserving);
     let caller_saved = ex.caller_saved();
 
     // every instruction decoded once (block `i`'s are `insns[at[i]..at[i + 1]]`), with the
     // registers each block writes
-    let total = blocks.iter().map(|b| b.insns as usize).sum();
-    let mut insns: Vec<(Insn, Sem)> = Vec::with_capacity(total);
-    let mut firsts: Vec<[u8; 4]> = Vec::with_capacity(total);
+    let Scratch { insns, firsts } = scratch;
+    insns.clear();
+    firsts.clear();
     let mut at = Vec::with_capacity(n + 1);
     let mut writes = vec![0u64; n];
     for (i, b) in blocks.iter().enumerate() {
         at.push(insns.len());
-        decode_block(dis, code, b, &mut insns, &mut firsts);
+        decode_block(dis, code, b, insns, firsts);
         for (insn, sem) in &insns[at[i]..] {
             writes[i] |= written(insn, sem, caller_saved);
         }
@@ -124,6 +123,14 @@ pub fn walk(
         outs[i] = Some(std::mem::take(&mut ex.st));
     }
     insns
+}
+
+/// Buffers [`walk`] reuses from one function to the next: a large function's would otherwise
+/// be fresh pages from the kernel every time.
+#[derive(Default)]
+pub struct Scratch {
+    insns: Vec<(Insn, Sem)>,
+    firsts: Vec<[u8; 4]>,
 }
 
 /// The registers an instruction gives a modelled value (moves, arithmetic, loads, address

@@ -35,8 +35,8 @@ pub fn explain_all(
         .functions
         .par_iter()
         .map_init(
-            || Exec::new(image.arch),
-            |ex, f| explain_with(ex, &atomics, image, dis, &code, f.addr, &f.blocks),
+            || PerThread::new(image),
+            |t, f| t.explain(&atomics, dis, &code, f.addr, &f.blocks),
         )
         .collect()
 }
@@ -50,65 +50,76 @@ pub fn explain(
     blocks: &[Block],
 ) -> Explained {
     let atomics = atomic::Finder::new(image, dis, code);
-    explain_with(
-        &mut Exec::new(image.arch),
-        &atomics,
-        image,
-        dis,
-        code,
-        entry,
-        blocks,
-    )
+    PerThread::new(image).explain(&atomics, dis, code, entry, blocks)
 }
 
-fn explain_with(
-    ex: &mut Exec,
-    atomics: &atomic::Finder,
-    image: &Image,
-    dis: &dyn Disassembler,
-    code: &CodeMap,
-    entry: u64,
-    blocks: &[Block],
-) -> Explained {
-    // jumps that leave the function: the blocks ending in a tail-call edge, or in an indirect
-    // jump that is no table (a function pointer)
-    let tails: FxHashSet<u64> = blocks
-        .iter()
-        .filter(|b| {
-            b.succs
-                .iter()
-                .any(|e| matches!(e.kind, EdgeKind::TailCall | EdgeKind::Unresolved))
-        })
-        .map(|b| b.addr)
-        .collect();
-    let mut refs = addr_mat::Finder::new(image);
-    let mut calls = call_site::Finder::new(image);
-    let preserving: Vec<u64> = calls.guard_check.into_iter().collect();
-    let insns = values::walk(
-        ex,
-        dis,
-        code,
-        blocks,
-        entry,
-        &preserving,
-        &mut |insn, sem, bytes, ex| {
-            refs.visit(image.arch, insn, sem, bytes, ex);
-            // a jump ends its block: is that block one that leaves?
-            let tail = matches!(insn.flow, Flow::Jump(_) | Flow::IndirectJump) && {
-                let i = blocks.partition_point(|b| b.addr <= insn.addr);
-                i > 0 && tails.contains(&blocks[i - 1].addr)
-            };
-            calls.visit(insn, sem, tail, ex);
-        },
-    );
-    let frame = prologue::find(image, code, entry, &insns, &refs.refs, &calls.calls);
-    let mut out = Explained {
-        refs: refs.refs,
-        calls: calls.calls,
-        atomics: atomics.find_decoded(&insns),
-        frame,
-    };
-    out.refs.sort_by_key(|r| r.addr);
-    out.calls.sort_by_key(|c| c.addr);
-    out
+/// What one thread keeps from one function to the next: the executor's arena and the walk's
+/// buffers.
+struct PerThread<'i> {
+    image: &'i Image,
+    ex: Exec,
+    scratch: values::Scratch,
+}
+
+impl<'i> PerThread<'i> {
+    fn new(image: &'i Image) -> PerThread<'i> {
+        PerThread {
+            image,
+            ex: Exec::new(image.arch),
+            scratch: values::Scratch::default(),
+        }
+    }
+
+    fn explain(
+        &mut self,
+        atomics: &atomic::Finder,
+        dis: &dyn Disassembler,
+        code: &CodeMap,
+        entry: u64,
+        blocks: &[Block],
+    ) -> Explained {
+        let image = self.image;
+        // jumps that leave the function: the blocks ending in a tail-call edge, or in an indirect
+        // jump that is no table (a function pointer)
+        let tails: FxHashSet<u64> = blocks
+            .iter()
+            .filter(|b| {
+                b.succs
+                    .iter()
+                    .any(|e| matches!(e.kind, EdgeKind::TailCall | EdgeKind::Unresolved))
+            })
+            .map(|b| b.addr)
+            .collect();
+        let mut refs = addr_mat::Finder::new(image);
+        let mut calls = call_site::Finder::new(image);
+        self.ex.preserving.clear();
+        self.ex.preserving.extend(calls.guard_check);
+        let insns = values::walk(
+            &mut self.ex,
+            &mut self.scratch,
+            dis,
+            code,
+            blocks,
+            entry,
+            &mut |insn, sem, bytes, ex| {
+                refs.visit(image.arch, insn, sem, bytes, ex);
+                // a jump ends its block: is that block one that leaves?
+                let tail = matches!(insn.flow, Flow::Jump(_) | Flow::IndirectJump) && {
+                    let i = blocks.partition_point(|b| b.addr <= insn.addr);
+                    i > 0 && tails.contains(&blocks[i - 1].addr)
+                };
+                calls.visit(insn, sem, tail, ex);
+            },
+        );
+        let frame = prologue::find(image, code, entry, insns, &refs.refs, &calls.calls);
+        let mut out = Explained {
+            refs: refs.refs,
+            calls: calls.calls,
+            atomics: atomics.find_decoded(insns),
+            frame,
+        };
+        out.refs.sort_by_key(|r| r.addr);
+        out.calls.sort_by_key(|c| c.addr);
+        out
+    }
 }
