@@ -467,3 +467,62 @@ fn analysis_is_the_same_on_any_number_of_threads() {
         assert_eq!(one, many, "{f}");
     }
 }
+
+/// `analyze`'s JSON carries the idioms (docs/json.md): in globals.c's `make_widget` built
+/// with `__declspec(dllimport)` for ARM64, `CreateWidget` is called through its IAT slot with
+/// `&c_info` (the symbol, not the page's `unrelated_global`), 1 and a stack slot; `main`'s
+/// frame saves the link register; `aio_ctx_prepare`'s atomic is a 32-bit seq_cst fetch_or.
+#[test]
+fn analyze_json_has_refs_calls_atomics_and_frames() {
+    let out = ok_stdout(&[
+        "analyze",
+        &fixture("globals-aarch64-msvc-clang.exe"),
+        "--format",
+        "json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let f = |name: &str| {
+        v["functions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["name"] == name)
+            .unwrap_or_else(|| panic!("no function {name}"))
+            .clone()
+    };
+    let mw = f("make_widget");
+    let call = mw["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "CreateWidget")
+        .expect("a call of CreateWidget");
+    assert_eq!(call["kind"], "iat");
+    assert_eq!(call["args"][0]["symbol"], "c_info");
+    assert_eq!(call["args"][0]["offset"], 0);
+    assert_eq!(call["args"][1]["value"], 1);
+    assert!(call["args"][2]["expr"].as_str().unwrap().starts_with("sp+"));
+    assert!(
+        mw["refs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["symbol"] == "c_info" && r["access"] == "address")
+    );
+    let saved: Vec<&str> = mw["frame"]["saved"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["reg"].as_str().unwrap())
+        .collect();
+    assert!(saved.contains(&"x30"), "{saved:?}");
+    let at = &f("aio_ctx_prepare")["atomics"][0];
+    assert_eq!(
+        (&at["op"], &at["width"], &at["order"]),
+        (
+            &serde_json::json!("fetch_or"),
+            &serde_json::json!(32),
+            &serde_json::json!("seq_cst")
+        )
+    );
+}
