@@ -53,12 +53,14 @@ pub fn explain(
     PerThread::new(image).explain(&atomics, dis, code, entry, blocks)
 }
 
-/// What one thread keeps from one function to the next: the executor's arena and the walk's
-/// buffers.
+/// What one thread keeps from one function to the next: the executor's arena, the walk's
+/// buffers and the recognizers with what they know of the image.
 struct PerThread<'i> {
     image: &'i Image,
     ex: Exec,
     scratch: values::Scratch,
+    refs: addr_mat::Finder<'i>,
+    calls: call_site::Finder<'i>,
 }
 
 impl<'i> PerThread<'i> {
@@ -67,6 +69,8 @@ impl<'i> PerThread<'i> {
             image,
             ex: Exec::new(image.arch),
             scratch: values::Scratch::default(),
+            refs: addr_mat::Finder::new(image),
+            calls: call_site::Finder::new(image),
         }
     }
 
@@ -90,8 +94,9 @@ impl<'i> PerThread<'i> {
             })
             .map(|b| b.addr)
             .collect();
-        let mut refs = addr_mat::Finder::new(image);
-        let mut calls = call_site::Finder::new(image);
+        let (refs, calls) = (&mut self.refs, &mut self.calls);
+        refs.reset();
+        calls.reset();
         self.ex.preserving.clear();
         self.ex.preserving.extend(calls.guard_check);
         let insns = values::walk(
@@ -113,8 +118,8 @@ impl<'i> PerThread<'i> {
         );
         let frame = prologue::find(image, code, entry, insns, &refs.refs, &calls.calls);
         let mut out = Explained {
-            refs: refs.refs,
-            calls: calls.calls,
+            refs: std::mem::take(&mut refs.refs),
+            calls: std::mem::take(&mut calls.calls),
             atomics: atomics.find_decoded(insns),
             frame,
         };

@@ -86,6 +86,13 @@ impl<'a> Finder<'a> {
         }
     }
 
+    /// Ready for the next function (the image's facts stay).
+    pub fn reset(&mut self) {
+        self.known.clear();
+        self.refs.clear();
+        self.last_chain = None;
+    }
+
     fn mapped(&self, a: u64) -> bool {
         a != 0 && self.image.section_at(a).is_some()
     }

@@ -183,6 +183,13 @@ impl<'a> Finder<'a> {
         }
     }
 
+    /// Ready for the next function (the image's facts stay).
+    pub fn reset(&mut self) {
+        self.checked = None;
+        self.call_sites.clear();
+        self.calls.clear();
+    }
+
     fn import_by_slot(&self, slot: u64) -> Option<usize> {
         self.image.import_by_slot(slot)
     }

@@ -98,12 +98,17 @@ pub(crate) fn find(
             .map(|r| r.addr)
             .min()
     });
-    let fail_call = calls
-        .iter()
-        .filter(|c| callee_is(image, c, "__stack_chk_fail"))
-        .map(|c| c.addr)
-        .min();
-    if let (Some(guard_load), Some(fail_call)) = (guard_load, fail_call) {
+    // (the callee names are looked up only where a guard is read)
+    let fail_call = || {
+        calls
+            .iter()
+            .filter(|c| callee_is(image, c, "__stack_chk_fail"))
+            .map(|c| c.addr)
+            .min()
+    };
+    if let Some(guard_load) = guard_load
+        && let Some(fail_call) = fail_call()
+    {
         f.stack_protector = Some(StackProtector {
             guard_load,
             fail_call,
