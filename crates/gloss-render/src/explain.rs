@@ -6,7 +6,7 @@ use crate::label::label_string;
 use gloss_analysis::idiom::Explained;
 use gloss_analysis::idiom::addr_mat::{Access, Ref};
 use gloss_analysis::idiom::atomic::AtomicOp;
-use gloss_analysis::idiom::call_site::{ArgValue, Call, Kind};
+use gloss_analysis::idiom::call_site::{ArgValue, Call, Kind, Mech};
 use gloss_analysis::idiom::prologue::Frame;
 use gloss_core::{Addr, Format, Image};
 use serde::Serialize;
@@ -402,8 +402,8 @@ pub fn call_comment(image: &Image, c: &Call, addresses: &[u64]) -> Option<String
         }
     };
     let mut s = String::new();
-    if c.mech
-        .contains(&gloss_analysis::idiom::call_site::Mech::CfgCheck)
+    // the call of the check function itself: through its slot, with no target of its own
+    if c.mech.contains(&Mech::CfgCheck)
         && c.target.is_none()
         && c.kind == Kind::Indirect
         && c.slot.is_some()
@@ -414,7 +414,6 @@ pub fn call_comment(image: &Image, c: &Call, addresses: &[u64]) -> Option<String
         s.push_str("tail call, ");
     }
     for m in &c.mech {
-        use gloss_analysis::idiom::call_site::Mech;
         s.push_str(match m {
             Mech::CfgCheck if c.check_mismatch => "CFG-checked (another value!), ",
             Mech::CfgCheck => "CFG-checked, ",

@@ -201,16 +201,13 @@ impl<'a> Finder<'a> {
     /// Looks at one instruction before it executes; `tail` says whether a jump there leaves
     /// the function (the CFG's tail-call edges).
     pub fn visit(&mut self, insn: &Insn, sem: &Sem, tail: bool, ex: &mut Exec) {
-        let (target, is_tail) = match (insn.flow, sem.op) {
-            (Flow::Call(t), _) => (Some(ex.x.konst(t)), false),
-            (Flow::Jump(t), _) if tail => (Some(ex.x.konst(t)), true),
-            (Flow::IndirectCall, Op::Indirect { target }) => (Some(ex.target(target)), false),
-            (Flow::IndirectJump, Op::Indirect { target }) if tail => {
-                (Some(ex.target(target)), true)
-            }
+        let (t, is_tail) = match (insn.flow, sem.op) {
+            (Flow::Call(t), _) => (ex.x.konst(t), false),
+            (Flow::Jump(t), _) if tail => (ex.x.konst(t), true),
+            (Flow::IndirectCall, Op::Indirect { target }) => (ex.target(target), false),
+            (Flow::IndirectJump, Op::Indirect { target }) if tail => (ex.target(target), true),
             _ => return,
         };
-        let Some(t) = target else { return };
         self.call_sites.insert(insn.addr);
         let mut call = Call {
             addr: insn.addr,
@@ -225,8 +222,7 @@ impl<'a> Finder<'a> {
             check_mismatch: false,
             args: self.args(ex),
         };
-        let direct = ex.x.as_const(t);
-        if let Some(f) = direct {
+        if let Some(f) = ex.x.as_const(t) {
             // a retpoline thunk: an indirect call of the register it names
             if let Some(r) = self.retpoline_reg(f) {
                 call.mech.push(Mech::Retpoline);
@@ -246,10 +242,8 @@ impl<'a> Finder<'a> {
         {
             // the check: remember what it checked, for the call that follows
             self.checked = Some(ex.reg(Reg(self.abi.cfg_check)));
-            call.kind = Kind::Indirect;
             call.slot = Some(slot);
             call.mech.push(Mech::CfgCheck);
-            call.target = None;
             self.calls.push(call);
             return;
         } else if let Node::Load(a, 8, _) = ex.x.node(t)
