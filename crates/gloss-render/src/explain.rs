@@ -333,6 +333,9 @@ fn arg_text(image: &Image, v: ArgValue, addresses: &[u64]) -> String {
         ArgValue::RegPlus(r, k) | ArgValue::Frame(r, k) => {
             format!("{}-{:#x}", r.name(image.arch, 64), k.unsigned_abs())
         }
+        ArgValue::Deref(r, 0) => format!("[{}]", r.name(image.arch, 64)),
+        ArgValue::Deref(r, k) if k > 0 => format!("[{}+{k:#x}]", r.name(image.arch, 64)),
+        ArgValue::Deref(r, k) => format!("[{}-{:#x}]", r.name(image.arch, 64), k.unsigned_abs()),
         ArgValue::Load(a) => format!(
             "*{}",
             describe_target(image, a, Access::Address).trim_start_matches('&')

@@ -94,6 +94,9 @@ pub enum ArgValue {
     Frame(Reg, i64),
     /// Memory at a constant address (a global, a GOT slot).
     Load(u64),
+    /// Memory at a register plus an offset: a field (`[x19+0x10]`), or a stack slot (`[sp+0x18]`,
+    /// offset from the stack pointer at the call).
+    Deref(Reg, i64),
     /// Computed, but not as one of the above.
     Other,
 }
@@ -359,9 +362,32 @@ impl<'a> Finder<'a> {
             Node::Input(q) => ArgValue::RegPlus(q, k),
             Node::Load(a, _, _) if k == 0 => match ex.x.as_const(a) {
                 Some(a) => ArgValue::Load(a),
-                None => ArgValue::Other,
+                None => self.deref(ex, a, not),
             },
             _ => ArgValue::Other,
+        }
+    }
+
+    /// Memory at `a`, as a stack slot or a register plus an offset.
+    fn deref(&self, ex: &mut Exec, a: E, not: Reg) -> ArgValue {
+        let sp = Reg(self.abi.sp);
+        let sp_now = ex.reg(sp);
+        if let Some(o) = ex.x.offset_from(a, sp_now) {
+            return ArgValue::Deref(sp, o);
+        }
+        let (p, k) = match ex.x.node(a) {
+            Node::Add(p, q) => match ex.x.as_const(q) {
+                Some(k) => (p, k as i64),
+                None => return ArgValue::Other,
+            },
+            _ => (a, 0),
+        };
+        match ex.holders(p).into_iter().find(|&h| h != not) {
+            Some(h) => ArgValue::Deref(h, k),
+            None => match ex.x.node(p) {
+                Node::Input(q) => ArgValue::Deref(q, k),
+                _ => ArgValue::Other,
+            },
         }
     }
 
