@@ -189,7 +189,9 @@ impl Annotations {
 /// Whether the instruction at `a` is an AArch64 `adrp`.
 fn is_adrp(image: &Image, a: u64) -> bool {
     image.arch == gloss_core::Arch::Aarch64
-        && image.read_loaded(a, 4).is_some_and(|w| w[3] & 0x9f == 0x90)
+        && image
+            .read_loaded(a, 4)
+            .is_some_and(gloss_analysis::idiom::addr_mat::is_adrp)
 }
 
 /// `1, 3, 5 ... 9`: sorted values, runs of three or more written as GNU C case ranges.

@@ -318,7 +318,7 @@ impl Walker<'_, '_> {
             return Origin::Imm;
         }
         let adrp = self.cx.dis.arch() == gloss_core::Arch::Aarch64
-            && bytes.get(..4).is_some_and(|w| w[3] & 0x9f == 0x90);
+            && crate::idiom::addr_mat::is_adrp(bytes);
         if adrp { Origin::Page } else { Origin::Pc }
     }
 

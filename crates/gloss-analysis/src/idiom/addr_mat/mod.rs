@@ -208,7 +208,7 @@ impl<'a> Finder<'a> {
     }
 }
 
-/// AArch64 `adrp`: op bit 31 set, bits 28..24 `10000`.
-fn is_adrp(bytes: &[u8]) -> bool {
+/// AArch64 `adrp` (from its first bytes): op bit 31 set, bits 28..24 `10000`.
+pub fn is_adrp(bytes: &[u8]) -> bool {
     bytes.get(3).is_some_and(|b| b & 0x9f == 0x90)
 }
