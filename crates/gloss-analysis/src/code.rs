@@ -47,7 +47,7 @@ impl<'a> CodeMap<'a> {
     }
 
     /// The code bytes from `addr` to the end of its section, or to the next data run.
-    pub fn bytes(&self, addr: u64) -> Option<&[u8]> {
+    pub fn bytes(&self, addr: u64) -> Option<&'a [u8]> {
         if self.in_data_run(addr) {
             return None;
         }

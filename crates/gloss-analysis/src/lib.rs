@@ -2,6 +2,7 @@
 //! gloss-core types, so each analysis works the same for every format and decoder.
 
 pub mod addr_set;
+pub mod audit;
 pub mod cfg;
 
 /// Sets and maps keyed by addresses, hashed with rustc-hash's FxHash: analysis looks up

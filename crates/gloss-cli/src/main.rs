@@ -1,6 +1,7 @@
 //! The `gloss` command. Only this crate prints, reads the environment or exits.
-//! Exit status: 0 success, 2 error (bad input, unknown symbol), 1 reserved for audit findings.
+//! Exit status: 0 success, 2 error (bad input, unknown symbol), 1 audit findings.
 
+mod audit;
 mod raw_input;
 
 use anyhow::{Context, Result, anyhow};
@@ -118,12 +119,37 @@ enum Cmd {
         #[arg(long, conflicts_with = "no_analysis")]
         explain: bool,
     },
+    /// Every indirect call, indirect jump and return checked against retpoline, return thunks,
+    /// IBT/BTI, PAC, SLS hardening and Control Flow Guard, and the hardening flags.
+    ///
+    /// The mitigations the binary claims (IBT or BTI property, PE GUARD_CF) are always checked;
+    /// --require adds others. Exit status: 0 no finding at or above --fail-on, 1 findings, 2 a
+    /// file could not be audited. Rules: docs/rules.md, or --list-rules.
+    Audit {
+        /// Binaries, and with -r directories.
+        #[arg(required_unless_present = "list_rules")]
+        files: Vec<PathBuf>,
+        /// Audit the ELF, PE and Mach-O files under the directories given.
+        #[arg(short = 'r', long)]
+        recursive: bool,
+        /// Mitigations to check, comma-separated: retpoline, rethunk, ibt, bti, pac, sls, cfg.
+        #[arg(long, value_delimiter = ',')]
+        require: Vec<String>,
+        #[arg(long, value_enum, default_value_t)]
+        format: audit::AuditFormat,
+        /// Exit 1 when a finding is at this level or above: note, warning, error, or none.
+        #[arg(long, default_value = "error")]
+        fail_on: String,
+        /// Print the rules (id, default level, description) and exit.
+        #[arg(long)]
+        list_rules: bool,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(status) => ExitCode::from(status),
         Err(e) => {
             // A closed pipe (`gloss show ... | head`) is the reader's choice, not an error.
             if e.chain().any(|c| {
@@ -142,7 +168,8 @@ fn open(path: &Path) -> Result<Image> {
     gloss::open(path).with_context(|| path.display().to_string())
 }
 
-fn run(cli: Cli) -> Result<()> {
+/// Runs the command; the exit status (non-zero only from `audit`'s findings).
+fn run(cli: Cli) -> Result<u8> {
     gloss::set_threads(cli.jobs);
     let stdout = io::stdout();
     let mut out = io::BufWriter::with_capacity(1 << 16, stdout.lock());
@@ -213,17 +240,52 @@ fn run(cli: Cli) -> Result<()> {
             match format {
                 OutFormat::Json => {
                     let explained = gloss::explain(&image, &analysis);
+                    let audit = gloss::audit(&image, &analysis, &explained, &[]);
                     let mut e = explained.iter();
-                    serde_json::to_writer_pretty(
-                        &mut out,
-                        &render::report(&name, &image, &analysis, |f| {
-                            let e = e.next().expect("one per function");
-                            render::function_out(&image, f, e)
-                        }),
-                    )?;
+                    let mut report = render::report(&name, &image, &analysis, |f| {
+                        let e = e.next().expect("one per function");
+                        render::function_out(&image, f, e)
+                    });
+                    let (branches, findings) = (&audit.branches, &audit.findings);
+                    report.indirect_branches = Some(
+                        branches
+                            .iter()
+                            .map(|b| gloss::render::audit::branch_out(&analysis, b))
+                            .collect(),
+                    );
+                    report.findings = Some(
+                        findings
+                            .iter()
+                            .map(|f| gloss::render::audit::finding_out(&analysis, f))
+                            .collect(),
+                    );
+                    serde_json::to_writer_pretty(&mut out, &report)?;
                     out.write_all(b"\n")?;
                 }
                 OutFormat::Text => out.write_all(render::functions_text(&analysis).as_bytes())?,
+            }
+        }
+        Cmd::Audit {
+            files,
+            recursive,
+            require,
+            format,
+            fail_on,
+            list_rules,
+        } => {
+            if list_rules {
+                audit::list_rules(&mut out, format)?;
+            } else {
+                let options = audit::Options {
+                    files,
+                    recursive,
+                    require,
+                    format,
+                    fail_on,
+                };
+                let status = audit::run(&mut out, options)?;
+                out.flush()?;
+                return Ok(status);
             }
         }
         Cmd::Show {
@@ -315,7 +377,7 @@ fn run(cli: Cli) -> Result<()> {
         }
     }
     out.flush()?;
-    Ok(())
+    Ok(0)
 }
 
 /// Functions and CFGs; notes about unreadable hint tables go to stderr.

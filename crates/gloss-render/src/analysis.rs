@@ -17,6 +17,12 @@ pub struct Report<'a, F> {
     pub format: Format,
     pub arch: &'static str,
     pub functions: Vec<F>,
+    /// `gloss analyze`: every indirect branch with its protections (crate::audit).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub indirect_branches: Option<Vec<crate::audit::BranchOut>>,
+    /// `gloss analyze`: the audit's findings for the mitigations the binary claims.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub findings: Option<Vec<crate::audit::FindingOut>>,
 }
 
 #[derive(Serialize)]
@@ -244,6 +250,8 @@ pub fn report<'a, F>(
         format: image.format,
         arch: image.arch.name(),
         functions: analysis.functions.iter().map(out).collect(),
+        indirect_branches: None,
+        findings: None,
     }
 }
 

@@ -3,7 +3,9 @@
 
 pub mod analysis;
 pub mod annotate;
+pub mod audit;
 pub mod explain;
 pub mod info;
 pub mod label;
 pub mod listing;
+pub mod sarif;

@@ -33,6 +33,24 @@ pub fn explain(
     analysis::idiom::explain_all(image, disassembler(image.arch), analysis)
 }
 
+/// Every indirect branch of `analysis` (with `explained`, its idioms) and its protections;
+/// findings for the mitigations in `require` and those the binary claims, and for its
+/// hardening flags.
+pub fn audit(
+    image: &Image,
+    analysis: &analysis::discover::Analysis,
+    explained: &[analysis::idiom::Explained],
+    require: &[analysis::audit::Mitigation],
+) -> analysis::audit::Audit {
+    analysis::audit::audit(
+        image,
+        disassembler(image.arch),
+        analysis,
+        explained,
+        require,
+    )
+}
+
 /// What the analysis says about the instructions of `regions` (switches, unresolved jumps,
 /// addresses, call sites), for the listing, and with `explain_lines` a summary line per idiom
 /// for each function; with the notes of reading the hint tables. `whole`: the regions are the whole

@@ -1,0 +1,635 @@
+//! The audit: every indirect branch of every function (indirect calls and jumps, returns, and
+//! the direct calls of thunks that stand for them), what it is and which mitigations protect
+//! it; the targets those mitigations need marked (`endbr64`, `bti`); and what the headers claim.
+//!
+//! One file per rule family, each answering "is this site protected by my mitigation":
+//! `retpoline.rs` (retpoline and return thunks, `lfence`), `ibt_bti.rs` (landing pads),
+//! `pac.rs` (return-address signing, authenticated branches), `sls.rs` (barriers after the
+//! branch), `cfg.rs` (Control Flow Guard), `hardening.rs` (binary-level flags). The instruction
+//! encodings they test are in `x86_64.rs` and `aarch64.rs`; the rule ids in `rules.rs`.
+//!
+//! A mitigation is checked where it is *required*: asked for (`--require`) or claimed by the
+//! binary (an IBT or BTI property note, PE `GUARD_CF`). A site that lacks a required
+//! mitigation is a finding; protections are reported whether required or not.
+mod aarch64;
+mod cfg;
+mod hardening;
+mod ibt_bti;
+mod pac;
+mod retpoline;
+pub mod rules;
+mod sls;
+mod x86_64;
+
+use crate::cfg::EdgeKind;
+use crate::code::CodeMap;
+use crate::discover::{Analysis, Function};
+use crate::idiom::Explained;
+use crate::idiom::call_site::{Call, Kind as CallKind};
+use gloss_core::{Arch, Disassembler, Flow, Image, Insn, InsnStatus};
+pub use rules::{Level, RULES, RuleInfo};
+
+/// A mitigation `--require` can ask for.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub enum Mitigation {
+    /// x86-64 indirect calls and jumps through a retpoline thunk (or `lfence` first).
+    Retpoline,
+    /// x86-64 returns through the return thunk (`-mfunction-return=thunk-extern`).
+    Rethunk,
+    /// x86-64 Indirect Branch Tracking: the IBT property, and `endbr64` at every target.
+    Ibt,
+    /// AArch64 Branch Target Identification: the BTI property, and `bti` at every target.
+    Bti,
+    /// AArch64 return-address signing (`paciasp` ... `autiasp`/`retaa`).
+    Pac,
+    /// Straight-line speculation: a barrier after every return and indirect jump.
+    Sls,
+    /// Windows Control Flow Guard: indirect calls checked or dispatched by the guard.
+    Cfg,
+}
+
+impl Mitigation {
+    pub const ALL: [Mitigation; 7] = [
+        Mitigation::Retpoline,
+        Mitigation::Rethunk,
+        Mitigation::Ibt,
+        Mitigation::Bti,
+        Mitigation::Pac,
+        Mitigation::Sls,
+        Mitigation::Cfg,
+    ];
+    pub fn name(self) -> &'static str {
+        match self {
+            Mitigation::Retpoline => "retpoline",
+            Mitigation::Rethunk => "rethunk",
+            Mitigation::Ibt => "ibt",
+            Mitigation::Bti => "bti",
+            Mitigation::Pac => "pac",
+            Mitigation::Sls => "sls",
+            Mitigation::Cfg => "cfg",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Mitigation> {
+        Mitigation::ALL.into_iter().find(|m| m.name() == s)
+    }
+    /// The architecture the mitigation exists on (`None`: both).
+    fn arch(self) -> Option<Arch> {
+        match self {
+            Mitigation::Retpoline | Mitigation::Rethunk | Mitigation::Ibt => Some(Arch::X86_64),
+            Mitigation::Bti | Mitigation::Pac => Some(Arch::Aarch64),
+            Mitigation::Sls | Mitigation::Cfg => None,
+        }
+    }
+    /// The protection that satisfies it at a site.
+    fn satisfied_by(self, p: Protection) -> bool {
+        matches!(
+            (self, p),
+            (
+                Mitigation::Retpoline,
+                Protection::Retpoline | Protection::Lfence
+            ) | (Mitigation::Rethunk, Protection::ReturnThunk)
+                | (Mitigation::Ibt, Protection::Ibt)
+                | (Mitigation::Bti, Protection::Bti)
+                | (Mitigation::Pac, Protection::Pac)
+                | (Mitigation::Sls, Protection::Sls)
+                | (Mitigation::Cfg, Protection::Cfg)
+        )
+    }
+}
+
+/// What an indirect branch is.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum BranchKind {
+    Return,
+    /// A switch's jump through a recovered table.
+    JumpTable,
+    /// Through an import's GOT or IAT slot.
+    ImportCall,
+    VirtualCall,
+    /// Through a function pointer (a register or memory that is none of the above).
+    PointerCall,
+    /// An indirect jump that is no table and no recognised call: unknown targets.
+    IndirectJump,
+    /// Control Flow Guard's own call of its check function.
+    GuardCheck,
+    /// A branch inside a mitigation thunk (retpoline, return or SLS thunk): the mitigation itself.
+    Thunk,
+}
+
+impl BranchKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            BranchKind::Return => "return",
+            BranchKind::JumpTable => "jump_table",
+            BranchKind::ImportCall => "import_call",
+            BranchKind::VirtualCall => "virtual_call",
+            BranchKind::PointerCall => "pointer_call",
+            BranchKind::IndirectJump => "indirect_jump",
+            BranchKind::GuardCheck => "guard_check",
+            BranchKind::Thunk => "thunk",
+        }
+    }
+}
+
+/// A protection found at a site.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+pub enum Protection {
+    /// Through a retpoline thunk (`call __x86_indirect_thunk_rax`, `__llvm_retpoline_r11`).
+    Retpoline,
+    /// `jmp __x86_return_thunk` in place of `ret`.
+    ReturnThunk,
+    /// `lfence` right before the branch.
+    Lfence,
+    /// IBT on: the binary has the property, the branch is tracked (no `notrack`) and every
+    /// target it is known to reach begins with `endbr64`.
+    Ibt,
+    /// BTI on: the property, and every known target has a landing pad for this branch.
+    Bti,
+    /// The return address is signed and authenticated, or the branch authenticates its target.
+    Pac,
+    /// A speculation barrier after the branch (`int3`; `dsb sy; isb` or `sb`), or a call
+    /// through an SLS thunk.
+    Sls,
+    /// Checked by `__guard_check_icall_fptr` or made by `__guard_dispatch_icall_fptr`.
+    Cfg,
+}
+
+impl Protection {
+    pub fn name(self) -> &'static str {
+        match self {
+            Protection::Retpoline => "retpoline",
+            Protection::ReturnThunk => "return_thunk",
+            Protection::Lfence => "lfence",
+            Protection::Ibt => "ibt",
+            Protection::Bti => "bti",
+            Protection::Pac => "pac",
+            Protection::Sls => "sls",
+            Protection::Cfg => "cfg",
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Verdict {
+    /// Every required mitigation that applies is there.
+    Protected,
+    /// A required mitigation that applies is missing (see the findings).
+    Unprotected,
+    /// No required mitigation applies to this site.
+    Unchecked,
+}
+
+impl Verdict {
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Protected => "protected",
+            Verdict::Unprotected => "unprotected",
+            Verdict::Unchecked => "unchecked",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IndirectBranch {
+    pub addr: u64,
+    /// The function it is in.
+    pub function: u64,
+    pub kind: BranchKind,
+    /// A call (rather than a jump or return).
+    pub call: bool,
+    /// A jump in tail position: it leaves the function.
+    pub tail: bool,
+    /// The instruction is a direct call or jump of a thunk that makes the indirect branch.
+    pub via_thunk: Option<u64>,
+    /// Jump tables: the number of entries the bounds check allows (`None`: no bound found).
+    pub bound: Option<usize>,
+    /// x86 `notrack` prefix: IBT does not check this branch.
+    pub notrack: bool,
+    pub protections: Vec<Protection>,
+    /// The required mitigations that apply here and are missing.
+    pub missing: Vec<Mitigation>,
+    pub verdict: Verdict,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finding {
+    /// A rule id of [`RULES`].
+    pub rule: &'static str,
+    pub level: Level,
+    /// The instruction or function entry it is about (`None`: the whole binary).
+    pub at: Option<u64>,
+    /// The function it is in.
+    pub function: Option<u64>,
+    pub message: String,
+    /// Other addresses that explain it (the branch whose target lacks a landing pad ...).
+    pub related: Vec<u64>,
+}
+
+/// The mitigations to check: asked for, and claimed by the binary.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Required {
+    asked: u8,
+    claimed: u8,
+}
+
+impl Required {
+    pub fn asked(ms: &[Mitigation]) -> Required {
+        Required {
+            asked: ms.iter().fold(0, |a, &m| a | 1 << m as u8),
+            claimed: 0,
+        }
+    }
+    pub fn contains(self, m: Mitigation) -> bool {
+        (self.asked | self.claimed) & (1 << m as u8) != 0
+    }
+    /// Claimed by the binary's own flags.
+    pub fn claimed(self, m: Mitigation) -> bool {
+        self.claimed & (1 << m as u8) != 0
+    }
+    pub fn list(self) -> Vec<Mitigation> {
+        Mitigation::ALL
+            .into_iter()
+            .filter(|&m| self.contains(m))
+            .collect()
+    }
+}
+
+/// What the binary's flags claim (and so what the audit checks even unasked).
+pub fn claims(image: &Image) -> Vec<Mitigation> {
+    let mut out = Vec::new();
+    if let Some(elf) = &image.facts.elf {
+        let p = elf.gnu_property;
+        if p.ibt {
+            out.push(Mitigation::Ibt);
+        }
+        if p.bti {
+            out.push(Mitigation::Bti);
+        }
+        if p.pac {
+            out.push(Mitigation::Pac);
+        }
+    }
+    if let Some(pe) = &image.facts.pe
+        && pe.dll_characteristics & 0x4000 != 0
+    {
+        out.push(Mitigation::Cfg);
+    }
+    out
+}
+
+/// The audit of one binary.
+#[derive(Debug, Default)]
+pub struct Audit {
+    pub required: Required,
+    /// In address order.
+    pub branches: Vec<IndirectBranch>,
+    /// Binary-level findings first, then by address.
+    pub findings: Vec<Finding>,
+    /// Functions with a stack protector (`__stack_chk_fail` or the PE cookie check).
+    pub stack_protected: usize,
+    /// `_chk` functions the binary imports (`__printf_chk`, `__memcpy_chk`): FORTIFY_SOURCE.
+    pub fortified: Vec<String>,
+}
+
+/// Audits every function of `analysis` (with `explained`, its idioms, in the same order).
+pub fn audit(
+    image: &Image,
+    dis: &dyn Disassembler,
+    analysis: &Analysis,
+    explained: &[Explained],
+    asked: &[Mitigation],
+) -> Audit {
+    use rayon::prelude::*;
+    let mut required = Required::asked(asked);
+    for m in claims(image) {
+        required.claimed |= 1 << m as u8;
+    }
+    let cx = Cx::new(image, dis, analysis, required);
+    let per_function: Vec<(Vec<IndirectBranch>, Vec<Finding>)> = analysis
+        .functions
+        .par_iter()
+        .zip(explained.par_iter())
+        .map(|(f, e)| cx.function(f, e))
+        .collect();
+    let mut out = Audit {
+        required,
+        stack_protected: explained
+            .iter()
+            .filter(|e| e.frame.stack_protector.is_some())
+            .count(),
+        fortified: hardening::fortified(image),
+        ..Audit::default()
+    };
+    out.findings = hardening::check(image, required, &out);
+    let mut site_findings = Vec::new();
+    for (b, f) in per_function {
+        out.branches.extend(b);
+        site_findings.extend(f);
+    }
+    site_findings.extend(ibt_bti::entries(&cx));
+    out.branches.sort_by_key(|b| b.addr);
+    site_findings.sort_by_key(|f| (f.at, f.rule));
+    out.findings.extend(site_findings);
+    out
+}
+
+/// What every site's check needs from the image.
+pub(crate) struct Cx<'a> {
+    pub image: &'a Image,
+    pub dis: &'a dyn Disassembler,
+    pub code: CodeMap<'a>,
+    pub analysis: &'a Analysis,
+    pub required: Required,
+    /// Relocations of a relocatable object by address, with their symbol: a call of an
+    /// undefined thunk (`call __x86_indirect_thunk_rax` in a `.o`) has only its relocation.
+    relocs: Vec<(u64, &'a str)>,
+    /// `__guard_check_icall_fptr`'s slot (PE with Control Flow Guard).
+    pub guard_check: Option<u64>,
+    /// Functions that are a mitigation's own code (thunks, the guard's dispatch), and the
+    /// parts of them the analysis took for functions (a retpoline's `call 1f` target).
+    thunks: crate::FxHashSet<u64>,
+}
+
+/// One branch instruction and what surrounds it.
+pub(crate) struct Site<'a> {
+    pub insn: Insn,
+    /// The instruction's bytes and what follows them in the code.
+    pub bytes: &'a [u8],
+    /// The instruction before it in its block.
+    pub prev: Option<Insn>,
+    /// A direct call's or jump's callee: its address and name.
+    pub callee: Option<(Option<u64>, &'a str)>,
+    /// What the call-site idiom knows of it.
+    pub call: Option<&'a Call>,
+    /// The start of its block.
+    pub block: u64,
+    pub function: &'a Function,
+    pub explained: &'a Explained,
+}
+
+impl<'a> Cx<'a> {
+    fn new(
+        image: &'a Image,
+        dis: &'a dyn Disassembler,
+        analysis: &'a Analysis,
+        required: Required,
+    ) -> Cx<'a> {
+        let mut relocs: Vec<(u64, &str)> = if image.synthetic_layout {
+            image
+                .relocs
+                .iter()
+                .map(|r| (r.at.0, r.symbol.as_str()))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        relocs.sort_unstable_by_key(|r| r.0);
+        let mut cx = Cx {
+            image,
+            dis,
+            code: CodeMap::new(image),
+            analysis,
+            required,
+            relocs,
+            guard_check: crate::idiom::call_site::Finder::new(image).guard_check,
+            thunks: Default::default(),
+        };
+        for f in &analysis.functions {
+            if retpoline::is_thunk(&cx, f) || cfg::is_guard_function(f) {
+                cx.thunks.insert(f.addr);
+                cx.thunks.extend(retpoline::inner_call(&cx, f.addr));
+            }
+        }
+        cx
+    }
+
+    /// The name of what a direct branch at `insn` goes to: the symbol at its target, or the
+    /// symbol of a relocation inside the instruction (a relocatable object's external call).
+    fn callee(&self, insn: &Insn) -> Option<(Option<u64>, &'a str)> {
+        let i = self.relocs.partition_point(|r| r.0 < insn.addr);
+        if let Some(&(at, name)) = self.relocs.get(i)
+            && at < insn.end()
+        {
+            let t = self.image.symbol_named(name).map(|s| s.addr.0);
+            return Some((t, name));
+        }
+        let t = insn.flow.target()?;
+        let name = self.image.symbols.at(t).next()?.name.as_str();
+        Some((Some(t), name))
+    }
+
+    pub fn is_thunk(&self, f: u64) -> bool {
+        self.thunks.contains(&f)
+    }
+
+    /// The bytes from `addr` to the end of its code run.
+    pub fn bytes(&self, addr: u64) -> &'a [u8] {
+        self.code.bytes(addr).unwrap_or(&[])
+    }
+
+    fn function(&self, f: &'a Function, e: &'a Explained) -> (Vec<IndirectBranch>, Vec<Finding>) {
+        let mut branches = Vec::new();
+        let mut findings = Vec::new();
+        let thunk = self.thunks.contains(&f.addr);
+        for b in &f.blocks {
+            let Some((insn, prev)) = self.last_two(b.addr, b.end()) else {
+                continue;
+            };
+            let tail = b
+                .succs
+                .iter()
+                .any(|e| matches!(e.kind, EdgeKind::TailCall | EdgeKind::Unresolved));
+            let site = Site {
+                insn,
+                bytes: self.bytes(insn.addr),
+                prev,
+                callee: match insn.flow {
+                    Flow::Call(_) | Flow::Jump(_) => self.callee(&insn),
+                    _ => None,
+                },
+                call: e
+                    .calls
+                    .binary_search_by_key(&insn.addr, |c| c.addr)
+                    .ok()
+                    .map(|i| &e.calls[i]),
+                block: b.addr,
+                function: f,
+                explained: e,
+            };
+            let Some(mut branch) = self.classify(&site, tail, thunk) else {
+                continue;
+            };
+            retpoline::protect(self, &site, &mut branch);
+            ibt_bti::protect(self, &site, &mut branch, &mut findings);
+            pac::protect(self, &site, &mut branch);
+            sls::protect(self, &site, &mut branch);
+            cfg::protect(self, &site, &mut branch, &mut findings);
+            branch.protections.sort();
+            branch.protections.dedup();
+            self.judge(&site, &mut branch, &mut findings);
+            branches.push(branch);
+        }
+        (branches, findings)
+    }
+
+    /// The last instruction of the block `[start, end)` and the one before it.
+    fn last_two(&self, start: u64, end: u64) -> Option<(Insn, Option<Insn>)> {
+        let bytes = self.code.bytes(start)?;
+        let len = ((end - start) as usize).min(bytes.len());
+        let (mut last, mut prev) = (None, None);
+        let mut off = 0;
+        while off < len {
+            let insn = self.dis.decode(&bytes[off..len], start + off as u64);
+            if insn.status != InsnStatus::Valid {
+                return None;
+            }
+            prev = last.replace(insn);
+            off += insn.len.max(1) as usize;
+        }
+        Some((last?, prev))
+    }
+
+    /// What the block's last instruction is, if it is an indirect branch (or a thunk call
+    /// standing for one).
+    fn classify(&self, s: &Site, tail: bool, in_thunk: bool) -> Option<IndirectBranch> {
+        let f = s.function;
+        let (kind, call, via_thunk) = match s.insn.flow {
+            Flow::Return => (BranchKind::Return, false, None),
+            Flow::IndirectCall | Flow::IndirectJump => {
+                let call = s.insn.flow == Flow::IndirectCall;
+                let table = f.switches.iter().any(|sw| sw.jump_addr == s.insn.addr);
+                let kind = if table {
+                    BranchKind::JumpTable
+                } else if cfg::is_guard_check(self, s) {
+                    BranchKind::GuardCheck
+                } else {
+                    match s.call.map(|c| c.kind) {
+                        Some(CallKind::Got | CallKind::Iat) => BranchKind::ImportCall,
+                        Some(CallKind::Virtual) => BranchKind::VirtualCall,
+                        // a jump the call-site idiom took for a tail call (the CFG's edge)
+                        Some(_) => BranchKind::PointerCall,
+                        None if call => BranchKind::PointerCall,
+                        None => BranchKind::IndirectJump,
+                    }
+                };
+                (kind, call, None)
+            }
+            Flow::Call(_) | Flow::Jump(_) => {
+                let (t, name) = s.callee?;
+                let thunk = retpoline::thunk_kind(self, t, name)?;
+                let call = matches!(s.insn.flow, Flow::Call(_));
+                let kind = match thunk {
+                    retpoline::ThunkKind::Return => BranchKind::Return,
+                    _ => match s.call.map(|c| c.kind) {
+                        Some(CallKind::Got | CallKind::Iat) => BranchKind::ImportCall,
+                        Some(CallKind::Virtual) => BranchKind::VirtualCall,
+                        _ => BranchKind::PointerCall,
+                    },
+                };
+                (kind, call, Some(t.unwrap_or(0)))
+            }
+            _ => return None,
+        };
+        let kind = if in_thunk { BranchKind::Thunk } else { kind };
+        let bound = f
+            .switches
+            .iter()
+            .find(|sw| sw.jump_addr == s.insn.addr && sw.bound_check.is_some())
+            .map(|sw| sw.entries.len());
+        Some(IndirectBranch {
+            addr: s.insn.addr,
+            function: f.addr,
+            kind,
+            call,
+            tail: !call && kind != BranchKind::Return && kind != BranchKind::JumpTable && tail,
+            via_thunk,
+            bound,
+            notrack: false,
+            protections: Vec::new(),
+            missing: Vec::new(),
+            verdict: Verdict::Unchecked,
+        })
+    }
+
+    /// Which required mitigations apply to the branch, which of them are missing, and a
+    /// finding for each missing one.
+    fn judge(&self, s: &Site, b: &mut IndirectBranch, findings: &mut Vec<Finding>) {
+        let mut applies = false;
+        for m in self.required.list() {
+            if !applies_to(self, m, b, s) {
+                continue;
+            }
+            applies = true;
+            if b.protections.iter().any(|&p| m.satisfied_by(p)) {
+                continue;
+            }
+            b.missing.push(m);
+            let rule = rules::branch_rule(m);
+            findings.push(Finding {
+                rule: rule.id,
+                level: rule.level,
+                at: Some(b.addr),
+                function: Some(s.function.addr),
+                message: format!(
+                    "{} {}{}",
+                    describe(b),
+                    rule.short,
+                    if self.required.claimed(m) {
+                        " (the binary claims it)"
+                    } else {
+                        ""
+                    }
+                ),
+                related: Vec::new(),
+            });
+        }
+        b.verdict = match (applies, b.missing.is_empty()) {
+            (false, _) => Verdict::Unchecked,
+            (true, true) => Verdict::Protected,
+            (true, false) => Verdict::Unprotected,
+        };
+    }
+}
+
+/// Whether mitigation `m` is about branches like `b` on this image.
+fn applies_to(cx: &Cx, m: Mitigation, b: &IndirectBranch, s: &Site) -> bool {
+    if m.arch().is_some_and(|a| a != cx.image.arch) || b.kind == BranchKind::Thunk {
+        return false;
+    }
+    let ret = b.kind == BranchKind::Return;
+    match m {
+        Mitigation::Retpoline => !ret,
+        Mitigation::Rethunk => ret,
+        // the CPU checks tracked indirect calls and jumps; a `notrack` jump through a bounded
+        // table is the compilers' accepted form (the table is read-only)
+        Mitigation::Ibt => !ret && (!b.notrack || b.bound.is_none()),
+        Mitigation::Bti => !ret,
+        Mitigation::Pac => ret && pac::applies(s),
+        // SLS: what runs on past the branch; a call returns there anyway
+        Mitigation::Sls => !b.call || cx.image.arch == Arch::Aarch64,
+        // the guard checks calls of computed pointers; imports, tables and its own check are
+        // read-only or bounded
+        Mitigation::Cfg => matches!(
+            b.kind,
+            BranchKind::PointerCall | BranchKind::VirtualCall | BranchKind::IndirectJump
+        ),
+    }
+}
+
+/// `indirect call (virtual)`, `return`, ... for messages.
+pub fn describe(b: &IndirectBranch) -> String {
+    let what = match b.kind {
+        BranchKind::Return => "return",
+        BranchKind::JumpTable => "jump-table jump",
+        BranchKind::ImportCall if b.call => "call through an import slot",
+        BranchKind::ImportCall => "tail call through an import slot",
+        BranchKind::VirtualCall if b.call => "virtual call",
+        BranchKind::VirtualCall => "virtual tail call",
+        BranchKind::PointerCall if b.call => "function-pointer call",
+        BranchKind::PointerCall => "tail call through a pointer",
+        BranchKind::IndirectJump => "indirect jump",
+        BranchKind::GuardCheck => "guard check call",
+        BranchKind::Thunk => "thunk branch",
+    };
+    what.to_string()
+}

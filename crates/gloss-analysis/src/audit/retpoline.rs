@@ -1,0 +1,96 @@
+//! Retpolines and return thunks (x86-64), and the AArch64 SLS call thunks, which likewise
+//! turn an indirect branch into a direct call of a thunk.
+//!
+//! - `call/jmp __x86_indirect_thunk_<reg>` (gcc `-mindirect-branch=thunk*`, the kernel),
+//!   `__x86_indirect_call_thunk_`/`__x86_indirect_jump_thunk_`, clang's `__llvm_retpoline_<reg>`
+//!   (`-mretpoline`): the indirect branch is retpolined. In a stripped binary a thunk is known
+//!   by its shape (`call 1f` into a `pause; lfence` loop).
+//! - `jmp __x86_return_thunk` (`-mfunction-return=thunk-extern`): a return through the return
+//!   thunk.
+//! - `bl __llvm_slsblr_thunk_x<N>` (clang) / `bl __call_indirect_x<N>`-style helpers (gcc,
+//!   `-mharden-sls=blr`): a `blr x<N>` hardened against straight-line speculation.
+//! - `lfence` right before an x86 indirect branch (AMD's `-mindirect-branch=thunk` alternative,
+//!   `-mharden-sls` has none): counts as a retpoline-class protection.
+use super::{BranchKind, Cx, IndirectBranch, Protection, Site, x86_64};
+use crate::discover::Function;
+use gloss_core::Arch;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ThunkKind {
+    /// Branches to the register its name ends with, without speculation.
+    Indirect,
+    Return,
+    /// An AArch64 SLS-hardened `blr`.
+    SlsCall,
+}
+
+const INDIRECT: &[&str] = &[
+    "__x86_indirect_thunk_",
+    "__x86_indirect_call_thunk_",
+    "__x86_indirect_jump_thunk_",
+    "__llvm_retpoline_",
+    "__llvm_external_retpoline_",
+];
+const RETURN: &[&str] = &["__x86_return_thunk"];
+const SLS_CALL: &[&str] = &["__llvm_slsblr_thunk_", "__call_indirect_"];
+
+/// What kind of thunk a direct branch to `target` (named `name`) goes to, if any.
+pub fn thunk_kind(cx: &Cx, target: Option<u64>, name: &str) -> Option<ThunkKind> {
+    by_name(cx.image.arch, name).or_else(|| {
+        let t = target?;
+        (cx.image.arch == Arch::X86_64 && x86_64::is_retpoline_shape(cx.bytes(t)))
+            .then_some(ThunkKind::Indirect)
+    })
+}
+
+fn by_name(arch: Arch, name: &str) -> Option<ThunkKind> {
+    let has = |list: &[&str]| list.iter().any(|p| name.starts_with(p));
+    match arch {
+        Arch::X86_64 if has(INDIRECT) => Some(ThunkKind::Indirect),
+        Arch::X86_64 if has(RETURN) => Some(ThunkKind::Return),
+        Arch::Aarch64 if has(SLS_CALL) => Some(ThunkKind::SlsCall),
+        _ => None,
+    }
+}
+
+/// The function is itself a thunk: its branches are the mitigation, not sites to check.
+pub fn is_thunk(cx: &Cx, f: &Function) -> bool {
+    let named = f
+        .name
+        .as_deref()
+        .is_some_and(|n| by_name(cx.image.arch, n).is_some());
+    named || (cx.image.arch == Arch::X86_64 && x86_64::is_retpoline_shape(cx.bytes(f.addr)))
+}
+
+/// A retpoline thunk's `call 1f` target (its `mov %reg,(%rsp); ret` half).
+pub fn inner_call(cx: &Cx, thunk: u64) -> Option<u64> {
+    let bytes = cx.bytes(thunk);
+    if cx.image.arch != Arch::X86_64 || !x86_64::is_retpoline_shape(bytes) {
+        return None;
+    }
+    let at = if x86_64::is_endbr64(bytes) { 4 } else { 0 };
+    let rel = i32::from_le_bytes(bytes.get(at + 1..at + 5)?.try_into().ok()?);
+    Some((thunk + at as u64 + 5).wrapping_add(rel as i64 as u64))
+}
+
+pub fn protect(cx: &Cx, s: &Site, b: &mut IndirectBranch) {
+    if b.kind == BranchKind::Thunk {
+        return;
+    }
+    if let Some((t, name)) = s.callee {
+        match thunk_kind(cx, t, name) {
+            Some(ThunkKind::Indirect) => b.protections.push(Protection::Retpoline),
+            Some(ThunkKind::Return) => b.protections.push(Protection::ReturnThunk),
+            Some(ThunkKind::SlsCall) => b.protections.push(Protection::Sls),
+            None => {}
+        }
+    }
+    if cx.image.arch == Arch::X86_64
+        && b.kind != BranchKind::Return
+        && let Some(p) = s.prev
+        && p.end() == s.insn.addr
+        && x86_64::is_lfence(cx.bytes(p.addr))
+    {
+        b.protections.push(Protection::Lfence);
+    }
+}
