@@ -102,7 +102,7 @@ pub fn run(out: &mut dyn Write, o: Options) -> Result<u8> {
             Ok(FileOut::Json(v)) => jsons.push(v),
             Ok(FileOut::Sarif(v)) => sarifs.extend(v),
             Err(e) => {
-                eprintln!("gloss: {uri}: {e:#}");
+                eprintln!("gloss: {uri}: {e}");
                 status = 2;
             }
         }

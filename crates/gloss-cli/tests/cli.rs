@@ -526,3 +526,118 @@ fn analyze_json_has_refs_calls_atomics_and_frames() {
         )
     );
 }
+
+/// vcall-x86_64-gcc-O2.elf has no retpolines (no -mindirect-branch) and does not claim IBT:
+/// asked for retpolines it fails, unasked it passes, and the exit status follows --fail-on.
+#[test]
+fn audit_exit_status_follows_findings_and_fail_on() {
+    let plain = fixture("vcall-x86_64-gcc-O2.elf");
+    let status = |args: &[&str]| gloss(args).status.code();
+    assert_eq!(status(&["audit", &plain]), Some(0));
+    assert_eq!(
+        status(&["audit", &plain, "--require", "retpoline"]),
+        Some(1)
+    );
+    let none = [
+        "audit",
+        &plain,
+        "--require",
+        "retpoline",
+        "--fail-on",
+        "none",
+    ];
+    assert_eq!(status(&none), Some(0));
+    // partial RELRO is a note: failing on notes fails the unasked audit too
+    assert_eq!(status(&["audit", &plain, "--fail-on", "note"]), Some(1));
+    let bad = gloss(&["audit", &plain, "--require", "nonsense"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("nonsense"));
+    let missing = fixture("no-such-file.elf");
+    let o = gloss(&["audit", &plain, &missing]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no-such-file.elf"));
+}
+
+/// Every rule `--list-rules` prints is documented in docs/rules.md with the same level.
+#[test]
+fn audit_rules_are_listed_and_documented() {
+    let list = ok_stdout(&["audit", "--list-rules", "--format", "json"]);
+    let rules: Vec<serde_json::Value> = serde_json::from_str(&list).unwrap();
+    assert!(rules.len() >= 20);
+    let doc = std::fs::read_to_string(format!(
+        "{}/../../docs/rules.md",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    for r in &rules {
+        let row = format!(
+            "| `{}` | {} |",
+            r["id"].as_str().unwrap(),
+            r["level"].as_str().unwrap()
+        );
+        assert!(doc.contains(&row), "docs/rules.md lacks {row}");
+    }
+}
+
+/// `-r` finds the binaries under a directory and skips other files; the JSON report has one
+/// entry per binary, and `analyze` has the same branches.
+#[test]
+fn audit_recurses_and_reports_json() {
+    let dir = std::env::temp_dir().join(format!("gloss-audit-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    std::fs::copy(
+        fixture("vcall-x86_64-gcc-O2-retpoline.elf"),
+        dir.join("sub/a.elf"),
+    )
+    .unwrap();
+    std::fs::copy(fixture("frames-aarch64-gcc-O2-pac.elf"), dir.join("b.elf")).unwrap();
+    std::fs::write(dir.join("notes.txt"), "not a binary").unwrap();
+    let d = dir.to_str().unwrap();
+    assert_eq!(
+        gloss(&["audit", d]).status.code(),
+        Some(2),
+        "a directory needs -r"
+    );
+    let out = ok_stdout(&[
+        "audit",
+        "-r",
+        d,
+        "--format",
+        "json",
+        "--require",
+        "retpoline",
+        "--fail-on",
+        "none",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let files = v["files"].as_array().unwrap();
+    let names: Vec<&str> = files.iter().map(|f| f["file"].as_str().unwrap()).collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert!(
+        names[0].ends_with("b.elf") && names[1].ends_with("sub/a.elf"),
+        "{names:?}"
+    );
+    // the retpolined virtual call of call() (vcall.cpp) is protected
+    let a = &files[1];
+    let protected: Vec<&serde_json::Value> = a["indirect_branches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b["function"] == "call")
+        .collect();
+    assert_eq!(protected.len(), 1);
+    assert_eq!(protected[0]["kind"], "virtual_call");
+    assert_eq!(protected[0]["verdict"], "protected");
+    assert_eq!(
+        protected[0]["protections"],
+        serde_json::json!(["retpoline"])
+    );
+    let analyze: serde_json::Value = serde_json::from_str(&ok_stdout(&[
+        "analyze",
+        dir.join("sub/a.elf").to_str().unwrap(),
+    ]))
+    .unwrap();
+    let n = analyze["indirect_branches"].as_array().unwrap().len();
+    assert_eq!(n, a["indirect_branches"].as_array().unwrap().len());
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -224,8 +224,9 @@ rule!(
     "HardeningStackProtector",
     Note,
     "no function has a stack protector",
-    "No function reads the stack guard and calls __stack_chk_fail (or checks the PE security \
-     cookie). Build with -fstack-protector-strong."
+    "No function reads the stack guard and calls __stack_chk_fail (checked in ELF and Mach-O \
+     files; MSVC's __security_check_cookie is not recognised yet). Build with \
+     -fstack-protector-strong."
 );
 rule!(
     HARDENING_FORTIFY,
