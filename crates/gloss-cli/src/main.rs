@@ -250,13 +250,13 @@ fn run(cli: Cli) -> Result<u8> {
                     report.indirect_branches = Some(
                         branches
                             .iter()
-                            .map(|b| gloss::render::audit::branch_out(&analysis, b))
+                            .map(|b| gloss::render::audit::branch_out(&image, &analysis, b))
                             .collect(),
                     );
                     report.findings = Some(
                         findings
                             .iter()
-                            .map(|f| gloss::render::audit::finding_out(&analysis, f))
+                            .map(|f| gloss::render::audit::finding_out(&image, &analysis, f))
                             .collect(),
                     );
                     serde_json::to_writer_pretty(&mut out, &report)?;

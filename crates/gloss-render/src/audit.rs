@@ -72,18 +72,20 @@ pub struct AuditOut<'a> {
     pub indirect_branches: Vec<BranchOut>,
 }
 
-/// The name of the function at `addr` (`sub_...` when it has none).
-fn name_of(analysis: &Analysis, addr: u64) -> String {
+/// The name of the function at `addr`: the analysis's, else a symbol's there (an import stub
+/// the audit looked at), else `sub_...`.
+pub fn name_of(image: &Image, analysis: &Analysis, addr: u64) -> String {
     analysis
         .function(addr)
         .map(function_name)
+        .or_else(|| image.symbols.at(addr).next().map(|s| s.display_name().to_string()))
         .unwrap_or_else(|| format!("sub_{addr:x}"))
 }
 
-pub fn branch_out(analysis: &Analysis, b: &IndirectBranch) -> BranchOut {
+pub fn branch_out(image: &Image, analysis: &Analysis, b: &IndirectBranch) -> BranchOut {
     BranchOut {
         addr: Addr(b.addr),
-        function: name_of(analysis, b.function),
+        function: name_of(image, analysis, b.function),
         kind: b.kind.name(),
         call: b.call,
         tail: b.tail,
@@ -96,12 +98,12 @@ pub fn branch_out(analysis: &Analysis, b: &IndirectBranch) -> BranchOut {
     }
 }
 
-pub fn finding_out(analysis: &Analysis, f: &Finding) -> FindingOut {
+pub fn finding_out(image: &Image, analysis: &Analysis, f: &Finding) -> FindingOut {
     FindingOut {
         rule: f.rule,
         level: f.level.name(),
         addr: f.at.map(Addr),
-        function: f.function.map(|a| name_of(analysis, a)),
+        function: f.function.map(|a| name_of(image, analysis, a)),
         message: f.message.clone(),
         related: f.related.iter().copied().map(Addr).collect(),
     }
@@ -145,21 +147,21 @@ pub fn audit_out<'a>(
         findings: audit
             .findings
             .iter()
-            .map(|f| finding_out(analysis, f))
+            .map(|f| finding_out(image, analysis, f))
             .collect(),
         indirect_branches: audit
             .branches
             .iter()
-            .map(|b| branch_out(analysis, b))
+            .map(|b| branch_out(image, analysis, b))
             .collect(),
     }
 }
 
 /// `<function+0x1c>` for an address in a function.
-fn place(analysis: &Analysis, function: Option<u64>, at: u64) -> String {
+fn place(image: &Image, analysis: &Analysis, function: Option<u64>, at: u64) -> String {
     match function {
-        Some(f) if f == at => format!("<{}>", name_of(analysis, f)),
-        Some(f) => format!("<{}+{:#x}>", name_of(analysis, f), at.wrapping_sub(f)),
+        Some(f) if f == at => format!("<{}>", name_of(image, analysis, f)),
+        Some(f) => format!("<{}+{:#x}>", name_of(image, analysis, f), at.wrapping_sub(f)),
         None => String::new(),
     }
 }
@@ -199,7 +201,7 @@ pub fn text(file: &str, image: &Image, analysis: &Analysis, audit: &Audit, min: 
     for f in audit.findings.iter().filter(|f| f.level >= min) {
         shown += 1;
         let at =
-            f.at.map(|a| format!(" {a:#x} {}", place(analysis, f.function, a)))
+            f.at.map(|a| format!(" {a:#x} {}", place(image, analysis, f.function, a)))
                 .unwrap_or_default();
         let _ = writeln!(s, "  {:<7} {}{}: {}", f.level.name(), f.rule, at, f.message);
     }

@@ -2,7 +2,6 @@
 //! [`RULES`] as the driver's rules, a result per finding. A binary has no source lines, so a
 //! result's region is the instruction's bytes in the file (`byteOffset`, `byteLength`), its
 //! logical location the function, and its address is in `properties`.
-use crate::analysis::function_name;
 use gloss_analysis::audit::{Audit, Finding, RULES};
 use gloss_analysis::discover::Analysis;
 use gloss_core::Image;
@@ -45,8 +44,7 @@ fn result(index: usize, a: &Audited, f: &Finding) -> Value {
     let rule = RULES.iter().position(|r| r.id == f.rule).unwrap_or(0);
     let function = f
         .function
-        .and_then(|addr| a.analysis.function(addr))
-        .map(function_name);
+        .map(|addr| crate::audit::name_of(a.image, a.analysis, addr));
     let mut physical = json!({ "artifactLocation": { "uri": a.uri, "index": index } });
     if let Some(off) = f.at.and_then(|at| file_offset(a.image, at)) {
         physical["region"] = json!({ "byteOffset": off, "byteLength": 1 });

@@ -305,12 +305,14 @@ pub fn audit(
         required.claimed |= 1 << m as u8;
     }
     let cx = Cx::new(image, dis, analysis, required);
-    let per_function: Vec<(Vec<IndirectBranch>, Vec<Finding>)> = analysis
+    let mut per_function: Vec<(Vec<IndirectBranch>, Vec<Finding>)> = analysis
         .functions
         .par_iter()
         .zip(explained.par_iter())
         .map(|(f, e)| cx.function(f, e))
         .collect();
+    let none = Explained::default();
+    per_function.extend(cx.stubs.iter().map(|f| cx.function(f, &none)));
     let mut out = Audit {
         required,
         stack_protected: explained
@@ -345,6 +347,9 @@ pub(crate) struct Cx<'a> {
     relocs: Vec<(u64, &'a str)>,
     /// `__guard_check_icall_fptr`'s slot (PE with Control Flow Guard).
     pub guard_check: Option<u64>,
+    /// Import stubs no function covers (PLT entries, PE thunks, Mach-O stubs), each as a
+    /// function of one block that ends in the jump through the import's slot.
+    stubs: Vec<Function>,
     /// Functions that are a mitigation's own code (thunks, the guard's dispatch), and the
     /// parts of them the analysis took for functions (a retpoline's `call 1f` target).
     thunks: crate::FxHashSet<u64>,
@@ -393,7 +398,9 @@ impl<'a> Cx<'a> {
             relocs,
             guard_check: crate::idiom::call_site::Finder::new(image).guard_check,
             thunks: Default::default(),
+            stubs: Vec::new(),
         };
+        cx.stubs = cx.stub_functions();
         for f in &analysis.functions {
             if retpoline::is_thunk(&cx, f) || cfg::is_guard_function(f) {
                 cx.thunks.insert(f.addr);
@@ -416,6 +423,68 @@ impl<'a> Cx<'a> {
         let t = insn.flow.target()?;
         let name = self.image.symbols.at(t).next()?.name.as_str();
         Some((Some(t), name))
+    }
+
+    fn stub_functions(&self) -> Vec<Function> {
+        let mut addrs: Vec<u64> = self
+            .image
+            .imports
+            .iter()
+            .filter_map(|i| i.stub.map(|a| a.0))
+            .filter(|&a| self.analysis.function(a).is_none())
+            .collect();
+        addrs.sort_unstable();
+        addrs.dedup();
+        addrs
+            .into_iter()
+            .filter_map(|a| {
+                // the stub's jump: within its first few instructions
+                let bytes = self.code.bytes(a)?;
+                let mut off = 0;
+                for _ in 0..4 {
+                    let insn = self.dis.decode(bytes.get(off..)?, a + off as u64);
+                    if insn.status != InsnStatus::Valid {
+                        return None;
+                    }
+                    off += insn.len.max(1) as usize;
+                    match insn.flow {
+                        Flow::IndirectJump => break,
+                        Flow::Next => continue,
+                        _ => return None,
+                    }
+                }
+                let name = self.image.symbols.at(a).next().map(|s| s.name.clone());
+                let mut succs = crate::cfg::Succs::new();
+                succs.push(crate::cfg::Edge {
+                    to: None,
+                    kind: EdgeKind::TailCall,
+                });
+                Some(Function {
+                    addr: a,
+                    size: off as u64,
+                    name,
+                    evidence: Default::default(),
+                    noreturn: false,
+                    blocks: vec![crate::cfg::Block {
+                        addr: a,
+                        size: off as u64,
+                        insns: 0,
+                        succs,
+                    }],
+                    switches: Vec::new(),
+                    unresolved: Vec::new(),
+                    calls: Vec::new(),
+                })
+            })
+            .collect()
+    }
+
+    /// The import stub at `f`, if the audit made a function of it.
+    pub fn stub(&self, f: u64) -> Option<&Function> {
+        self.stubs
+            .binary_search_by_key(&f, |s| s.addr)
+            .ok()
+            .map(|i| &self.stubs[i])
     }
 
     pub fn is_thunk(&self, f: u64) -> bool {
@@ -509,6 +578,7 @@ impl<'a> Cx<'a> {
                         // a jump the call-site idiom took for a tail call (the CFG's edge)
                         Some(_) => BranchKind::PointerCall,
                         None if call => BranchKind::PointerCall,
+                        None if self.stub(f.addr).is_some() => BranchKind::ImportCall,
                         None => BranchKind::IndirectJump,
                     }
                 };
