@@ -362,7 +362,7 @@ pub(crate) struct Site<'a> {
     pub bytes: &'a [u8],
     /// The instruction before it in its block.
     pub prev: Option<Insn>,
-    /// A direct call's or jump's callee: its address and name.
+    /// A direct call's or jump's callee: its address and name (empty without a symbol).
     pub callee: Option<(Option<u64>, &'a str)>,
     /// What the call-site idiom knows of it.
     pub call: Option<&'a Call>,
@@ -410,8 +410,9 @@ impl<'a> Cx<'a> {
         cx
     }
 
-    /// The name of what a direct branch at `insn` goes to: the symbol at its target, or the
-    /// symbol of a relocation inside the instruction (a relocatable object's external call).
+    /// What a direct branch at `insn` goes to: its target and the symbol there (empty when
+    /// none), or the symbol of a relocation inside the instruction (a relocatable object's
+    /// external call).
     fn callee(&self, insn: &Insn) -> Option<(Option<u64>, &'a str)> {
         let i = self.relocs.partition_point(|r| r.0 < insn.addr);
         if let Some(&(at, name)) = self.relocs.get(i)
@@ -421,7 +422,12 @@ impl<'a> Cx<'a> {
             return Some((t, name));
         }
         let t = insn.flow.target()?;
-        let name = self.image.symbols.at(t).next()?.name.as_str();
+        let name = self
+            .image
+            .symbols
+            .at(t)
+            .next()
+            .map_or("", |s| s.name.as_str());
         Some((Some(t), name))
     }
 
@@ -563,6 +569,10 @@ impl<'a> Cx<'a> {
     fn classify(&self, s: &Site, tail: bool, in_thunk: bool) -> Option<IndirectBranch> {
         let f = s.function;
         let (kind, call, via_thunk) = match s.insn.flow {
+            // the `ret` of an inline retpoline is the indirect branch it hides
+            Flow::Return if retpoline::is_inline(self, s) => {
+                (BranchKind::IndirectJump, false, None)
+            }
             Flow::Return => (BranchKind::Return, false, None),
             Flow::IndirectCall | Flow::IndirectJump => {
                 let call = s.insn.flow == Flow::IndirectCall;

@@ -9,6 +9,8 @@
 //!   thunk.
 //! - `bl __llvm_slsblr_thunk_x<N>` (clang) / `bl __call_indirect_x<N>`-style helpers (gcc,
 //!   `-mharden-sls=blr`): a `blr x<N>` hardened against straight-line speculation.
+//! - gcc `-mindirect-branch=thunk-inline` puts the thunk's code in the function: its `ret`
+//!   is the retpolined branch.
 //! - `lfence` right before an x86 indirect branch (AMD's `-mindirect-branch=thunk` alternative,
 //!   `-mharden-sls` has none): counts as a retpoline-class protection.
 use super::{BranchKind, Cx, IndirectBranch, Protection, Site, x86_64};
@@ -73,9 +75,23 @@ pub fn inner_call(cx: &Cx, thunk: u64) -> Option<u64> {
     Some((thunk + at as u64 + 5).wrapping_add(rel as i64 as u64))
 }
 
+/// The `ret` at `s` ends an inline retpoline (gcc `-mindirect-branch=thunk-inline`): its
+/// block, `mov %reg,(%rsp); ret`, is the target of a `call` 12 bytes before it that is
+/// followed by the `pause; lfence` capture loop.
+pub fn is_inline(cx: &Cx, s: &Site) -> bool {
+    cx.image.arch == Arch::X86_64
+        && s.block >= 12
+        && cx.code.contains(s.block - 12)
+        && x86_64::is_retpoline_shape(cx.bytes(s.block - 12))
+        && !cx.is_thunk(s.function.addr)
+}
+
 pub fn protect(cx: &Cx, s: &Site, b: &mut IndirectBranch) {
     if b.kind == BranchKind::Thunk {
         return;
+    }
+    if s.insn.flow == gloss_core::Flow::Return && b.kind != BranchKind::Return {
+        b.protections.push(Protection::Retpoline); // an inline retpoline
     }
     if let Some((t, name)) = s.callee {
         match thunk_kind(cx, t, name) {

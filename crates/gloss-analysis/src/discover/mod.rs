@@ -563,14 +563,21 @@ fn swallowed(bodies: &BTreeMap<u64, FunctionBody>, starts: &AddrSet) -> Vec<u64>
         .collect()
 }
 
-/// Marks functions that cannot return: no return, no indirect or unknown exit, and every tail
-/// call goes to a non-returning function. Returns the newly marked.
+/// Marks functions that cannot return: no return, no indirect or unknown exit, every tail
+/// call goes to a non-returning function, and no call of its own next bytes (a retpoline).
+/// Returns the newly marked.
 fn infer_noreturn(bodies: &BTreeMap<u64, FunctionBody>, noreturn: &mut FxHashSet<u64>) -> Vec<u64> {
     let mut newly = Vec::new();
     loop {
         let mut changed = false;
         for (&a, b) in bodies {
             if b.may_return || !b.broken.is_empty() || noreturn.contains(&a) {
+                continue;
+            }
+            // a call of the code right after its own blocks is a retpoline thunk's `call 1f`
+            // (the callee rewrites the return address and returns elsewhere), not a loop
+            // forever
+            if b.calls.iter().any(|&t| t > a && t <= b.hi) {
                 continue;
             }
             let falls_out = b.exits.iter().any(|e| {
