@@ -78,7 +78,13 @@ pub fn name_of(image: &Image, analysis: &Analysis, addr: u64) -> String {
     analysis
         .function(addr)
         .map(function_name)
-        .or_else(|| image.symbols.at(addr).next().map(|s| s.display_name().to_string()))
+        .or_else(|| {
+            image
+                .symbols
+                .at(addr)
+                .next()
+                .map(|s| s.display_name().to_string())
+        })
         .unwrap_or_else(|| format!("sub_{addr:x}"))
 }
 
@@ -161,7 +167,11 @@ pub fn audit_out<'a>(
 fn place(image: &Image, analysis: &Analysis, function: Option<u64>, at: u64) -> String {
     match function {
         Some(f) if f == at => format!("<{}>", name_of(image, analysis, f)),
-        Some(f) => format!("<{}+{:#x}>", name_of(image, analysis, f), at.wrapping_sub(f)),
+        Some(f) => format!(
+            "<{}+{:#x}>",
+            name_of(image, analysis, f),
+            at.wrapping_sub(f)
+        ),
         None => String::new(),
     }
 }
