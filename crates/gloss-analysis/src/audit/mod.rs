@@ -233,10 +233,11 @@ pub struct Required {
 }
 
 impl Required {
-    pub fn asked(ms: &[Mitigation]) -> Required {
+    pub fn new(asked: &[Mitigation], claimed: &[Mitigation]) -> Required {
+        let bits = |ms: &[Mitigation]| ms.iter().fold(0, |a, &m| a | 1 << m as u8);
         Required {
-            asked: ms.iter().fold(0, |a, &m| a | 1 << m as u8),
-            claimed: 0,
+            asked: bits(asked),
+            claimed: bits(claimed),
         }
     }
     pub fn contains(self, m: Mitigation) -> bool {
@@ -300,10 +301,7 @@ pub fn audit(
     asked: &[Mitigation],
 ) -> Audit {
     use rayon::prelude::*;
-    let mut required = Required::asked(asked);
-    for m in claims(image) {
-        required.claimed |= 1 << m as u8;
-    }
+    let required = Required::new(asked, &claims(image));
     let cx = Cx::new(image, dis, analysis, required);
     let mut per_function: Vec<(Vec<IndirectBranch>, Vec<Finding>)> = analysis
         .functions
