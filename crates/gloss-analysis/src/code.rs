@@ -96,4 +96,12 @@ impl Env for ImageEnv<'_> {
     fn image_base(&self) -> Option<u64> {
         self.image.facts.pe.as_ref().map(|p| p.image_base.0)
     }
+    fn is_mutable(&self, addr: u64) -> bool {
+        use gloss_core::SectionKind;
+        self.image.section_at(addr).is_some_and(|s| {
+            matches!(s.kind, SectionKind::Data | SectionKind::Uninit)
+                && !s.name.starts_with(".data.rel.ro")
+                && !matches!(s.name.as_str(), "__const" | ".got" | "__got" | "__auth_got")
+        })
+    }
 }

@@ -118,6 +118,10 @@ pub struct Image {
     pub symbols: SymbolTable,
     pub imports: Vec<Import>,
     pub relocs: Vec<Reloc>,
+    /// A linked ELF's `R_*_RELATIVE` dynamic relocations: each slot and the pointer it holds
+    /// once loaded (at the file's addresses). ld.lld leaves such fields zero in the file and
+    /// keeps the value only here.
+    pub relative: Vec<(Addr, u64)>,
     pub facts: BinaryFacts,
     /// AArch64 mapping symbols (`$x` code, `$d` data), sorted: `(address, is_data)`. Listings
     /// show data runs inside code sections as data, never as decoded junk.
@@ -151,6 +155,7 @@ impl Image {
             symbols: SymbolTable::default(),
             imports: Vec::new(),
             relocs: Vec::new(),
+            relative: Vec::new(),
             facts: BinaryFacts::default(),
             mapping: Vec::new(),
             synthetic_layout: false,

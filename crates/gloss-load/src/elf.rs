@@ -127,6 +127,9 @@ pub(crate) fn load(bytes: Arc<dyn AsRef<[u8]> + Send + Sync>) -> Result<Image, E
     }
     img.symbols = SymbolTable::new(syms);
     img.relocs = common::relocations(&file, &layout, !relocatable);
+    if !relocatable {
+        img.relative = relative(&file);
+    }
     if relocatable && let Some(loaded) = crate::relocate::apply(&img) {
         img.set_loaded(loaded);
     }
@@ -276,6 +279,24 @@ fn gnu_property(file: &ElfFile64<'_, object::Endianness>, _data: &[u8]) -> GnuPr
         off = desc_end;
     }
     p
+}
+
+/// `R_X86_64_RELATIVE` / `R_AARCH64_RELATIVE` dynamic relocations: (slot, base-0 value).
+fn relative(file: &ElfFile64<'_, object::Endianness>) -> Vec<(Addr, u64)> {
+    let Some(relocs) = file.dynamic_relocations() else {
+        return Vec::new();
+    };
+    relocs
+        .filter(|(_, r)| {
+            matches!(
+                r.flags(),
+                object::RelocationFlags::Elf {
+                    r_type: e::R_X86_64_RELATIVE | e::R_AARCH64_RELATIVE
+                }
+            ) && !r.has_implicit_addend()
+        })
+        .map(|(off, r)| (Addr(off), r.addend() as u64))
+        .collect()
 }
 
 /// GOT slots that the dynamic linker fills with imported addresses (`JUMP_SLOT`, `GLOB_DAT`).

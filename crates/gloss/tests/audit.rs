@@ -200,3 +200,378 @@ fn mitigations_of_the_other_architecture_do_not_apply() {
             .any(|f| f.rule.starts_with("bti-") || f.rule.starts_with("pac-"))
     );
 }
+
+// ---------------------------------------------------------------- branches.c against its truth
+//
+// fixtures/truth/<binary>.branches (fixtures/truth_branches.py) lists every indirect branch
+// of branches.c's functions with the protection its build flags promise, from the source's
+// SITES table, checked against llvm-objdump-19. Here gloss must find the same sites (address,
+// kind) with the protections the flags promise, compared as sets with missing/extra printed.
+
+struct Truth {
+    /// GNU property bits (`x86_feature_1`/`aarch64_feature_1`), `-` for none.
+    property: String,
+    /// (function, kind, count, protection)
+    counts: Vec<(String, String, usize, String)>,
+    /// (address, function, kind, protection)
+    sites: Vec<(u64, String, String, String)>,
+}
+
+fn truth(image: &Image, file: &str) -> Truth {
+    let path = format!(
+        "{}/../../fixtures/truth/{file}.branches",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let mut t = Truth {
+        property: String::new(),
+        counts: Vec::new(),
+        sites: Vec::new(),
+    };
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let w: Vec<&str> = line.split_whitespace().collect();
+        match w.as_slice() {
+            ["property", "x86_feature_1" | "aarch64_feature_1", v] => t.property = v.to_string(),
+            ["property", ..] => {}
+            ["site", at, func, kind, prot, ..] => t.sites.push((
+                address(image, at),
+                func.to_string(),
+                kind.to_string(),
+                prot.to_string(),
+            )),
+            [func, kind, n, prot] => t.counts.push((
+                func.to_string(),
+                kind.to_string(),
+                n.parse().unwrap(),
+                prot.to_string(),
+            )),
+            _ => panic!("{path}: bad line {line:?}"),
+        }
+    }
+    t
+}
+
+/// A truth address: hex, or `SECTION+OFFSET` in a relocatable object (gloss's layout).
+fn address(image: &Image, at: &str) -> u64 {
+    if let Some(hex) = at.strip_prefix("0x") {
+        return u64::from_str_radix(hex, 16).unwrap();
+    }
+    let (section, off) = at.rsplit_once("+0x").unwrap();
+    let s = image
+        .sections
+        .iter()
+        .find(|s| s.name == section)
+        .unwrap_or_else(|| panic!("no section {section}"));
+    s.addr.0 + u64::from_str_radix(off, 16).unwrap()
+}
+
+/// The site kind of truth_branches.py for a gloss branch.
+fn site_kind(b: &gloss::analysis::audit::IndirectBranch) -> &'static str {
+    match b.kind {
+        BranchKind::Return => "ret",
+        BranchKind::JumpTable => "table",
+        _ if b.call => "call",
+        _ => "jump",
+    }
+}
+
+/// The protections gloss must report for a truth protection: the flag's code is there, and
+/// for IBT, SHSTK and BTI also the property that makes the CPU enforce it.
+fn expected(protection: &str, property: &str) -> Vec<Protection> {
+    let has = |bit: &str| property.split(',').any(|p| p == bit);
+    match protection {
+        "retpoline" => vec![Protection::Retpoline],
+        "return_thunk" => vec![Protection::ReturnThunk],
+        "sls" => vec![Protection::Sls],
+        "pac" => vec![Protection::Pac],
+        "cfg" => vec![Protection::Cfg],
+        "ibt" if has("IBT") => vec![Protection::Ibt],
+        "shstk" if has("SHSTK") => vec![Protection::Shstk],
+        "bti" if has("BTI") => vec![Protection::Bti],
+        _ => vec![],
+    }
+}
+
+fn branches_fixtures() -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(bin(""))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.starts_with("branches-"))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn branches_sites_and_protections_match_the_source_and_flags() {
+    let files = branches_fixtures();
+    assert!(files.len() >= 20, "{files:?}");
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for file in &files {
+        let image = gloss::open(std::path::Path::new(&bin(file))).unwrap();
+        let (analysis, _) = gloss::analyze(&image);
+        let explained = gloss::explain(&image, &analysis);
+        let audit = gloss::audit(&image, &analysis, &explained, &[]);
+        let t = truth(&image, file);
+        let functions: std::collections::BTreeMap<u64, &str> = t
+            .counts
+            .iter()
+            .filter_map(|(f, ..)| image.symbol_named(f).map(|s| (s.addr.0, f.as_str())))
+            .collect();
+        let want: std::collections::BTreeSet<String> = t
+            .sites
+            .iter()
+            .filter(|s| s.2 != "entry")
+            .map(|(at, f, kind, prot)| {
+                format!("{at:#x} {f} {kind} {:?}", expected(prot, &t.property))
+            })
+            .collect();
+        let got: std::collections::BTreeSet<String> = audit
+            .branches
+            .iter()
+            // the guard's check call and the thunks' own branches are the mitigations
+            .filter(|b| !matches!(b.kind, BranchKind::GuardCheck | BranchKind::Thunk))
+            .filter_map(|b| {
+                let f = functions.get(&b.function)?;
+                let mut p = b.protections.clone();
+                p.retain(|p| *p != Protection::Lfence);
+                Some(format!("{:#x} {f} {} {p:?}", b.addr, site_kind(b)))
+            })
+            .collect();
+        let missing: Vec<_> = want.difference(&got).collect();
+        let extra: Vec<_> = got.difference(&want).collect();
+        if !missing.is_empty() || !extra.is_empty() {
+            failures.push(format!(
+                "{file}:\n  missing {missing:#?}\n  extra {extra:#?}"
+            ));
+        }
+        checked += want.len();
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(checked > 600, "{checked} sites");
+}
+
+/// With IBT (x86-64 ELF) or BTI (AArch64 ELF) required, the functions branches.c lets escape
+/// (`op_*`, `sq_*`, `tri_*`, stored in function-pointer tables) must begin with a landing pad,
+/// and a tracked table jump's 16 targets too: gloss reports exactly those the build left
+/// without one (the truth's `entry`/`target` protection `none`).
+#[test]
+fn branches_landing_pads_match_the_flags() {
+    const ESCAPING: [&str; 8] = [
+        "op_inc",
+        "op_dbl",
+        "op_sq",
+        "op_neg",
+        "sq_area",
+        "sq_perim",
+        "tri_area",
+        "tri_perim",
+    ];
+    for file in branches_fixtures().iter().filter(|f| !f.ends_with(".exe")) {
+        let image = gloss::open(std::path::Path::new(&bin(file))).unwrap();
+        let m = match image.arch {
+            gloss::Arch::X86_64 => Mitigation::Ibt,
+            gloss::Arch::Aarch64 => Mitigation::Bti,
+        };
+        let (analysis, _) = gloss::analyze(&image);
+        let explained = gloss::explain(&image, &analysis);
+        let audit = gloss::audit(&image, &analysis, &explained, &[m]);
+        let t = truth(&image, file);
+        let pad = |f: &str, kind: &str| {
+            t.counts
+                .iter()
+                .find(|c| c.0 == f && c.1 == kind)
+                .map(|c| (c.2, c.3.clone()))
+        };
+        let rule = match m {
+            Mitigation::Ibt => "ibt-missing-endbr",
+            _ => "bti-missing-landing-pad",
+        };
+        let flagged: Vec<&str> = ESCAPING
+            .iter()
+            .copied()
+            .filter(|f| {
+                let a = sym(&image, f);
+                audit
+                    .findings
+                    .iter()
+                    .any(|x| x.rule == rule && x.at == Some(a))
+            })
+            .collect();
+        let unpadded: Vec<&str> = ESCAPING
+            .iter()
+            .copied()
+            .filter(|f| pad(f, "entry").is_some_and(|(_, p)| p == "none"))
+            .collect();
+        assert_eq!(
+            flagged, unpadded,
+            "{file}: escaping functions without a pad"
+        );
+        // the table's targets: flagged unless padded (bti) or the jump is untracked (notrack)
+        let table = audit
+            .branches
+            .iter()
+            .find(|b| b.kind == BranchKind::JumpTable && b.function == sym(&image, "dispatch"));
+        let targets = audit
+            .findings
+            .iter()
+            .filter(|x| x.rule == rule && table.is_some_and(|b| x.related == vec![b.addr]))
+            .count();
+        let want = match (pad("dispatch", "table"), pad("dispatch", "target")) {
+            (Some((1, p)), Some((n, t))) if p != "notrack" && t == "none" => n,
+            _ => 0,
+        };
+        assert_eq!(targets, want, "{file}: table targets without a pad");
+    }
+}
+
+/// With a mitigation required, its build has no unprotected site among branches.c's functions,
+/// and the baseline build of the same compiler has exactly as many as the source has sites it
+/// applies to (the truth's counts): what `gloss audit --require M` reports.
+#[test]
+fn mitigated_builds_pass_and_baselines_flag_every_site_the_source_has() {
+    use Mitigation::*;
+    // (mitigated, baseline, mitigation, the site kinds it applies to)
+    let pairs: &[(&str, &str, Mitigation, &[&str])] = &[
+        (
+            "x86_64-gcc-O2-thunk.elf",
+            "x86_64-gcc-O2.elf",
+            Retpoline,
+            &["call", "jump", "table"],
+        ),
+        (
+            "x86_64-gcc-O2-thunk-extern.o",
+            "x86_64-gcc-O2.elf",
+            Retpoline,
+            &["call", "jump", "table"],
+        ),
+        (
+            "x86_64-clang-O2-retpoline.elf",
+            "x86_64-clang-O2.elf",
+            Retpoline,
+            &["call", "jump", "table"],
+        ),
+        (
+            "x86_64-gcc-O2-return-thunk-extern.o",
+            "x86_64-gcc-O2.elf",
+            Rethunk,
+            &["ret"],
+        ),
+        (
+            "x86_64-clang-O2-return-thunk-extern.o",
+            "x86_64-clang-O2.elf",
+            Rethunk,
+            &["ret"],
+        ),
+        (
+            "x86_64-gcc-O2-sls.elf",
+            "x86_64-gcc-O2.elf",
+            Sls,
+            &["jump", "table", "ret"],
+        ),
+        (
+            "x86_64-clang-O2-sls.elf",
+            "x86_64-clang-O2.elf",
+            Sls,
+            &["jump", "table", "ret"],
+        ),
+        (
+            "aarch64-gcc-O2-sls.elf",
+            "aarch64-gcc-O2.elf",
+            Sls,
+            &["call", "jump", "table", "ret"],
+        ),
+        (
+            "aarch64-clang-O2-sls.elf",
+            "aarch64-clang-O2.elf",
+            Sls,
+            &["call", "jump", "table", "ret"],
+        ),
+        (
+            "x86_64-gcc-O2-cet.elf",
+            "x86_64-gcc-O2.elf",
+            Ibt,
+            &["call", "jump", "table"],
+        ),
+        (
+            "x86_64-clang-O2-cet.elf",
+            "x86_64-clang-O2.elf",
+            Ibt,
+            &["call", "jump", "table"],
+        ),
+        (
+            "aarch64-gcc-O2-pac-bti.elf",
+            "aarch64-gcc-O2.elf",
+            Bti,
+            &["call", "jump", "table"],
+        ),
+        (
+            "aarch64-clang-O2-pac-bti.elf",
+            "aarch64-clang-O2.elf",
+            Bti,
+            &["call", "jump", "table"],
+        ),
+        (
+            "x86_64-msvc-clang-O2-cfg.exe",
+            "x86_64-msvc-clang-O2.exe",
+            Cfg,
+            &["call", "jump"],
+        ),
+        (
+            "aarch64-msvc-clang-O2-cfg.exe",
+            "aarch64-msvc-clang-O2.exe",
+            Cfg,
+            &["call", "jump"],
+        ),
+    ];
+    let unprotected = |file: &str, m: Mitigation| -> (Truth, usize) {
+        let (image, _, audit) = run_audit(file, &[m]);
+        let t = truth(&image, file);
+        let ours: std::collections::BTreeSet<u64> = t
+            .counts
+            .iter()
+            .filter_map(|(f, ..)| image.symbol_named(f).map(|s| s.addr.0))
+            .collect();
+        let n = audit
+            .branches
+            .iter()
+            .filter(|b| ours.contains(&b.function) && b.missing.contains(&m))
+            .count();
+        (t, n)
+    };
+    let sites = |t: &Truth, kinds: &[&str]| -> usize {
+        t.counts
+            .iter()
+            .filter(|c| kinds.contains(&c.1.as_str()))
+            .map(|c| c.2)
+            .sum()
+    };
+    for &(with, without, m, kinds) in pairs {
+        let (with, without) = (format!("branches-{with}"), format!("branches-{without}"));
+        let (t, n) = unprotected(&with, m);
+        assert_eq!(n, 0, "{with}: unprotected sites with {m:?} required");
+        assert!(sites(&t, kinds) > 0, "{with}: no {kinds:?} sites");
+        let (t, n) = unprotected(&without, m);
+        assert_eq!(
+            n,
+            sites(&t, kinds),
+            "{without}: unprotected sites with {m:?} required"
+        );
+    }
+    // pac-ret: the functions that save x30 (the pac builds sign exactly those: `ret pac`)
+    for c in ["gcc", "clang"] {
+        let with = format!("branches-aarch64-{c}-O2-pac-bti.elf");
+        let (t, n) = unprotected(&with, Pac);
+        assert_eq!(n, 0, "{with}");
+        let signed = t
+            .counts
+            .iter()
+            .filter(|x| x.1 == "ret" && x.3 == "pac")
+            .map(|x| x.2)
+            .sum::<usize>();
+        assert_eq!(signed, 3, "{with}: call_ptr, shape_total and main save x30");
+        let (_, n) = unprotected(&format!("branches-aarch64-{c}-O2.elf"), Pac);
+        assert_eq!(n, signed, "branches-aarch64-{c}-O2.elf");
+    }
+}

@@ -60,6 +60,18 @@ pub fn is_sls_barrier(bytes: &[u8]) -> bool {
     }
 }
 
+/// An SLS `blr` thunk by its shape: `mov x16, xN; br x16; dsb sy; isb` (gcc -O2 puts one
+/// at the end of each function, with no symbol of its own).
+pub fn is_sls_blr_thunk(bytes: &[u8]) -> bool {
+    let (Some(mov), Some(br)) = (word(bytes), bytes.get(4..).and_then(word)) else {
+        return false;
+    };
+    // mov x16, xN = orr x16, xzr, xN
+    mov & 0xffe0_ffff == 0xaa00_03f0
+        && br == 0xd61f_0200
+        && bytes.get(8..).is_some_and(is_sls_barrier)
+}
+
 /// `autiasp`, `autibsp` (and `autiaz`/`autibz`): the return address is authenticated.
 pub fn is_aut_lr(bytes: &[u8]) -> bool {
     matches!(
@@ -93,6 +105,15 @@ mod tests {
         assert_eq!(branch_reg(&le(0xd65f_0bff)), Some((2, true, 31))); // retaa
         assert_eq!(branch_reg(&le(0xd73f_0901)), Some((9, true, 8))); // blraa x8, x1
         assert!(is_br_x16_x17(&le(0xd61f_0220)) && !is_br_x16_x17(&le(0xd61f_0100)));
+    }
+
+    #[test]
+    fn sls_blr_thunk_is_mov_x16_br_x16_then_a_barrier() {
+        // gcc -O2 -mharden-sls=all: mov x16, x1; br x16; dsb sy; isb
+        let thunk = [le(0xaa01_03f0), le(0xd61f_0200), le(0xd503_3f9f), le(ISB)].concat();
+        assert!(is_sls_blr_thunk(&thunk));
+        assert!(!is_sls_blr_thunk(&thunk[..12]));
+        assert!(!is_sls_blr_thunk(&thunk[4..]));
     }
 
     #[test]

@@ -2,17 +2,18 @@
 //! (ARM64: target in x15; x64: in rcx) or made by `__guard_dispatch_icall_fptr` (x64: target
 //! in rax). The call-site idiom recognises both ([`Mech`]); here they become the `cfg`
 //! protection, and a check of one value followed by a call of another is a finding.
-use super::{Cx, Finding, IndirectBranch, Protection, Site, rules};
+use super::{BranchKind, Cx, Finding, IndirectBranch, Protection, Site, rules};
 use crate::discover::Function;
 use crate::idiom::call_site::Mech;
 use gloss_core::Flow;
 
 pub fn protect(_cx: &Cx, s: &Site, b: &mut IndirectBranch, findings: &mut Vec<Finding>) {
     let Some(call) = s.call else { return };
-    if call
-        .mech
-        .iter()
-        .any(|m| matches!(m, Mech::CfgCheck | Mech::CfgDispatch))
+    if b.kind != BranchKind::GuardCheck
+        && call
+            .mech
+            .iter()
+            .any(|m| matches!(m, Mech::CfgCheck | Mech::CfgDispatch))
     {
         b.protections.push(Protection::Cfg);
     }

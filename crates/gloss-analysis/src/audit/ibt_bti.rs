@@ -126,12 +126,14 @@ pub fn entries(cx: &Cx) -> Vec<Finding> {
     }
     let shared = cx.image.facts.elf.as_ref().is_some_and(|e| e.shared_object);
     let rule = rules::pad_rule(m);
+    let in_object = referenced_in_object(cx);
     cx.analysis
         .functions
         .iter()
         .filter(|f| {
             let escapes = f.evidence.contains(&Evidence::AddressTaken)
                 || f.evidence.contains(&Evidence::DataPointer)
+                || in_object.contains(&f.addr)
                 || shared
                     && cx.image.symbols.at(f.addr).any(|s| {
                         s.global && matches!(s.source, SymbolSource::Dynsym | SymbolSource::Export)
@@ -153,6 +155,32 @@ pub fn entries(cx: &Cx) -> Vec<Finding> {
         .collect()
 }
 
+/// In a relocatable object (where discovery reads no pointers): the addresses relocations
+/// other than calls and jumps lead to, which take a function's address (`.data` pointers,
+/// `lea f(%rip)`, `adrp`+`add`).
+fn referenced_in_object(cx: &Cx) -> crate::FxHashSet<u64> {
+    if !cx.image.synthetic_layout {
+        return Default::default();
+    }
+    let branch = |t: u32| match cx.image.arch {
+        Arch::X86_64 => t == 4,                // R_X86_64_PLT32
+        Arch::Aarch64 => t == 282 || t == 283, // R_AARCH64_JUMP26, CALL26
+    };
+    let pc_adjust = match cx.image.arch {
+        Arch::X86_64 => 4,
+        Arch::Aarch64 => 0,
+    };
+    let mut out = crate::FxHashSet::default();
+    for r in cx.image.relocs.iter().filter(|r| !branch(r.r_type)) {
+        if let Some(t) = r.target {
+            let sa = t.0.wrapping_add(r.addend as u64);
+            out.insert(sa);
+            out.insert(sa.wrapping_add(pc_adjust)); // x86-64 PC-relative: the addend is -4
+        }
+    }
+    out
+}
+
 fn escape_reason(f: &crate::discover::Function, shared: bool) -> &'static str {
     if f.evidence.contains(&Evidence::DataPointer) {
         "a pointer to it is in data"
@@ -161,6 +189,6 @@ fn escape_reason(f: &crate::discover::Function, shared: bool) -> &'static str {
     } else if shared {
         "exported"
     } else {
-        "?"
+        "a relocation takes its address"
     }
 }

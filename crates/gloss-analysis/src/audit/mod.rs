@@ -4,9 +4,10 @@
 //!
 //! One file per rule family, each answering "is this site protected by my mitigation":
 //! `retpoline.rs` (retpoline and return thunks, `lfence`), `ibt_bti.rs` (landing pads),
-//! `pac.rs` (return-address signing, authenticated branches), `sls.rs` (barriers after the
-//! branch), `cfg.rs` (Control Flow Guard), `hardening.rs` (binary-level flags). The instruction
-//! encodings they test are in `x86_64.rs` and `aarch64.rs`; the rule ids in `rules.rs`.
+//! `pac.rs` (return-address signing, authenticated branches), `shstk.rs` (shadow stacks),
+//! `sls.rs` (barriers after the branch), `cfg.rs` (Control Flow Guard), `hardening.rs`
+//! (binary-level flags). The instruction encodings they test are in `x86_64.rs` and
+//! `aarch64.rs`; the rule ids in `rules.rs`.
 //!
 //! A mitigation is checked where it is *required*: asked for (`--require`) or claimed by the
 //! binary (an IBT or BTI property note, PE `GUARD_CF`). A site that lacks a required
@@ -18,6 +19,7 @@ mod ibt_bti;
 mod pac;
 mod retpoline;
 pub mod rules;
+mod shstk;
 mod sls;
 mod x86_64;
 
@@ -152,6 +154,8 @@ pub enum Protection {
     Sls,
     /// Checked by `__guard_check_icall_fptr` or made by `__guard_dispatch_icall_fptr`.
     Cfg,
+    /// x86-64 returns in a binary with the SHSTK property: checked against the shadow stack.
+    Shstk,
 }
 
 impl Protection {
@@ -165,6 +169,7 @@ impl Protection {
             Protection::Pac => "pac",
             Protection::Sls => "sls",
             Protection::Cfg => "cfg",
+            Protection::Shstk => "shstk",
         }
     }
 }
@@ -536,6 +541,7 @@ impl<'a> Cx<'a> {
             ibt_bti::protect(self, &site, &mut branch, &mut findings);
             pac::protect(self, &site, &mut branch);
             sls::protect(self, &site, &mut branch);
+            shstk::protect(self, &mut branch);
             cfg::protect(self, &site, &mut branch, &mut findings);
             branch.protections.sort();
             branch.protections.dedup();

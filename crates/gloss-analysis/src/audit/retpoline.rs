@@ -7,13 +7,14 @@
 //!   by its shape (`call 1f` into a `pause; lfence` loop).
 //! - `jmp __x86_return_thunk` (`-mfunction-return=thunk-extern`): a return through the return
 //!   thunk.
-//! - `bl __llvm_slsblr_thunk_x<N>` (clang) / `bl __call_indirect_x<N>`-style helpers (gcc,
-//!   `-mharden-sls=blr`): a `blr x<N>` hardened against straight-line speculation.
+//! - `bl __llvm_slsblr_thunk_x<N>` (clang), `bl __call_indirect_x<N>` (gcc -Os) or a `bl` of
+//!   an unnamed `mov x16, xN; br x16; dsb sy; isb` at the function's end (gcc -O2), from
+//!   `-mharden-sls=blr`: a `blr x<N>` hardened against straight-line speculation.
 //! - gcc `-mindirect-branch=thunk-inline` puts the thunk's code in the function: its `ret`
 //!   is the retpolined branch.
 //! - `lfence` right before an x86 indirect branch (AMD's `-mindirect-branch=thunk` alternative,
 //!   `-mharden-sls` has none): counts as a retpoline-class protection.
-use super::{BranchKind, Cx, IndirectBranch, Protection, Site, x86_64};
+use super::{BranchKind, Cx, IndirectBranch, Protection, Site, aarch64, x86_64};
 use crate::discover::Function;
 use gloss_core::Arch;
 
@@ -38,11 +39,16 @@ const SLS_CALL: &[&str] = &["__llvm_slsblr_thunk_", "__call_indirect_"];
 
 /// What kind of thunk a direct branch to `target` (named `name`) goes to, if any.
 pub fn thunk_kind(cx: &Cx, target: Option<u64>, name: &str) -> Option<ThunkKind> {
-    by_name(cx.image.arch, name).or_else(|| {
-        let t = target?;
-        (cx.image.arch == Arch::X86_64 && x86_64::is_retpoline_shape(cx.bytes(t)))
-            .then_some(ThunkKind::Indirect)
-    })
+    by_name(cx.image.arch, name).or_else(|| by_shape(cx, target?))
+}
+
+/// A thunk without a (known) name: a retpoline (x86-64), an SLS `blr` thunk (AArch64).
+fn by_shape(cx: &Cx, at: u64) -> Option<ThunkKind> {
+    let bytes = cx.bytes(at);
+    match cx.image.arch {
+        Arch::X86_64 => x86_64::is_retpoline_shape(bytes).then_some(ThunkKind::Indirect),
+        Arch::Aarch64 => aarch64::is_sls_blr_thunk(bytes).then_some(ThunkKind::SlsCall),
+    }
 }
 
 fn by_name(arch: Arch, name: &str) -> Option<ThunkKind> {
@@ -61,7 +67,7 @@ pub fn is_thunk(cx: &Cx, f: &Function) -> bool {
         .name
         .as_deref()
         .is_some_and(|n| by_name(cx.image.arch, n).is_some());
-    named || (cx.image.arch == Arch::X86_64 && x86_64::is_retpoline_shape(cx.bytes(f.addr)))
+    named || by_shape(cx, f.addr).is_some()
 }
 
 /// A retpoline thunk's `call 1f` target (its `mov %reg,(%rsp); ret` half).

@@ -501,6 +501,14 @@ fn data_pointers(image: &Image, code: &CodeMap) -> Vec<u64> {
             }
         }
     }
+    // RELA pointers whose value is only in the relocation (ld.lld leaves the field zero)
+    out.extend(
+        image
+            .relative
+            .iter()
+            .map(|&(_, v)| v)
+            .filter(|&v| v % align == 0 && code.contains(v)),
+    );
     out.sort_unstable();
     out.dedup();
     out
@@ -574,10 +582,10 @@ fn infer_noreturn(bodies: &BTreeMap<u64, FunctionBody>, noreturn: &mut FxHashSet
             if b.may_return || !b.broken.is_empty() || noreturn.contains(&a) {
                 continue;
             }
-            // a call of the code right after its own blocks is a retpoline thunk's `call 1f`
-            // (the callee rewrites the return address and returns elsewhere), not a loop
-            // forever
-            if b.calls.iter().any(|&t| t > a && t <= b.hi) {
+            // a call of the code right after its own blocks (or after padding there) is a
+            // retpoline thunk's `call 1f` (the callee rewrites the return address and returns
+            // elsewhere), not a loop forever
+            if b.calls.iter().any(|&t| t > a && t < b.hi + 16) {
                 continue;
             }
             let falls_out = b.exits.iter().any(|e| {

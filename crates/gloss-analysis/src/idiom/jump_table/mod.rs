@@ -95,6 +95,10 @@ pub trait Env: Memory {
     fn image_base(&self) -> Option<u64>;
     /// The target of a direct unconditional jump at `addr`, if one is there.
     fn direct_jump(&self, addr: u64) -> Option<u64>;
+    /// `addr` is in data the program may write (`.data`, `.bss`; not `.data.rel.ro`, which
+    /// is read-only once relocated): no compiler puts a jump table there, so a lookup in it
+    /// is a call through an array of function pointers.
+    fn is_mutable(&self, addr: u64) -> bool;
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -339,6 +343,9 @@ fn table(x: &Exprs, t: E, r: &Range, jump: u64, env: &dyn Env) -> Result<Switch,
                 .and_then(|il| x.eval(shape.load_addr, il, 0, env))
         })
         .ok_or("table address unknown")?;
+    if env.is_mutable(table_addr) {
+        return Err("the table is in writable data: an array of function pointers");
+    }
     let index_table = match shape.index_load {
         Some(il) => match x.node(il) {
             Node::Load(addr, size, _) => x.eval(addr, at, first, env).map(|p| (p, size)),
