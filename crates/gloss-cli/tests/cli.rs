@@ -641,3 +641,94 @@ fn audit_recurses_and_reports_json() {
     assert_eq!(n, a["indirect_branches"].as_array().unwrap().len());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `audit --format sarif` validates against the OASIS SARIF 2.1.0 schema (tests/data, checked
+/// with Python's jsonschema, which scripts/setup.sh installs), and each result carries what
+/// GitHub code scanning reads: a rule of the driver, a level, a message, the file, the
+/// instruction's file offset, the function and a fingerprint.
+#[test]
+fn audit_sarif_validates_against_the_sarif_schema() {
+    let files = [
+        fixture("branches-x86_64-gcc-O2.elf"),
+        fixture("branches-aarch64-gcc-O2.elf"),
+        fixture("branches-x86_64-msvc-clang-O2.exe"),
+        fixture("branches-x86_64-gcc-O2-thunk-extern.o"),
+    ];
+    let mut args = vec![
+        "audit",
+        "--format",
+        "sarif",
+        "--require",
+        "retpoline,bti,sls,cfg",
+    ];
+    args.extend(files.iter().map(String::as_str));
+    let o = gloss(&args);
+    assert_eq!(o.status.code(), Some(1), "findings: exit 1");
+    let log: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let schema = format!(
+        "{}/tests/data/sarif-schema-2.1.0.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let path = std::env::temp_dir().join(format!("gloss-{}.sarif", std::process::id()));
+    std::fs::write(&path, &o.stdout).unwrap();
+    // the first Python that has jsonschema (Debian's python3-jsonschema, or a pip one)
+    let python = ["python3", "/usr/bin/python3"]
+        .into_iter()
+        .find(|p| {
+            Command::new(p)
+                .args(["-c", "import jsonschema"])
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+        .expect("python3 with jsonschema (scripts/setup.sh installs python3-jsonschema)");
+    let check = Command::new(python)
+        .args([
+            "-c",
+            "import json, sys, jsonschema\n\
+             schema = json.load(open(sys.argv[1]))\n\
+             log = json.load(open(sys.argv[2]))\n\
+             errors = list(jsonschema.Draft4Validator(schema).iter_errors(log))\n\
+             for e in errors[:5]: print(list(e.path), e.message)\n\
+             sys.exit(1 if errors else 0)",
+            &schema,
+            path.to_str().unwrap(),
+        ])
+        .output()
+        .expect("run python");
+    std::fs::remove_file(&path).unwrap();
+    assert!(
+        check.status.success(),
+        "SARIF does not validate: {}{}",
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let run = &log["runs"][0];
+    let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
+    let results = run["results"].as_array().unwrap();
+    assert!(results.len() > 20);
+    let mut uris = std::collections::BTreeSet::new();
+    for r in results {
+        let rule = &rules[r["ruleIndex"].as_u64().unwrap() as usize];
+        assert_eq!(rule["id"], r["ruleId"]);
+        assert!(["error", "warning", "note"].contains(&r["level"].as_str().unwrap()));
+        assert!(!r["message"]["text"].as_str().unwrap().is_empty());
+        let loc = &r["locations"][0];
+        uris.insert(
+            loc["physicalLocation"]["artifactLocation"]["uri"]
+                .as_str()
+                .unwrap(),
+        );
+        assert!(r["partialFingerprints"]["glossFinding/v1"].is_string());
+        if r["properties"]["address"].is_string() {
+            assert!(
+                loc["physicalLocation"]["region"]["byteOffset"].is_u64(),
+                "{r}"
+            );
+            assert!(
+                loc["logicalLocations"][0]["fullyQualifiedName"].is_string(),
+                "{r}"
+            );
+        }
+    }
+    assert_eq!(uris.len(), files.len(), "every file has findings");
+}
