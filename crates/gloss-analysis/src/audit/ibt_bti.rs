@@ -99,10 +99,11 @@ pub fn protect(cx: &Cx, s: &Site, b: &mut IndirectBranch, findings: &mut Vec<Fin
                 at: Some(t),
                 function: Some(s.function.addr),
                 message: format!(
-                    "target {t:#x} of the {} at {:#x} does not begin with {}",
+                    "target {t:#x} of the {} at {:#x} does not begin with {}{}",
                     super::describe(b),
                     s.insn.addr,
-                    pad_name(arch, pad)
+                    pad_name(arch, pad),
+                    cx.claim_note(mitigation(arch))
                 ),
                 related: vec![s.insn.addr],
             });
@@ -146,9 +147,10 @@ pub fn entries(cx: &Cx) -> Vec<Finding> {
             at: Some(f.addr),
             function: Some(f.addr),
             message: format!(
-                "function whose address escapes ({}) does not begin with {}",
+                "function whose address escapes ({}) does not begin with {}{}",
                 escape_reason(f, shared),
-                pad_name(arch, Pad::Call)
+                pad_name(arch, Pad::Call),
+                cx.claim_note(m)
             ),
             related: Vec::new(),
         })

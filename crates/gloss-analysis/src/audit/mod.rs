@@ -496,6 +496,15 @@ impl<'a> Cx<'a> {
             .map(|i| &self.stubs[i])
     }
 
+    /// Said after a finding about a mitigation the binary's own flags claim.
+    pub fn claim_note(&self, m: Mitigation) -> String {
+        if self.required.claimed(m) {
+            format!(" (the binary claims {})", m.name().to_uppercase())
+        } else {
+            String::new()
+        }
+    }
+
     pub fn is_thunk(&self, f: u64) -> bool {
         self.thunks.contains(&f)
     }
@@ -654,16 +663,7 @@ impl<'a> Cx<'a> {
                 level: rule.level,
                 at: Some(b.addr),
                 function: Some(s.function.addr),
-                message: format!(
-                    "{} {}{}",
-                    describe(b),
-                    rule.short,
-                    if self.required.claimed(m) {
-                        " (the binary claims it)"
-                    } else {
-                        ""
-                    }
-                ),
+                message: format!("{} {}{}", describe(b), rule.short, self.claim_note(m)),
                 related: Vec::new(),
             });
         }

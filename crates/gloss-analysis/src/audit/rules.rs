@@ -133,7 +133,7 @@ rule!(
     "pac-unsigned-return",
     "PacUnsignedReturn",
     Error,
-    "returns to an address that was not signed and authenticated",
+    "goes to a return address saved without signing and authenticating it",
     "An AArch64 function that saves its return address to memory without signing it \
      (paciasp/pacibsp) and authenticating it before `ret` (autiasp, retaa). Build with \
      -mbranch-protection=pac-ret (or standard)."
