@@ -686,11 +686,15 @@ fn applies_to(cx: &Cx, m: Mitigation, b: &IndirectBranch, s: &Site) -> bool {
         Mitigation::Rethunk => ret,
         // the CPU checks tracked indirect calls and jumps; a `notrack` jump through a bounded
         // table is the compilers' accepted form (the table is read-only)
-        Mitigation::Ibt => !ret && (!b.notrack || b.bound.is_none()),
+        // (and a retpoline branches with a `ret`, which IBT does not check)
+        Mitigation::Ibt => !ret && (!b.notrack || b.bound.is_none()) && b.via_thunk.is_none(),
         Mitigation::Bti => !ret,
         Mitigation::Pac => ret && pac::applies(s),
-        // SLS: what runs on past the branch; a call returns there anyway
-        Mitigation::Sls => !b.call || cx.image.arch == Arch::Aarch64,
+        // SLS: what runs on past the branch; a call returns there anyway, and a return
+        // thunk's `ret` is its own
+        Mitigation::Sls => {
+            (!b.call || cx.image.arch == Arch::Aarch64) && !(ret && b.via_thunk.is_some())
+        }
         // the guard checks calls of computed pointers; imports, tables and its own check are
         // read-only or bounded
         Mitigation::Cfg => matches!(
