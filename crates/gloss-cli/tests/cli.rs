@@ -644,8 +644,8 @@ fn audit_recurses_and_reports_json() {
 
 /// `audit --format sarif` validates against the OASIS SARIF 2.1.0 schema (tests/data, checked
 /// with Python's jsonschema, which scripts/setup.sh installs), and each result carries what
-/// GitHub code scanning reads: a rule of the driver, a level, a message, the file, the
-/// instruction's file offset, the function and a fingerprint.
+/// GitHub code scanning reads: a rule of the driver, a level, a message, the file with a line
+/// region, the instruction's address, the function and a line-hash fingerprint.
 #[test]
 fn audit_sarif_validates_against_the_sarif_schema() {
     let files = [
@@ -718,12 +718,12 @@ fn audit_sarif_validates_against_the_sarif_schema() {
                 .as_str()
                 .unwrap(),
         );
-        assert!(r["partialFingerprints"]["glossFinding/v1"].is_string());
+        assert!(r["partialFingerprints"]["primaryLocationLineHash"].is_string());
+        assert_eq!(loc["physicalLocation"]["region"]["startLine"], 1, "{r}");
         if r["properties"]["address"].is_string() {
-            assert!(
-                loc["physicalLocation"]["region"]["byteOffset"].is_u64(),
-                "{r}"
-            );
+            let address = &loc["physicalLocation"]["address"];
+            assert!(address["absoluteAddress"].is_u64(), "{r}");
+            assert!(r["properties"]["fileOffset"].is_u64(), "{r}");
             assert!(
                 loc["logicalLocations"][0]["fullyQualifiedName"].is_string(),
                 "{r}"

@@ -1,7 +1,8 @@
 //! SARIF 2.1.0 (OASIS) for `gloss audit --format sarif`: one run, the rules of
-//! [`RULES`] as the driver's rules, a result per finding. A binary has no source lines, so a
-//! result's region is the instruction's bytes in the file (`byteOffset`, `byteLength`), its
-//! logical location the function, and its address is in `properties`.
+//! [`RULES`] as the driver's rules, a result per finding. A binary has no source lines, and
+//! GitHub code scanning shows only line regions: a result's region is line 1 of the file, the
+//! instruction is the physical location's `address` (`func+0x1c`), the function its logical
+//! location, and `properties` has the address and its file offset.
 use gloss_analysis::audit::{Audit, Finding, RULES};
 use gloss_analysis::discover::Analysis;
 use gloss_core::Image;
@@ -45,9 +46,18 @@ fn result(index: usize, a: &Audited, f: &Finding) -> Value {
     let function = f
         .function
         .map(|addr| crate::audit::name_of(a.image, a.analysis, addr));
-    let mut physical = json!({ "artifactLocation": { "uri": a.uri, "index": index } });
-    if let Some(off) = f.at.and_then(|at| file_offset(a.image, at)) {
-        physical["region"] = json!({ "byteOffset": off, "byteLength": 1 });
+    // GitHub code scanning shows only line-based regions: a binary's findings are on line 1,
+    // and the instruction is the physical location's `address`
+    let mut physical = json!({
+        "artifactLocation": { "uri": a.uri, "index": index },
+        "region": { "startLine": 1 },
+    });
+    if let Some(at) = f.at {
+        let mut address = json!({ "absoluteAddress": at, "kind": "instruction" });
+        if let (Some(name), Some(func)) = (&function, f.function) {
+            address["fullyQualifiedName"] = json!(format!("{name}+{:#x}", at.wrapping_sub(func)));
+        }
+        physical["address"] = address;
     }
     let mut location = json!({ "physicalLocation": physical });
     if let Some(name) = &function {
@@ -65,16 +75,25 @@ fn result(index: usize, a: &Audited, f: &Finding) -> Value {
         (Some(at), None) => format!("{}:{at:#x}", f.rule),
         _ => f.rule.to_string(),
     };
+    let hash = fnv(&format!("{}:{key}", a.uri));
     let mut r = json!({
         "ruleId": f.rule,
         "ruleIndex": rule,
         "level": f.level.name(),
         "message": { "text": f.message },
         "locations": [location],
-        "partialFingerprints": { "glossFinding/v1": fnv(&format!("{}:{key}", a.uri)) },
+        // GitHub reads primaryLocationLineHash (`hash:occurrence`) to follow an alert
+        "partialFingerprints": {
+            "glossFinding/v1": hash,
+            "primaryLocationLineHash": format!("{hash}:1"),
+        },
     });
     if let Some(at) = f.at {
-        r["properties"] = json!({ "address": format!("{at:#x}") });
+        let mut props = json!({ "address": format!("{at:#x}") });
+        if let Some(off) = file_offset(a.image, at) {
+            props["fileOffset"] = json!(off);
+        }
+        r["properties"] = props;
     }
     r
 }
