@@ -144,7 +144,9 @@ fn audit_one(
     for n in notes {
         eprintln!("gloss: note: {uri}: {n}");
     }
-    let explained = gloss::explain(&image, &analysis);
+    // only the idioms the audit reads
+    let dis = gloss::disassembler(image.arch);
+    let explained = gloss::analysis::audit::explain(&image, dis, &analysis);
     let audit = gloss::audit(&image, &analysis, &explained, require);
     let failing = fail_on.is_some_and(|l| audit.findings.iter().any(|f| f.level >= l));
     let out = match format {

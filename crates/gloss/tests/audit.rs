@@ -575,3 +575,39 @@ fn mitigated_builds_pass_and_baselines_flag_every_site_the_source_has() {
         assert_eq!(n, signed, "branches-aarch64-{c}-O2.elf");
     }
 }
+
+/// `gloss audit` runs the idioms only where the audit reads them
+/// (`gloss::analysis::audit::explain`); its report must be the one the full idioms give.
+#[test]
+fn the_audits_own_idiom_selection_changes_nothing() {
+    let mut files = branches_fixtures();
+    files.extend(
+        [
+            "vcall-x86_64-gcc-O2-retpoline.elf",
+            "frames-aarch64-gcc-O2-pac.elf",
+            "hello-x86_64-msvc-clang.exe",
+        ]
+        .map(String::from),
+    );
+    let all = [
+        Mitigation::Retpoline,
+        Mitigation::Rethunk,
+        Mitigation::Ibt,
+        Mitigation::Bti,
+        Mitigation::Pac,
+        Mitigation::Sls,
+        Mitigation::Cfg,
+    ];
+    for file in &files {
+        let image = gloss::open(std::path::Path::new(&bin(file))).unwrap();
+        let (analysis, _) = gloss::analyze(&image);
+        let full = gloss::explain(&image, &analysis);
+        let dis = gloss::disassembler(image.arch);
+        let some = gloss::analysis::audit::explain(&image, dis, &analysis);
+        let a = gloss::audit(&image, &analysis, &full, &all);
+        let b = gloss::audit(&image, &analysis, &some, &all);
+        assert_eq!(a.branches, b.branches, "{file}");
+        assert_eq!(a.findings, b.findings, "{file}");
+        assert_eq!(a.stack_protected, b.stack_protected, "{file}");
+    }
+}

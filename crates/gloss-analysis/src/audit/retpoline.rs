@@ -16,7 +16,7 @@
 //!   `-mharden-sls` has none): counts as a retpoline-class protection.
 use super::{BranchKind, Cx, IndirectBranch, Protection, Site, aarch64, x86_64};
 use crate::discover::Function;
-use gloss_core::Arch;
+use gloss_core::{Arch, Image};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum ThunkKind {
@@ -39,13 +39,22 @@ const SLS_CALL: &[&str] = &["__llvm_slsblr_thunk_", "__call_indirect_"];
 
 /// What kind of thunk a direct branch to `target` (named `name`) goes to, if any.
 pub fn thunk_kind(cx: &Cx, target: Option<u64>, name: &str) -> Option<ThunkKind> {
-    by_name(cx.image.arch, name).or_else(|| by_shape(cx, target?))
+    by_name(cx.image.arch, name).or_else(|| by_shape(cx.image, cx.bytes(target?)))
 }
 
-/// A thunk without a (known) name: a retpoline (x86-64), an SLS `blr` thunk (AArch64).
-fn by_shape(cx: &Cx, at: u64) -> Option<ThunkKind> {
-    let bytes = cx.bytes(at);
-    match cx.image.arch {
+/// A call or jump of `t` (named `name`) goes to a thunk.
+pub fn is_thunk_at(image: &Image, t: u64, name: &str) -> bool {
+    by_name(image.arch, name).is_some()
+        || image
+            .section_at(t)
+            .and_then(|s| image.read_loaded(t, (s.end() - t).min(32) as usize))
+            .is_some_and(|b| by_shape(image, b).is_some())
+}
+
+/// A thunk without a (known) name, by its first bytes: a retpoline (x86-64), an SLS `blr`
+/// thunk (AArch64).
+fn by_shape(image: &Image, bytes: &[u8]) -> Option<ThunkKind> {
+    match image.arch {
         Arch::X86_64 => x86_64::is_retpoline_shape(bytes).then_some(ThunkKind::Indirect),
         Arch::Aarch64 => aarch64::is_sls_blr_thunk(bytes).then_some(ThunkKind::SlsCall),
     }
@@ -67,7 +76,7 @@ pub fn is_thunk(cx: &Cx, f: &Function) -> bool {
         .name
         .as_deref()
         .is_some_and(|n| by_name(cx.image.arch, n).is_some());
-    named || by_shape(cx, f.addr).is_some()
+    named || by_shape(cx.image, cx.bytes(f.addr)).is_some()
 }
 
 /// A retpoline thunk's `call 1f` target (its `mov %reg,(%rsp); ret` half).

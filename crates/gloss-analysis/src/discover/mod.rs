@@ -75,7 +75,7 @@ impl Evidence {
     }
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Function {
     pub addr: u64,
     /// Stated by the symbol or unwind entry when there is one, else the contiguous extent of
