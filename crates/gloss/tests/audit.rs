@@ -431,100 +431,23 @@ fn branches_landing_pads_match_the_flags() {
 /// applies to (the truth's counts): what `gloss audit --require M` reports.
 #[test]
 fn mitigated_builds_pass_and_baselines_flag_every_site_the_source_has() {
-    use Mitigation::*;
-    // (mitigated, baseline, mitigation, the site kinds it applies to)
-    let pairs: &[(&str, &str, Mitigation, &[&str])] = &[
-        (
-            "x86_64-gcc-O2-thunk.elf",
-            "x86_64-gcc-O2.elf",
-            Retpoline,
-            &["call", "jump", "table"],
-        ),
-        (
-            "x86_64-gcc-O2-thunk-extern.o",
-            "x86_64-gcc-O2.elf",
-            Retpoline,
-            &["call", "jump", "table"],
-        ),
-        (
-            "x86_64-clang-O2-retpoline.elf",
-            "x86_64-clang-O2.elf",
-            Retpoline,
-            &["call", "jump", "table"],
-        ),
-        (
-            "x86_64-gcc-O2-return-thunk-extern.o",
-            "x86_64-gcc-O2.elf",
-            Rethunk,
-            &["ret"],
-        ),
-        (
-            "x86_64-clang-O2-return-thunk-extern.o",
-            "x86_64-clang-O2.elf",
-            Rethunk,
-            &["ret"],
-        ),
-        (
-            "x86_64-gcc-O2-sls.elf",
-            "x86_64-gcc-O2.elf",
-            Sls,
-            &["jump", "table", "ret"],
-        ),
-        (
-            "x86_64-clang-O2-sls.elf",
-            "x86_64-clang-O2.elf",
-            Sls,
-            &["jump", "table", "ret"],
-        ),
-        (
-            "aarch64-gcc-O2-sls.elf",
-            "aarch64-gcc-O2.elf",
-            Sls,
-            &["call", "jump", "table", "ret"],
-        ),
-        (
-            "aarch64-clang-O2-sls.elf",
-            "aarch64-clang-O2.elf",
-            Sls,
-            &["call", "jump", "table", "ret"],
-        ),
-        (
-            "x86_64-gcc-O2-cet.elf",
-            "x86_64-gcc-O2.elf",
-            Ibt,
-            &["call", "jump", "table"],
-        ),
-        (
-            "x86_64-clang-O2-cet.elf",
-            "x86_64-clang-O2.elf",
-            Ibt,
-            &["call", "jump", "table"],
-        ),
-        (
-            "aarch64-gcc-O2-pac-bti.elf",
-            "aarch64-gcc-O2.elf",
-            Bti,
-            &["call", "jump", "table"],
-        ),
-        (
-            "aarch64-clang-O2-pac-bti.elf",
-            "aarch64-clang-O2.elf",
-            Bti,
-            &["call", "jump", "table"],
-        ),
-        (
-            "x86_64-msvc-clang-O2-cfg.exe",
-            "x86_64-msvc-clang-O2.exe",
-            Cfg,
-            &["call", "jump"],
-        ),
-        (
-            "aarch64-msvc-clang-O2-cfg.exe",
-            "aarch64-msvc-clang-O2.exe",
-            Cfg,
-            &["call", "jump"],
-        ),
-    ];
+    // mitigated build, baseline build, mitigation, the site kinds it applies to
+    const PAIRS: &str = "\
+        x86_64-gcc-O2-thunk.elf               x86_64-gcc-O2.elf         retpoline call,jump,table
+        x86_64-gcc-O2-thunk-extern.o          x86_64-gcc-O2.elf         retpoline call,jump,table
+        x86_64-clang-O2-retpoline.elf         x86_64-clang-O2.elf       retpoline call,jump,table
+        x86_64-gcc-O2-return-thunk-extern.o   x86_64-gcc-O2.elf         rethunk   ret
+        x86_64-clang-O2-return-thunk-extern.o x86_64-clang-O2.elf       rethunk   ret
+        x86_64-gcc-O2-sls.elf                 x86_64-gcc-O2.elf         sls       jump,table,ret
+        x86_64-clang-O2-sls.elf               x86_64-clang-O2.elf       sls       jump,table,ret
+        aarch64-gcc-O2-sls.elf                aarch64-gcc-O2.elf        sls       call,jump,table,ret
+        aarch64-clang-O2-sls.elf              aarch64-clang-O2.elf      sls       call,jump,table,ret
+        x86_64-gcc-O2-cet.elf                 x86_64-gcc-O2.elf         ibt       call,jump,table
+        x86_64-clang-O2-cet.elf               x86_64-clang-O2.elf       ibt       call,jump,table
+        aarch64-gcc-O2-pac-bti.elf            aarch64-gcc-O2.elf        bti       call,jump,table
+        aarch64-clang-O2-pac-bti.elf          aarch64-clang-O2.elf      bti       call,jump,table
+        x86_64-msvc-clang-O2-cfg.exe          x86_64-msvc-clang-O2.exe  cfg       call,jump
+        aarch64-msvc-clang-O2-cfg.exe         aarch64-msvc-clang-O2.exe cfg       call,jump";
     let unprotected = |file: &str, m: Mitigation| -> (Truth, usize) {
         let (image, _, audit) = run_audit(file, &[m]);
         let t = truth(&image, file);
@@ -547,7 +470,13 @@ fn mitigated_builds_pass_and_baselines_flag_every_site_the_source_has() {
             .map(|c| c.2)
             .sum()
     };
-    for &(with, without, m, kinds) in pairs {
+    for line in PAIRS.lines() {
+        let [with, without, m, kinds] = line.split_whitespace().collect::<Vec<_>>()[..] else {
+            panic!("bad line {line:?}")
+        };
+        let m = Mitigation::parse(m).unwrap();
+        let kinds: Vec<&str> = kinds.split(',').collect();
+        let kinds = kinds.as_slice();
         let (with, without) = (format!("branches-{with}"), format!("branches-{without}"));
         let (t, n) = unprotected(&with, m);
         assert_eq!(n, 0, "{with}: unprotected sites with {m:?} required");
@@ -562,7 +491,7 @@ fn mitigated_builds_pass_and_baselines_flag_every_site_the_source_has() {
     // pac-ret: the functions that save x30 (the pac builds sign exactly those: `ret pac`)
     for c in ["gcc", "clang"] {
         let with = format!("branches-aarch64-{c}-O2-pac-bti.elf");
-        let (t, n) = unprotected(&with, Pac);
+        let (t, n) = unprotected(&with, Mitigation::Pac);
         assert_eq!(n, 0, "{with}");
         let signed = t
             .counts
@@ -571,7 +500,7 @@ fn mitigated_builds_pass_and_baselines_flag_every_site_the_source_has() {
             .map(|x| x.2)
             .sum::<usize>();
         assert_eq!(signed, 3, "{with}: call_ptr, shape_total and main save x30");
-        let (_, n) = unprotected(&format!("branches-aarch64-{c}-O2.elf"), Pac);
+        let (_, n) = unprotected(&format!("branches-aarch64-{c}-O2.elf"), Mitigation::Pac);
         assert_eq!(n, signed, "branches-aarch64-{c}-O2.elf");
     }
 }
@@ -589,15 +518,7 @@ fn the_audits_own_idiom_selection_changes_nothing() {
         ]
         .map(String::from),
     );
-    let all = [
-        Mitigation::Retpoline,
-        Mitigation::Rethunk,
-        Mitigation::Ibt,
-        Mitigation::Bti,
-        Mitigation::Pac,
-        Mitigation::Sls,
-        Mitigation::Cfg,
-    ];
+    let all = Mitigation::ALL;
     for file in &files {
         let image = gloss::open(std::path::Path::new(&bin(file))).unwrap();
         let (analysis, _) = gloss::analyze(&image);
