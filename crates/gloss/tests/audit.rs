@@ -10,7 +10,7 @@
 //!   before returning; `leaf` calls nothing and keeps x30 in its register (pac-ret without
 //!   `+leaf` leaves it unsigned, and there is nothing to protect). At -O0 nothing is signed.
 use gloss::Image;
-use gloss::analysis::audit::{Audit, BranchKind, Mitigation, Protection, Verdict};
+use gloss::analysis::audit::{Audit, BranchKind, IndirectBranch, Mitigation, Protection, Verdict};
 use gloss::analysis::discover::Analysis;
 
 fn bin(name: &str) -> String {
@@ -33,31 +33,22 @@ fn sym(image: &Image, name: &str) -> u64 {
         .0
 }
 
-/// The branches of the function named `name`, returns apart.
-fn branches<'a>(
-    image: &Image,
-    audit: &'a Audit,
-    name: &str,
-) -> Vec<&'a gloss::analysis::audit::IndirectBranch> {
+/// The indirect branches of the function named `name`: its returns, or all but its returns.
+fn of<'a>(image: &Image, audit: &'a Audit, name: &str, returns: bool) -> Vec<&'a IndirectBranch> {
     let f = sym(image, name);
     audit
         .branches
         .iter()
-        .filter(|b| b.function == f && b.kind != BranchKind::Return)
+        .filter(|b| b.function == f && (b.kind == BranchKind::Return) == returns)
         .collect()
 }
 
-fn returns<'a>(
-    image: &Image,
-    audit: &'a Audit,
-    name: &str,
-) -> Vec<&'a gloss::analysis::audit::IndirectBranch> {
-    let f = sym(image, name);
-    audit
-        .branches
-        .iter()
-        .filter(|b| b.function == f && b.kind == BranchKind::Return)
-        .collect()
+fn branches<'a>(image: &Image, audit: &'a Audit, name: &str) -> Vec<&'a IndirectBranch> {
+    of(image, audit, name, false)
+}
+
+fn returns<'a>(image: &Image, audit: &'a Audit, name: &str) -> Vec<&'a IndirectBranch> {
+    of(image, audit, name, true)
 }
 
 fn rules_at(audit: &Audit, addr: u64) -> Vec<&'static str> {
@@ -266,7 +257,7 @@ fn address(image: &Image, at: &str) -> u64 {
 }
 
 /// The site kind of truth_branches.py for a gloss branch.
-fn site_kind(b: &gloss::analysis::audit::IndirectBranch) -> &'static str {
+fn site_kind(b: &IndirectBranch) -> &'static str {
     match b.kind {
         BranchKind::Return => "ret",
         BranchKind::JumpTable => "table",
