@@ -523,3 +523,56 @@ fn the_audits_own_idiom_selection_changes_nothing() {
         assert_eq!(a.stack_protected, b.stack_protected, "{file}");
     }
 }
+
+/// GUARD_CF is a claim the load config must back: the same image with CF_INSTRUMENTED cleared
+/// in its GuardFlags (found after the GuardCFFunctionTable and count the loader reads) is
+/// reported; as built by lld-link `/guard:cf`, it is not.
+#[test]
+fn guard_cf_without_an_instrumented_load_config_is_a_finding() {
+    let path = bin("branches-x86_64-msvc-clang-O2-cfg.exe");
+    let bytes = std::fs::read(&path).unwrap();
+    let flagged = |bytes: Vec<u8>| {
+        let image = gloss::load(bytes).unwrap();
+        let (analysis, _) = gloss::analyze(&image);
+        let explained = gloss::explain(&image, &analysis);
+        let audit = gloss::audit(&image, &analysis, &explained, &[]);
+        audit.findings.iter().any(|f| f.rule == "cfg-flag-missing")
+    };
+    assert!(!flagged(bytes.clone()));
+    let image = gloss::load(bytes.clone()).unwrap();
+    let lc = image
+        .facts
+        .pe
+        .as_ref()
+        .unwrap()
+        .load_config
+        .clone()
+        .unwrap();
+    assert_ne!(
+        lc.guard_flags & 0x100,
+        0,
+        "CF_INSTRUMENTED as lld-link sets it"
+    );
+    // IMAGE_LOAD_CONFIG_DIRECTORY64: GuardCFFunctionTable, GuardCFFunctionCount, GuardFlags
+    let mut pattern = lc.guard_cf_function_table.unwrap().0.to_le_bytes().to_vec();
+    pattern.extend(lc.guard_cf_function_count.to_le_bytes());
+    pattern.extend(lc.guard_flags.to_le_bytes());
+    let at = bytes
+        .windows(pattern.len())
+        .position(|w| w == pattern.as_slice())
+        .expect("the load config's guard fields");
+    let mut patched = bytes;
+    patched[at + 17] &= !0x01; // bit 8 of the little-endian GuardFlags
+    let image = gloss::load(patched.clone()).unwrap();
+    let flags = image
+        .facts
+        .pe
+        .as_ref()
+        .unwrap()
+        .load_config
+        .as_ref()
+        .unwrap()
+        .guard_flags;
+    assert_eq!(flags & 0x100, 0);
+    assert!(flagged(patched));
+}

@@ -101,6 +101,24 @@ pub fn check(image: &Image, required: Required, audit: &Audit) -> Vec<Finding> {
             out.push(flagged(rule));
         }
     }
+    // GUARD_CF claims Control Flow Guard; the load config must back it: the check function's
+    // pointer and IMAGE_GUARD_CF_INSTRUMENTED (0x100), or the loader does not enforce it
+    if let Some(pe) = &image.facts.pe
+        && pe.dll_characteristics & 0x4000 != 0
+    {
+        let lc = pe.load_config.as_ref();
+        let instrumented =
+            lc.is_some_and(|l| l.guard_check_icall_fptr.is_some() && l.guard_flags & 0x100 != 0);
+        if !instrumented {
+            out.push(finding(
+                &rules::CFG_FLAG_MISSING,
+                Level::Error,
+                "GUARD_CF is set, but the load config has no guard check pointer or lacks \
+                 CF_INSTRUMENTED (the binary claims CFG)"
+                    .into(),
+            ));
+        }
+    }
     let linked = if let Some(elf) = &image.facts.elf {
         if elf.file_type == "ET_REL" {
             return out;

@@ -174,7 +174,8 @@ rule!(
     Error,
     "the image does not enable Control Flow Guard",
     "Control Flow Guard is required but the PE DllCharacteristics lack GUARD_CF (or the image \
-     is not a PE file), so the loader does not enforce it."
+     is not a PE file), or GUARD_CF is set without the load config's guard check pointer and \
+     CF_INSTRUMENTED flag: the loader does not enforce it."
 );
 rule!(
     HARDENING_NX,
