@@ -61,11 +61,9 @@ pub fn list_rules(out: &mut dyn Write, format: AuditFormat) -> Result<()> {
     Ok(())
 }
 
-/// Audits the files and writes the report; the exit status: 0 clean, 1 findings at or above
-/// `--fail-on`, 2 a file could not be audited.
-pub fn run(out: &mut dyn Write, o: Options) -> Result<u8> {
-    let require = o
-        .require
+/// `--require`'s mitigation names.
+pub fn parse_require(names: &[String]) -> Result<Vec<Mitigation>> {
+    names
         .iter()
         .map(|m| {
             Mitigation::parse(m).ok_or_else(|| {
@@ -76,7 +74,13 @@ pub fn run(out: &mut dyn Write, o: Options) -> Result<u8> {
                 )
             })
         })
-        .collect::<Result<Vec<_>>>()?;
+        .collect()
+}
+
+/// Audits the files and writes the report; the exit status: 0 clean, 1 findings at or above
+/// `--fail-on`, 2 a file could not be audited.
+pub fn run(out: &mut dyn Write, o: Options) -> Result<u8> {
+    let require = parse_require(&o.require)?;
     let fail_on = match o.fail_on.as_str() {
         "none" => None,
         l => Some(Level::parse(l).ok_or_else(|| {

@@ -118,6 +118,15 @@ enum Cmd {
         /// virtual calls, Control Flow Guard, switches): the function in brief.
         #[arg(long, conflicts_with = "no_analysis")]
         explain: bool,
+        /// On each indirect call, jump and return, its audit verdict and protections (`;
+        /// protected: retpoline`, `; UNPROTECTED: no sls`): see `gloss audit`. Runs the whole
+        /// analysis.
+        #[arg(long, conflicts_with = "no_analysis")]
+        audit: bool,
+        /// With --audit: mitigations to check besides those the binary claims (as `gloss audit
+        /// --require`).
+        #[arg(long, value_delimiter = ',', requires = "audit")]
+        require: Vec<String>,
     },
     /// Every indirect call, indirect jump and return checked against retpoline, return thunks,
     /// IBT/BTI, PAC, SLS hardening and Control Flow Guard, and the hardening flags.
@@ -302,6 +311,8 @@ fn run(cli: Cli) -> Result<u8> {
             line_numbers,
             no_analysis,
             explain,
+            audit,
+            require,
         } => {
             let (image, sel) = if raw {
                 let arch = arch
@@ -353,9 +364,11 @@ fn run(cli: Cli) -> Result<u8> {
                 text: source,
                 read: &read,
             });
+            let require = audit.then(|| audit::parse_require(&require)).transpose()?;
             let notes = (!no_analysis).then(|| {
                 let whole = matches!(sel, Selection::All);
-                let (notes, problems) = gloss::annotations(&image, &regions, whole, explain);
+                let (notes, problems) =
+                    gloss::annotations(&image, &regions, whole, explain, require.as_deref());
                 for p in problems {
                     eprintln!("gloss: note: {file}: {p}");
                 }

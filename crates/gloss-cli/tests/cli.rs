@@ -732,3 +732,39 @@ fn audit_sarif_validates_against_the_sarif_schema() {
     }
     assert_eq!(uris.len(), files.len(), "every file has findings");
 }
+
+/// `show --audit` puts each indirect branch's verdict on its line: call_ptr's call
+/// (fixtures/truth/branches-*.branches: `site ADDR call_ptr call PROTECTION`) is made through
+/// the retpoline thunk in the `-thunk` build and with `call *` in the baseline.
+#[test]
+fn show_audit_marks_each_indirect_branch() {
+    let site = |file: &str| -> u64 {
+        let truth = std::fs::read_to_string(format!(
+            "{}/../../fixtures/truth/{file}.branches",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap();
+        let line = truth
+            .lines()
+            .find(|l| l.starts_with("site ") && l.contains(" call_ptr call "))
+            .unwrap();
+        let at = line.split_whitespace().nth(1).unwrap();
+        u64::from_str_radix(at.trim_start_matches("0x"), 16).unwrap()
+    };
+    for (file, want) in [
+        ("branches-x86_64-gcc-O2-thunk.elf", "; protected: retpoline"),
+        ("branches-x86_64-gcc-O2.elf", "; UNPROTECTED: no retpoline"),
+    ] {
+        let path = fixture(file);
+        let out = ok_stdout(&[
+            "show",
+            &path,
+            "call_ptr",
+            "--audit",
+            "--require",
+            "retpoline",
+        ]);
+        let line = line_at(&out, site(file));
+        assert!(line.contains(want), "{file}: {line}");
+    }
+}

@@ -131,6 +131,33 @@ impl Annotations {
         }
     }
 
+    /// The audit's verdict on each indirect branch (`show --audit`): `protected: retpoline`,
+    /// `UNPROTECTED: no sls (has ibt)`, or just the protections where nothing was required.
+    pub fn add_audit(&mut self, branches: &[gloss_analysis::audit::IndirectBranch]) {
+        use gloss_analysis::audit::Verdict;
+        let names = |ps: &mut dyn Iterator<Item = &'static str>| ps.collect::<Vec<_>>().join(", ");
+        for b in branches {
+            let has = names(&mut b.protections.iter().map(|p| p.name()));
+            let text = match b.verdict {
+                Verdict::Protected => format!("protected: {has}"),
+                Verdict::Unprotected => {
+                    let missing = names(&mut b.missing.iter().map(|m| m.name()));
+                    let also = if has.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (has {has})")
+                    };
+                    let text = format!("UNPROTECTED: no {missing}{also}");
+                    self.summarise(b.function, b.addr, &text);
+                    text
+                }
+                Verdict::Unchecked if !has.is_empty() => format!("protections: {has}"),
+                Verdict::Unchecked => continue,
+            };
+            self.comment(b.addr, text);
+        }
+    }
+
     fn add_switch(&mut self, image: &Image, s: &Switch, qualify: bool) {
         let mut c = String::from("switch");
         if let Some((reg, width)) = s.selector {

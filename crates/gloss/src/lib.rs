@@ -57,20 +57,26 @@ pub fn audit(
 /// image, so the whole analysis runs ([`analyze`]); otherwise only the listed functions are
 /// traversed (fast on large binaries), with every function start the file states known so
 /// that traversal stops at the next function ([`analysis::discover::traverse_functions`]).
+/// `audit`: also each indirect branch's audit verdict with these mitigations required (the
+/// audit needs the whole analysis: which functions escape, every landing pad).
 pub fn annotations(
     image: &Image,
     regions: &[Region],
     whole: bool,
     explain_lines: bool,
+    audit: Option<&[analysis::audit::Mitigation]>,
 ) -> (render::annotate::Annotations, Vec<String>) {
     let mut out = render::annotate::Annotations::default();
     out.explain = explain_lines;
-    if whole {
+    if whole || audit.is_some() {
         let (analysis, notes) = analyze(image);
         let explained = explain(image, &analysis);
         for (f, e) in analysis.functions.iter().zip(&explained) {
             out.add_function(image, f.addr, &f.switches, &f.unresolved);
             out.add_explained(image, f.addr, e);
+        }
+        if let Some(require) = audit {
+            out.add_audit(&self::audit(image, &analysis, &explained, require).branches);
         }
         return (out, notes);
     }
