@@ -1,6 +1,9 @@
 //! Analysis of arbitrary bytes never panics or runs away: every raw byte string, as x86-64 or
 //! AArch64 code with function starts at several offsets, yields functions whose blocks start in
-//! the code section (an instruction may run at most 15 bytes past its end).
+//! the code section (an instruction may run at most 15 bytes past its end); the idioms and the
+//! audit (every mitigation required) run over them too, and each branch they report is in the
+//! code with a verdict that matches what it misses.
+use gloss_analysis::audit::{Mitigation, Verdict};
 use gloss_analysis::discover::analyze;
 use gloss_core::{Addr, Arch, FunctionHint, HintSource};
 use proptest::prelude::*;
@@ -18,7 +21,8 @@ fn check(bytes: Vec<u8>, arch: Arch, starts: Vec<u16>) {
             fragment: false,
         })
         .collect();
-    let a = analyze(&image, gloss_arch::disassembler(arch), &hints);
+    let dis = gloss_arch::disassembler(arch);
+    let a = analyze(&image, dis, &hints);
     for f in &a.functions {
         for b in &f.blocks {
             assert!(
@@ -27,6 +31,20 @@ fn check(bytes: Vec<u8>, arch: Arch, starts: Vec<u16>) {
                 b.addr
             );
         }
+    }
+    let explained = gloss_analysis::idiom::explain_all(&image, dis, &a);
+    let audit = gloss_analysis::audit::audit(&image, dis, &a, &explained, &Mitigation::ALL);
+    for b in &audit.branches {
+        assert!(
+            b.addr >= base && b.addr < base + len,
+            "branch {:#x} outside",
+            b.addr
+        );
+        assert_eq!(
+            b.missing.is_empty(),
+            b.verdict != Verdict::Unprotected,
+            "{b:?}"
+        );
     }
 }
 
