@@ -576,3 +576,78 @@ fn guard_cf_without_an_instrumented_load_config_is_a_finding() {
     assert_eq!(flags & 0x100, 0);
     assert!(flagged(patched));
 }
+
+/// Control Flow Guard's landing pads: the functions of branches.c that gloss reads from the
+/// GuardCFFunctionTable are the truth's `entry cfg` ones (llvm-readobj's table: the 8
+/// address-taken functions and the entry point); and an escaping function taken out of the
+/// table (its entry pointed elsewhere) is a `cfg-missing-target` finding.
+#[test]
+fn guard_cf_function_table_holds_the_escaping_functions() {
+    for file in [
+        "branches-x86_64-msvc-clang-O2-cfg.exe",
+        "branches-aarch64-msvc-clang-O2-cfg.exe",
+    ] {
+        let (image, _, audit) = run_audit(file, &[]);
+        let t = truth(&image, file);
+        let table = gloss::analysis::audit::guard_table(&image).unwrap();
+        let mut listed: Vec<&str> = t
+            .counts
+            .iter()
+            .filter(|c| c.1 == "entry" && table.contains(&sym(&image, &c.0)))
+            .map(|c| c.0.as_str())
+            .collect();
+        let mut want: Vec<&str> = t
+            .counts
+            .iter()
+            .filter(|c| c.1 == "entry" && c.3 == "cfg")
+            .map(|c| c.0.as_str())
+            .collect();
+        listed.sort();
+        want.sort();
+        assert_eq!(listed, want, "{file}");
+        assert!(want.contains(&"op_inc"), "{file}");
+        assert!(
+            !audit
+                .findings
+                .iter()
+                .any(|f| f.rule == "cfg-missing-target")
+        );
+        // point op_inc's table entry at the image base instead
+        let mut bytes = std::fs::read(bin(file)).unwrap();
+        let base = image.facts.pe.as_ref().unwrap().image_base.0;
+        let rva = (sym(&image, "op_inc") - base) as u32;
+        let lc = image
+            .facts
+            .pe
+            .as_ref()
+            .unwrap()
+            .load_config
+            .clone()
+            .unwrap();
+        let s = image
+            .section_at(lc.guard_cf_function_table.unwrap().0)
+            .unwrap();
+        let (start, end) = (
+            s.file_offset.unwrap() as usize,
+            (s.file_offset.unwrap() + s.size) as usize,
+        );
+        let stride = 4 + (lc.guard_flags >> 28) as usize;
+        let table_at = start + (lc.guard_cf_function_table.unwrap().0 - s.addr.0) as usize;
+        let at = (0..lc.guard_cf_function_count as usize)
+            .map(|i| table_at + i * stride)
+            .find(|&o| o + 4 <= end && bytes[o..o + 4] == rva.to_le_bytes())
+            .expect("op_inc in the table");
+        bytes[at..at + 4].copy_from_slice(&0u32.to_le_bytes());
+        let patched = gloss::load(bytes).unwrap();
+        let (analysis, _) = gloss::analyze(&patched);
+        let explained = gloss::explain(&patched, &analysis);
+        let audit = gloss::audit(&patched, &analysis, &explained, &[]);
+        let missing: Vec<u64> = audit
+            .findings
+            .iter()
+            .filter(|f| f.rule == "cfg-missing-target")
+            .filter_map(|f| f.at)
+            .collect();
+        assert_eq!(missing, vec![sym(&image, "op_inc")], "{file}");
+    }
+}

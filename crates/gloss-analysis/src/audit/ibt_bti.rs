@@ -9,9 +9,9 @@
 use super::aarch64::{self as a64, Pad};
 use super::x86_64;
 use super::{BranchKind, Cx, Finding, IndirectBranch, Mitigation, Protection, Site, rules};
-use crate::discover::Evidence;
+use crate::discover::{Evidence, Function};
 use crate::idiom::call_site::Kind as CallKind;
-use gloss_core::{Arch, Flow, SymbolSource};
+use gloss_core::{Arch, Flow, Image, SymbolSource};
 
 fn property(cx: &Cx) -> bool {
     let p = cx.image.facts.elf.as_ref().map(|e| e.gnu_property);
@@ -125,55 +125,67 @@ pub fn entries(cx: &Cx) -> Vec<Finding> {
     if !cx.required.contains(m) {
         return Vec::new();
     }
-    let shared = cx.image.facts.elf.as_ref().is_some_and(|e| e.shared_object);
     let rule = rules::pad_rule(m);
-    let in_object = referenced_in_object(cx);
     cx.analysis
         .functions
         .iter()
-        .filter(|f| {
-            let escapes = f.evidence.contains(&Evidence::AddressTaken)
-                || f.evidence.contains(&Evidence::DataPointer)
-                || in_object.contains(&f.addr)
-                || shared
-                    && cx.image.symbols.at(f.addr).any(|s| {
-                        s.global && matches!(s.source, SymbolSource::Dynsym | SymbolSource::Export)
-                    });
-            escapes && !cx.is_thunk(f.addr) && !has_pad(cx, f.addr, Pad::Call)
-        })
-        .map(|f| Finding {
-            rule: rule.id,
-            level: rule.level,
-            at: Some(f.addr),
-            function: Some(f.addr),
-            message: format!(
-                "function whose address escapes ({}) does not begin with {}{}",
-                escape_reason(f, shared),
-                pad_name(arch, Pad::Call),
-                cx.claim_note(m)
-            ),
-            related: Vec::new(),
+        .filter_map(|f| {
+            let why = escapes(cx, f)?;
+            (!cx.is_thunk(f.addr) && !has_pad(cx, f.addr, Pad::Call)).then(|| Finding {
+                rule: rule.id,
+                level: rule.level,
+                at: Some(f.addr),
+                function: Some(f.addr),
+                message: format!(
+                    "function whose address escapes ({why}) does not begin with {}{}",
+                    pad_name(arch, Pad::Call),
+                    cx.claim_note(m)
+                ),
+                related: Vec::new(),
+            })
         })
         .collect()
+}
+
+/// Why the function's address may reach an indirect branch, if it may: the code takes it, a
+/// pointer to it lies in data, a relocation takes it (objects), or a shared object exports it.
+pub fn escapes(cx: &Cx, f: &Function) -> Option<&'static str> {
+    if f.evidence.contains(&Evidence::DataPointer) {
+        return Some("a pointer to it is in data");
+    }
+    if f.evidence.contains(&Evidence::AddressTaken) {
+        return Some("code takes its address");
+    }
+    if cx.in_object.contains(&f.addr) {
+        return Some("a relocation takes its address");
+    }
+    let shared = cx.image.facts.elf.as_ref().is_some_and(|e| e.shared_object)
+        || cx.image.facts.pe.as_ref().is_some_and(|p| p.dll);
+    let exported = cx
+        .image
+        .symbols
+        .at(f.addr)
+        .any(|s| s.global && matches!(s.source, SymbolSource::Dynsym | SymbolSource::Export));
+    (shared && exported).then_some("exported")
 }
 
 /// In a relocatable object (where discovery reads no pointers): the addresses relocations
 /// other than calls and jumps lead to, which take a function's address (`.data` pointers,
 /// `lea f(%rip)`, `adrp`+`add`).
-fn referenced_in_object(cx: &Cx) -> crate::FxHashSet<u64> {
-    if !cx.image.synthetic_layout {
+pub(super) fn referenced_in_object(image: &Image) -> crate::FxHashSet<u64> {
+    if !image.synthetic_layout {
         return Default::default();
     }
-    let branch = |t: u32| match cx.image.arch {
+    let branch = |t: u32| match image.arch {
         Arch::X86_64 => t == 4,                // R_X86_64_PLT32
         Arch::Aarch64 => t == 282 || t == 283, // R_AARCH64_JUMP26, CALL26
     };
-    let pc_adjust = match cx.image.arch {
+    let pc_adjust = match image.arch {
         Arch::X86_64 => 4,
         Arch::Aarch64 => 0,
     };
     let mut out = crate::FxHashSet::default();
-    for r in cx.image.relocs.iter().filter(|r| !branch(r.r_type)) {
+    for r in image.relocs.iter().filter(|r| !branch(r.r_type)) {
         if let Some(t) = r.target {
             let sa = t.0.wrapping_add(r.addend as u64);
             out.insert(sa);
@@ -181,16 +193,4 @@ fn referenced_in_object(cx: &Cx) -> crate::FxHashSet<u64> {
         }
     }
     out
-}
-
-fn escape_reason(f: &crate::discover::Function, shared: bool) -> &'static str {
-    if f.evidence.contains(&Evidence::DataPointer) {
-        "a pointer to it is in data"
-    } else if f.evidence.contains(&Evidence::AddressTaken) {
-        "code takes its address"
-    } else if shared {
-        "exported"
-    } else {
-        "a relocation takes its address"
-    }
 }

@@ -28,6 +28,7 @@ mod x86_64;
 use crate::cfg::EdgeKind;
 use crate::discover::{Analysis, Function};
 use crate::idiom::Explained;
+pub use cfg::guard_table;
 use gloss_core::{Arch, Disassembler, Image};
 pub use rules::{Level, RULES, RuleInfo};
 
@@ -329,6 +330,7 @@ pub fn audit(
         site_findings.extend(f);
     }
     site_findings.extend(ibt_bti::entries(&cx));
+    site_findings.extend(cfg::entries(&cx));
     out.branches.sort_by_key(|b| b.addr);
     site_findings.sort_by_key(|f| (f.at, f.rule));
     out.findings.extend(site_findings);

@@ -178,6 +178,15 @@ rule!(
      CF_INSTRUMENTED flag: the loader does not enforce it."
 );
 rule!(
+    CFG_MISSING_TARGET,
+    "cfg-missing-target",
+    "CfgMissingTarget",
+    Error,
+    "is not in the guard's function table",
+    "A function whose address escapes (taken in code, stored in data, exported) is missing from \
+     the load config's GuardCFFunctionTable: a CFG-checked call of it fails."
+);
+rule!(
     HARDENING_NX,
     "hardening-nx",
     "HardeningNx",
@@ -263,6 +272,7 @@ pub const RULES: &[RuleInfo] = &[
     CFG_UNCHECKED_CALL,
     CFG_CHECK_MISMATCH,
     CFG_FLAG_MISSING,
+    CFG_MISSING_TARGET,
     HARDENING_NX,
     HARDENING_PIE,
     HARDENING_HIGH_ENTROPY,

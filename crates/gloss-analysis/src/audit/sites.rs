@@ -30,6 +30,8 @@ pub(crate) struct Cx<'a> {
     /// Functions that are a mitigation's own code (thunks, the guard's dispatch), and the
     /// parts of them the analysis took for functions (a retpoline's `call 1f` target).
     thunks: crate::FxHashSet<u64>,
+    /// Relocatable objects: the addresses relocations other than branches take.
+    pub in_object: crate::FxHashSet<u64>,
 }
 
 /// One branch instruction and what surrounds it.
@@ -76,6 +78,7 @@ impl<'a> Cx<'a> {
             guard_check: crate::idiom::call_site::Finder::new(image).guard_check,
             thunks: Default::default(),
             stubs: Vec::new(),
+            in_object: ibt_bti::referenced_in_object(image),
         };
         cx.stubs = cx.stub_functions();
         for f in &analysis.functions {
