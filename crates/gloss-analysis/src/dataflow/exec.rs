@@ -36,6 +36,22 @@ pub struct State {
     pub(crate) flags: Option<Flags>,
 }
 
+impl State {
+    /// Nothing known: every register holds its input.
+    pub(crate) fn clear(&mut self) {
+        self.regs = Regs::default();
+        self.stored.clear();
+        self.flags = None;
+    }
+
+    /// `clone_from` that keeps this state's buffer.
+    pub(crate) fn copy_from(&mut self, other: &State) {
+        self.regs = other.regs.clone();
+        self.stored.0.clone_from(&other.stored.0);
+        self.flags = other.flags;
+    }
+}
+
 /// Values stored at symbolic addresses, by (address, size): few per path (spill slots), so
 /// a list, which copies without allocating when empty.
 #[derive(Clone, Default, PartialEq, Eq)]
@@ -56,6 +72,11 @@ impl Stored {
     }
     pub fn iter(&self) -> impl Iterator<Item = (&(E, u8), &E)> {
         self.0.iter().map(|(k, v)| (k, v))
+    }
+    /// Appends the entries of `from` that `keep` accepts, in their order.
+    pub(crate) fn extend_agreed(&mut self, from: &Stored, keep: impl Fn(&(E, u8), &E) -> bool) {
+        self.0
+            .extend(from.0.iter().filter(|(k, v)| keep(k, v)).copied());
     }
 }
 
@@ -88,6 +109,10 @@ impl Regs {
         if let Some(slot) = self.0.get_mut(r.0 as usize) {
             *slot = e;
         }
+    }
+    /// The slot as held: a value, a lazy one, or none.
+    pub(crate) fn raw(&self, r: Reg) -> E {
+        self.0.get(r.0 as usize).copied().unwrap_or(NONE)
     }
     pub fn contains_key(&self, r: &Reg) -> bool {
         self.get(r).is_some()
@@ -122,6 +147,10 @@ pub struct Exec {
     pub written: u64,
     /// Instructions that clobbered registers, for the values made lazily ([`Exec::reg`]).
     calls: Vec<u64>,
+    /// Whether compares set the flags (for guards): a walk that takes no branch side never
+    /// reads them, and skips making their operands' nodes (it still reads the registers, as
+    /// reading one can change what it holds: [`Exec::reg`]).
+    pub track_flags: bool,
 }
 
 /// Registers a call may change: SysV x86-64 (rax, rcx, rdx, rsi, rdi, r8-r11; Windows x64
@@ -145,6 +174,7 @@ impl Exec {
             preserving: Vec::new(),
             written: 0,
             calls: Vec::new(),
+            track_flags: true,
         }
     }
 
@@ -183,16 +213,38 @@ impl Exec {
     }
 
     pub fn address(&mut self, m: Mem) -> E {
-        let mut a = self.x.konst(m.disp as u64);
-        if let Some(b) = m.base {
-            let b = self.reg(b);
-            a = self.x.add(b, a);
-        }
+        let mut a = match (m.base, m.disp) {
+            // `b + 0` is `b`
+            (Some(b), 0) => self.reg(b),
+            (Some(b), d) => {
+                let k = self.x.konst(d as u64);
+                let b = self.reg(b);
+                self.x.add(b, k)
+            }
+            (None, d) => self.x.konst(d as u64),
+        };
         if let Some(i) = m.index {
             let i = self.src(i);
             a = self.x.add(i, a);
         }
         a
+    }
+
+    /// Reads the registers `v` reads, as [`Exec::value`] would, without making its node.
+    fn touch_value(&mut self, v: Value) {
+        if let Value::Reg(s) = v {
+            self.reg(s.reg);
+        }
+    }
+
+    /// Reads the registers `m` reads, as [`Exec::address`] would, without making its node.
+    fn touch_address(&mut self, m: Mem) {
+        if let Some(b) = m.base {
+            self.reg(b);
+        }
+        if let Some(i) = m.index {
+            self.reg(i.reg);
+        }
     }
 
     fn set(&mut self, dst: Reg, v: E, width: u8) {
@@ -286,6 +338,23 @@ impl Exec {
         }
     }
 
+    /// Every register that holds `e` here (an input register nothing overwrote included), as
+    /// a mask of [`Reg::bit`]s.
+    pub fn holders_mask(&self, e: E) -> u64 {
+        let mut m = 0u64;
+        for (i, v) in self.st.regs.0.iter().enumerate() {
+            if *v == e {
+                m |= 1 << i;
+            }
+        }
+        if let Node::Input(r) = self.x.node(e)
+            && !self.st.regs.contains_key(&r)
+        {
+            m |= r.bit();
+        }
+        m
+    }
+
     /// Every register that holds `e` here (an input register nothing overwrote included).
     pub fn holders(&mut self, e: E) -> Vec<Reg> {
         let mut out: Vec<Reg> = self
@@ -344,6 +413,11 @@ impl Exec {
                     None => self.x.opaque(insn.addr, dst),
                 };
                 self.set(dst, v, width);
+            }
+            Op::CompareMem { mem, b, .. } if !self.track_flags => {
+                self.touch_address(mem);
+                self.touch_value(b);
+                return;
             }
             Op::CompareMem { mem, size, b } => {
                 let a = self.address(mem);
@@ -407,6 +481,11 @@ impl Exec {
                 let a = self.address(mem);
                 self.set(dst, a, width);
             }
+            Op::Compare { a, b, .. } if !self.track_flags => {
+                self.reg(a);
+                self.touch_value(b);
+                return;
+            }
             Op::Compare { a, b, width, test } => {
                 let a = self.reg(a);
                 let b = self.value(b);
@@ -448,7 +527,9 @@ impl Exec {
         if sem.writes_flags {
             self.st.flags = None;
         }
-        if let Some((a, k, w)) = flags_cmp {
+        if let Some((a, k, w)) = flags_cmp
+            && self.track_flags
+        {
             let k = self.x.konst(k as u64);
             self.compare(a, k, w, false, insn.addr);
         }

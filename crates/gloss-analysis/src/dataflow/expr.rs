@@ -41,13 +41,36 @@ pub trait Memory {
     fn read(&self, addr: u64, size: u8) -> Option<u64>;
 }
 
-#[derive(Default)]
 pub struct Exprs {
     nodes: Vec<Node>,
     ids: FxHashMap<Node, E>,
     /// `Input` nodes by register (asked for at every block of a function).
     inputs: Vec<Option<E>>,
+    /// `Const` nodes by value, direct-mapped: (value, node, generation).
+    konsts: Box<[(u64, E, u32); KONSTS]>,
+    /// Bumped by [`Exprs::clear`]: older `konsts` entries are void.
+    generation: u32,
 }
+
+/// Entries of the constants cache.
+const KONSTS: usize = 64;
+
+impl Default for Exprs {
+    fn default() -> Exprs {
+        Exprs {
+            nodes: Vec::new(),
+            ids: FxHashMap::default(),
+            inputs: Vec::new(),
+            // generation 0 is never current
+            konsts: Box::new([(0, 0, 0); KONSTS]),
+            generation: 1,
+        }
+    }
+}
+
+/// Buckets an arena's table may keep from one function to the next whatever that function
+/// used ([`Exprs::clear`]).
+const SMALL_TABLE: usize = 1 << 12;
 
 /// The low `bits` bits set.
 pub(crate) fn mask(bits: u8) -> u64 {
@@ -76,17 +99,31 @@ impl Exprs {
     }
 
     fn intern(&mut self, n: Node) -> E {
-        if let Some(&e) = self.ids.get(&n) {
-            return e;
-        }
+        let nodes = &mut self.nodes;
+        *self.ids.entry(n).or_insert_with(|| {
+            let e = nodes.len() as E;
+            nodes.push(n);
+            e
+        })
+    }
+
+    /// A node added without looking for an equal one: only for nodes no other code makes
+    /// (the walk's `Join`s, one per block and register), so it is still the only one.
+    pub(crate) fn fresh(&mut self, n: Node) -> E {
         let e = self.nodes.len() as E;
         self.nodes.push(n);
-        self.ids.insert(n, e);
         e
     }
 
     pub fn konst(&mut self, v: u64) -> E {
-        self.intern(Node::Const(v))
+        // most constants repeat within a function: a small direct-mapped cache before the table
+        let slot = &mut self.konsts[(v ^ (v >> 12)) as usize % KONSTS];
+        if slot.2 == self.generation && slot.0 == v {
+            return slot.1;
+        }
+        let e = self.intern(Node::Const(v));
+        self.konsts[(v ^ (v >> 12)) as usize % KONSTS] = (v, e, self.generation);
+        e
     }
     pub fn input(&mut self, r: Reg) -> E {
         let i = r.0 as usize;
@@ -102,9 +139,20 @@ impl Exprs {
     }
     /// Empties the arena, keeping its memory for the next function.
     pub fn clear(&mut self) {
+        // A table grown by one large function would spread the next small function's nodes
+        // over all its buckets (a cache miss per node) and be cleared whole every time.
+        if self.ids.capacity() > SMALL_TABLE && self.nodes.len() < self.ids.capacity() / 8 {
+            self.ids = FxHashMap::default();
+        } else {
+            self.ids.clear();
+        }
         self.nodes.clear();
-        self.ids.clear();
         self.inputs.clear();
+        self.generation = self.generation.wrapping_add(1);
+        if self.generation == 0 {
+            self.konsts.fill((0, 0, 0));
+            self.generation = 1;
+        }
     }
     pub fn opaque(&mut self, at: u64, r: Reg) -> E {
         self.intern(Node::Opaque(at, r))

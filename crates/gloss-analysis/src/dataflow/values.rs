@@ -8,15 +8,15 @@
 //! the caller-saved registers ([`Exec::step`]). The idioms read what each instruction sees
 //! ([`walk`]). Each instruction is decoded once and executed once.
 use super::exec::{Exec, State};
-use super::expr::Exprs;
+use super::expr::{E, Exprs, Node};
 use crate::cfg::{Block, EdgeKind};
 use crate::code::CodeMap;
 use gloss_core::sem::{Op, Reg, Sem};
 use gloss_core::{Disassembler, Flow, Insn, InsnStatus};
 
-/// What the idioms see of each instruction: itself, its semantics, its first bytes and the
-/// executor before it runs.
-pub type Visit<'v> = dyn FnMut(&Insn, &Sem, &[u8], &mut Exec) + 'v;
+/// What the idioms see of each instruction: the index of its block, itself, its semantics, its
+/// first bytes and the executor before it runs.
+pub type Visit<'v> = dyn FnMut(usize, &Insn, &Sem, &[u8], &mut Exec) + 'v;
 
 /// A block's successors or predecessors: two but for a switch.
 type Adj = smallvec::SmallVec<[usize; 2]>;
@@ -26,7 +26,7 @@ type Adj = smallvec::SmallVec<[usize; 2]>;
 /// (before it executes), whose `written` says which registers the block has assigned so far.
 /// Calls through the slots in `ex.preserving` keep every register. `ex` is reset first: callers
 /// keep one per thread, with a [`Scratch`]. Returns the instructions, decoded once, for idioms
-/// that need no values.
+/// that need no values (with their first bytes), in block order.
 pub fn walk<'s>(
     ex: &mut Exec,
     scratch: &'s mut Scratch,
@@ -35,11 +35,26 @@ pub fn walk<'s>(
     blocks: &[Block],
     entry: u64,
     visit: &mut Visit,
-) -> &'s [(Insn, Sem)] {
+) -> (&'s [(Insn, Sem)], &'s [[u8; 4]]) {
     let n = blocks.len();
     let index = |a: u64| blocks.binary_search_by_key(&a, |b| b.addr).ok();
-    let mut preds: Vec<Adj> = vec![Adj::new(); n];
-    let mut succs: Vec<Adj> = vec![Adj::new(); n];
+    let Scratch {
+        insns,
+        firsts,
+        preds,
+        succs,
+        order,
+        pos,
+        at,
+        writes,
+        seen,
+        stack,
+        outs,
+    } = scratch;
+    for v in [&mut *preds, &mut *succs] {
+        v.iter_mut().take(n).for_each(|a| a.clear());
+        v.resize(n, Adj::new());
+    }
     for (i, b) in blocks.iter().enumerate() {
         for e in &b.succs {
             if let (
@@ -58,43 +73,64 @@ pub fn walk<'s>(
         }
     }
     let entry = index(entry);
-    let order = reverse_post_order(&succs, entry, n);
-    let mut pos = vec![0usize; n];
+    reverse_post_order(&succs[..n], entry, seen, stack, order);
+    pos.clear();
+    pos.resize(n, 0);
     for (k, &i) in order.iter().enumerate() {
         pos[i] = k;
     }
     ex.reset();
+    // no branch side is taken, so no guard is made: flags are never read
+    ex.track_flags = false;
     let caller_saved = ex.caller_saved();
 
     // every instruction decoded once (block `i`'s are `insns[at[i]..at[i + 1]]`), with the
     // registers each block writes
-    let Scratch { insns, firsts } = scratch;
     insns.clear();
     firsts.clear();
-    let mut at = Vec::with_capacity(n + 1);
-    let mut writes = vec![0u64; n];
-    for (i, b) in blocks.iter().enumerate() {
-        at.push(insns.len());
+    at.clear();
+    writes.clear();
+    for b in blocks {
+        let from = insns.len();
+        at.push(from);
         decode_block(dis, code, b, insns, firsts);
-        for (insn, sem) in &insns[at[i]..] {
-            writes[i] |= written(insn, sem, caller_saved);
-        }
+        writes.push(
+            insns[from..]
+                .iter()
+                .fold(0, |m, (insn, sem)| m | written(insn, sem, caller_saved)),
+        );
     }
     at.push(insns.len());
 
-    let mut outs: Vec<Option<State>> = vec![None; n];
-    for &i in &order {
-        let from: Vec<&State> = preds[i]
+    // each block's state at its end (one per block, reused from function to function)
+    if outs.len() > 4 * n.max(1024) {
+        outs.truncate(n);
+    }
+    if outs.len() < n {
+        outs.resize_with(n, State::default);
+    }
+    let input = State::default();
+    for &i in order.iter() {
+        let block = blocks[i].addr;
+        // the block's `Join`s, made once (here only: no other code makes a `Join` of it)
+        let mut joins = [NONE; 32];
+        let mut join = |x: &mut Exprs, r: u8| {
+            let j = &mut joins[r as usize];
+            if *j == NONE {
+                *j = x.fresh(Node::Join(block, Reg(r)));
+            }
+            *j
+        };
+        let mut from: smallvec::SmallVec<[&State; 4]> = preds[i]
             .iter()
             .filter(|&&p| pos[p] < pos[i])
-            .filter_map(|&p| outs[p].as_ref())
+            .map(|&p| &outs[p])
             .collect();
-        let input = State::default();
-        let mut from = from;
         if Some(i) == entry {
             from.push(&input);
         }
-        let mut st = meet(&mut ex.x, blocks[i].addr, &from);
+        meet(&mut ex.x, &from, &mut ex.st, &mut join);
+        drop(from);
         // a loop header: what the loop writes is not known on entry
         let last_back = preds[i]
             .iter()
@@ -107,30 +143,42 @@ pub fn walk<'s>(
                 .fold(0u64, |m, &j| m | writes[j]);
             for r in 0..32u8 {
                 if mask & (1 << r) != 0 {
-                    st.regs.insert(Reg(r), ex.x.join(blocks[i].addr, Reg(r)));
+                    let j = join(&mut ex.x, r);
+                    ex.st.regs.insert(Reg(r), j);
                 }
             }
-            st.stored.clear();
-            st.flags = None;
+            ex.st.stored.clear();
+            ex.st.flags = None;
         }
-        ex.st = st;
         ex.written = 0;
         for ((insn, sem), bytes) in insns[at[i]..at[i + 1]].iter().zip(&firsts[at[i]..]) {
-            visit(insn, sem, bytes, ex);
+            visit(i, insn, sem, bytes, ex);
             ex.step(insn, sem, None);
             ex.written |= assigned(sem);
         }
-        outs[i] = Some(std::mem::take(&mut ex.st));
+        std::mem::swap(&mut outs[i], &mut ex.st);
     }
-    insns
+    (insns, firsts)
 }
 
+/// No value (a register slot that holds none).
+const NONE: E = E::MAX;
+
 /// Buffers [`walk`] reuses from one function to the next: a large function's would otherwise
-/// be fresh pages from the kernel every time.
+/// be fresh pages from the kernel every time, and a small one's a dozen allocations.
 #[derive(Default)]
 pub struct Scratch {
     insns: Vec<(Insn, Sem)>,
     firsts: Vec<[u8; 4]>,
+    preds: Vec<Adj>,
+    succs: Vec<Adj>,
+    order: Vec<usize>,
+    pos: Vec<usize>,
+    at: Vec<usize>,
+    writes: Vec<u64>,
+    seen: Vec<bool>,
+    stack: Vec<(usize, usize)>,
+    outs: Vec<State>,
 }
 
 /// The registers an instruction gives a modelled value (moves, arithmetic, loads, address
@@ -161,11 +209,19 @@ fn written(insn: &Insn, sem: &Sem, caller_saved: u64) -> u64 {
 }
 
 /// Blocks in reverse post-order from the entry, then the blocks it does not reach (a part
-/// entered from elsewhere) in address order.
-fn reverse_post_order(succs: &[Adj], entry: Option<usize>, n: usize) -> Vec<usize> {
-    let mut seen = vec![false; n];
-    let mut post = Vec::with_capacity(n);
-    let mut stack: Vec<(usize, usize)> = Vec::new();
+/// entered from elsewhere) in address order, into `post`.
+fn reverse_post_order(
+    succs: &[Adj],
+    entry: Option<usize>,
+    seen: &mut Vec<bool>,
+    stack: &mut Vec<(usize, usize)>,
+    post: &mut Vec<usize>,
+) {
+    let n = succs.len();
+    seen.clear();
+    seen.resize(n, false);
+    post.clear();
+    stack.clear();
     if let Some(e) = entry {
         seen[e] = true;
         stack.push((e, 0));
@@ -184,43 +240,47 @@ fn reverse_post_order(succs: &[Adj], entry: Option<usize>, n: usize) -> Vec<usiz
     }
     post.reverse();
     post.extend((0..n).filter(|&i| !seen[i]));
-    post
 }
 
-/// Registers on which all the states agree keep their value; the others hold the block's
-/// `Join`. Stored values and flags survive only where all agree.
-fn meet(x: &mut Exprs, block: u64, states: &[&State]) -> State {
+/// Into `out`: registers on which all the states agree keep their value; the others hold the
+/// block's `Join` (`join`). Stored values and flags survive only where all agree.
+fn meet(
+    x: &mut Exprs,
+    states: &[&State],
+    out: &mut State,
+    join: &mut impl FnMut(&mut Exprs, u8) -> E,
+) {
     match states {
-        [] => State::default(),
-        [one] => (*one).clone(),
+        [] => out.clear(),
+        [one] => out.copy_from(one),
         [first, rest @ ..] => {
-            let mut out = State::default();
+            out.clear();
             for r in 0..32u8 {
-                let r = Reg(r);
-                let known = states.iter().any(|s| s.regs.contains_key(&r));
-                if !known {
+                let reg = Reg(r);
+                let raw = first.regs.raw(reg);
+                if rest.iter().all(|s| s.regs.raw(reg) == raw) {
+                    // the same in all (the common case): no `Join`
+                    if raw != NONE && raw != x.input(reg) {
+                        out.regs.insert(reg, raw);
+                    }
                     continue;
                 }
-                let input = x.input(r);
-                let v = first.regs.get(&r).copied().unwrap_or(input);
+                let input = x.input(reg);
+                let v = first.regs.get(&reg).copied().unwrap_or(input);
                 let same = rest
                     .iter()
-                    .all(|s| s.regs.get(&r).copied().unwrap_or(input) == v);
-                let v = if same { v } else { x.join(block, r) };
+                    .all(|s| s.regs.get(&reg).copied().unwrap_or(input) == v);
+                let v = if same { v } else { join(x, r) };
                 if v != input {
-                    out.regs.insert(r, v);
+                    out.regs.insert(reg, v);
                 }
             }
-            out.stored = first
-                .stored
-                .iter()
-                .filter(|(k, v)| rest.iter().all(|s| s.stored.get(k) == Some(v)))
-                .map(|(k, v)| (*k, *v))
-                .collect();
+            out.stored.extend_agreed(&first.stored, |k, v| {
+                rest.iter().all(|s| s.stored.get(k) == Some(v))
+            });
             out.flags = first
                 .flags
                 .filter(|f| rest.iter().all(|s| s.flags == Some(*f)));
-            out
         }
     }
 }

@@ -11,7 +11,6 @@ use crate::code::CodeMap;
 use crate::dataflow::exec::Exec;
 use crate::dataflow::values;
 use gloss_core::{Disassembler, Flow, Image};
-use rustc_hash::FxHashSet;
 
 /// What the idioms that read a function instruction by instruction found in it.
 #[derive(Debug, Default)]
@@ -30,13 +29,13 @@ pub fn explain_all(
 ) -> Vec<Explained> {
     use rayon::prelude::*;
     let code = CodeMap::new(image);
-    let atomics = atomic::Finder::new(image, dis, &code);
+    let shared = Shared::new(image, dis, &code);
     analysis
         .functions
         .par_iter()
         .map_init(
-            || PerThread::new(image),
-            |t, f| t.explain(&atomics, dis, &code, f.addr, &f.blocks),
+            || PerThread::new(&shared),
+            |t, f| t.explain(dis, &code, f.addr, &f.blocks),
         )
         .collect()
 }
@@ -49,82 +48,105 @@ pub fn explain(
     entry: u64,
     blocks: &[Block],
 ) -> Explained {
-    let atomics = atomic::Finder::new(image, dis, code);
-    PerThread::new(image).explain(&atomics, dis, code, entry, blocks)
+    let shared = Shared::new(image, dis, code);
+    PerThread::new(&shared).explain(dis, code, entry, blocks)
+}
+
+/// What the idioms know of the image, found once: the outline-atomics helpers, the call
+/// sites' slots and thunks, the stack guard's addresses.
+struct Shared<'i> {
+    image: &'i Image,
+    atomics: atomic::Finder<'i>,
+    calls: call_site::Finder<'i>,
+    guards: prologue::Guards,
+}
+
+impl<'i> Shared<'i> {
+    fn new(image: &'i Image, dis: &'i dyn Disassembler, code: &'i CodeMap<'i>) -> Shared<'i> {
+        Shared {
+            image,
+            atomics: atomic::Finder::new(image, dis, code),
+            calls: call_site::Finder::new(image),
+            guards: prologue::Guards::new(image),
+        }
+    }
 }
 
 /// What one thread keeps from one function to the next: the executor's arena, the walk's
 /// buffers and the recognizers with what they know of the image.
-struct PerThread<'i> {
-    image: &'i Image,
+struct PerThread<'s, 'i> {
+    shared: &'s Shared<'i>,
     ex: Exec,
     scratch: values::Scratch,
     refs: addr_mat::Finder<'i>,
     calls: call_site::Finder<'i>,
 }
 
-impl<'i> PerThread<'i> {
-    fn new(image: &'i Image) -> PerThread<'i> {
+impl<'s, 'i> PerThread<'s, 'i> {
+    fn new(shared: &'s Shared<'i>) -> PerThread<'s, 'i> {
         PerThread {
-            image,
-            ex: Exec::new(image.arch),
+            shared,
+            ex: Exec::new(shared.image.arch),
             scratch: values::Scratch::default(),
-            refs: addr_mat::Finder::new(image),
-            calls: call_site::Finder::new(image),
+            refs: addr_mat::Finder::new(shared.image),
+            calls: shared.calls.clone(),
         }
     }
 
     fn explain(
         &mut self,
-        atomics: &atomic::Finder,
         dis: &dyn Disassembler,
         code: &CodeMap,
         entry: u64,
         blocks: &[Block],
     ) -> Explained {
-        let image = self.image;
-        // jumps that leave the function: the blocks ending in a tail-call edge, or in an indirect
-        // jump that is no table (a function pointer)
-        let tails: FxHashSet<u64> = blocks
-            .iter()
-            .filter(|b| {
-                b.succs
-                    .iter()
-                    .any(|e| matches!(e.kind, EdgeKind::TailCall | EdgeKind::Unresolved))
-            })
-            .map(|b| b.addr)
-            .collect();
+        let shared = self.shared;
+        let image = shared.image;
         let (refs, calls) = (&mut self.refs, &mut self.calls);
         refs.reset();
         calls.reset();
         self.ex.preserving.clear();
         self.ex.preserving.extend(calls.guard_check);
-        let insns = values::walk(
+        let (insns, firsts) = values::walk(
             &mut self.ex,
             &mut self.scratch,
             dis,
             code,
             blocks,
             entry,
-            &mut |insn, sem, bytes, ex| {
+            &mut |_, insn, sem, bytes, ex| {
                 refs.visit(image.arch, insn, sem, bytes, ex);
-                // a jump ends its block: is that block one that leaves?
+                // a jump ends its block: is that block (the last one starting at or before it)
+                // one that leaves (a tail-call edge, or an indirect jump that is no table: a
+                // function pointer)?
                 let tail = matches!(insn.flow, Flow::Jump(_) | Flow::IndirectJump) && {
                     let i = blocks.partition_point(|b| b.addr <= insn.addr);
-                    i > 0 && tails.contains(&blocks[i - 1].addr)
+                    i > 0
+                        && blocks[i - 1]
+                            .succs
+                            .iter()
+                            .any(|e| matches!(e.kind, EdgeKind::TailCall | EdgeKind::Unresolved))
                 };
                 calls.visit(insn, sem, tail, ex);
             },
         );
-        let frame = prologue::find(image, code, entry, insns, &refs.refs, &calls.calls);
-        let mut out = Explained {
-            refs: std::mem::take(&mut refs.refs),
-            calls: std::mem::take(&mut calls.calls),
-            atomics: atomics.find_decoded(insns),
+        let frame = prologue::find(
+            &shared.guards,
+            image,
+            code,
+            entry,
+            (insns, firsts),
+            &refs.refs,
+            &calls.calls,
+        );
+        // sorted where they were found, then copied at their size (the buffers stay)
+        refs.refs.sort_by_key(|r| r.addr);
+        calls.calls.sort_by_key(|c| c.addr);
+        Explained {
+            refs: refs.refs.drain(..).collect(),
+            calls: calls.calls.drain(..).collect(),
+            atomics: shared.atomics.find_decoded(insns),
             frame,
-        };
-        out.refs.sort_by_key(|r| r.addr);
-        out.calls.sort_by_key(|c| c.addr);
-        out
+        }
     }
 }

@@ -289,17 +289,21 @@ pub struct Finder<'a> {
     helper_calls: FxHashMap<u64, Helper>,
     /// Callees without a symbol, by address: whether their code is a helper's.
     shapes: RwLock<FxHashMap<u64, Option<Helper>>>,
+    /// The addresses that have a symbol (AArch64: a callee without one may be a helper).
+    symbolized: rustc_hash::FxHashSet<u64>,
 }
 
 impl<'a> Finder<'a> {
     pub fn new(image: &'a Image, dis: &'a dyn Disassembler, code: &'a CodeMap<'a>) -> Finder<'a> {
         let mut helpers = FxHashMap::default();
         let mut helper_calls = FxHashMap::default();
+        let mut symbolized = rustc_hash::FxHashSet::default();
         if image.arch == Arch::Aarch64 {
             for s in image.symbols.iter() {
                 if let Some(h) = Helper::parse(&s.name) {
                     helpers.insert(s.addr.0, h);
                 }
+                symbolized.insert(s.addr.0);
             }
             for r in &image.relocs {
                 if let Some(h) = Helper::parse(&r.symbol) {
@@ -314,6 +318,7 @@ impl<'a> Finder<'a> {
             helpers,
             helper_calls,
             shapes: RwLock::default(),
+            symbolized,
         }
     }
 
@@ -384,7 +389,7 @@ impl<'a> Finder<'a> {
         {
             return Some(*h);
         }
-        if self.image.arch != Arch::Aarch64 || self.image.symbols.at(target).next().is_some() {
+        if self.image.arch != Arch::Aarch64 || self.symbolized.contains(&target) {
             return None;
         }
         if let Some(h) = self

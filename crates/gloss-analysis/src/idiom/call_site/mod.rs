@@ -130,6 +130,7 @@ pub struct Call {
 }
 
 /// The ABI facts a call site needs, per architecture and format.
+#[derive(Clone)]
 pub(crate) struct Abi {
     pub args: &'static [u8],
     pub ret: u8,
@@ -147,7 +148,35 @@ fn abi(image: &Image) -> Abi {
     }
 }
 
+/// The retpoline thunks of an image (x86-64): each address whose first symbol is named
+/// `__x86_indirect_thunk_<reg>` (or `__x86_indirect_call_thunk_`, `__x86_indirect_jump_thunk_`,
+/// `__llvm_retpoline_`), with that register.
+fn retpolines(image: &Image) -> rustc_hash::FxHashMap<u64, u8> {
+    let mut out = rustc_hash::FxHashMap::default();
+    if image.arch != Arch::X86_64 {
+        return out;
+    }
+    let reg = |name: &str| {
+        let reg = name
+            .strip_prefix("__x86_indirect_thunk_")
+            .or_else(|| name.strip_prefix("__x86_indirect_call_thunk_"))
+            .or_else(|| name.strip_prefix("__x86_indirect_jump_thunk_"))
+            .or_else(|| name.strip_prefix("__llvm_retpoline_"))?;
+        x86_64::reg_named(reg)
+    };
+    for s in image.symbols.iter() {
+        if reg(&s.name).is_some()
+            && let Some(first) = image.symbols.at(s.addr.0).next()
+            && let Some(r) = reg(&first.name)
+        {
+            out.insert(s.addr.0, r);
+        }
+    }
+    out
+}
+
 /// Finds the calls of one function, instruction by instruction.
+#[derive(Clone)]
 pub struct Finder<'a> {
     image: &'a Image,
     abi: Abi,
@@ -159,6 +188,8 @@ pub struct Finder<'a> {
     /// The calls seen so far: what a register holds after one of them is its result.
     call_sites: rustc_hash::FxHashSet<u64>,
     pub calls: Vec<Call>,
+    /// Retpoline thunks by address, with the register each jumps to (x86-64).
+    retpolines: rustc_hash::FxHashMap<u64, u8>,
 }
 
 impl<'a> Finder<'a> {
@@ -183,6 +214,7 @@ impl<'a> Finder<'a> {
             checked: None,
             call_sites: Default::default(),
             calls: Vec::new(),
+            retpolines: retpolines(image),
         }
     }
 
@@ -311,24 +343,17 @@ impl<'a> Finder<'a> {
     /// The register that holds `e` at this point, preferring one that is not the first
     /// argument register (the base the object was read through, `x19` in `ldr x8, [x19]`).
     fn holder(&self, ex: &mut Exec, e: E) -> Option<Reg> {
-        let first = self.abi.args.first().copied();
-        let mut held: Vec<Reg> = ex.holders(e);
-        held.sort_by_key(|r| (Some(r.0) == first, r.0));
-        held.first().copied()
+        let first = self.abi.args.first().map_or(0, |&r| Reg(r).bit());
+        let held = ex.holders_mask(e);
+        lowest(held & !first).or_else(|| lowest(held))
     }
 
     /// `__x86_indirect_thunk_rax` and friends: the register they jump to.
     fn retpoline_reg(&self, f: u64) -> Option<u8> {
-        if self.image.arch != Arch::X86_64 {
+        if self.retpolines.is_empty() {
             return None;
         }
-        let name = self.image.symbols.at(f).next()?.name.as_str();
-        let reg = name
-            .strip_prefix("__x86_indirect_thunk_")
-            .or_else(|| name.strip_prefix("__x86_indirect_call_thunk_"))
-            .or_else(|| name.strip_prefix("__x86_indirect_jump_thunk_"))
-            .or_else(|| name.strip_prefix("__llvm_retpoline_"))?;
-        x86_64::reg_named(reg)
+        self.retpolines.get(&f).copied()
     }
 
     /// A value as another register (plus a constant) or a load from a fixed address.
@@ -350,7 +375,7 @@ impl<'a> Finder<'a> {
         let sp = Reg(self.abi.sp);
         let on_stack = matches!(ex.x.node(base),
             Node::Input(r) | Node::Opaque(_, r) | Node::Join(_, r) if r == sp);
-        if let Some(h) = ex.holders(base).into_iter().find(|&h| h != not) {
+        if let Some(h) = lowest(ex.holders_mask(base) & !not.bit()) {
             return match (k, on_stack) {
                 (_, true) => ArgValue::Frame(h, k),
                 (0, false) => ArgValue::Reg(h),
@@ -382,7 +407,7 @@ impl<'a> Finder<'a> {
             },
             _ => (a, 0),
         };
-        match ex.holders(p).into_iter().find(|&h| h != not) {
+        match lowest(ex.holders_mask(p) & !not.bit()) {
             Some(h) => ArgValue::Deref(h, k),
             None => match ex.x.node(p) {
                 Node::Input(q) => ArgValue::Deref(q, k),
@@ -397,7 +422,6 @@ impl<'a> Finder<'a> {
     /// on (`Reg` of itself).
     fn args(&self, ex: &mut Exec) -> Vec<Arg> {
         let sp = ex.reg(Reg(self.abi.sp));
-        let mut out = Vec::new();
         // the block's own assignments, and a result of the call just before passed straight on
         // (`ResetDoodad(CreateWidget(...))`: the block starts after that call)
         let ret = ex.reg(Reg(self.abi.ret));
@@ -412,6 +436,7 @@ impl<'a> Finder<'a> {
             .max(usize::from(
                 passes_result && ex.written & (1 << self.abi.ret) == 0,
             ));
+        let mut out = Vec::with_capacity(last_set);
         for (i, &r) in self.abi.args[..last_set].iter().enumerate() {
             let v = ex.reg(Reg(r));
             // a 32-bit copy of a value is the value (`mov %eax,%ecx` after a call)
@@ -440,4 +465,9 @@ impl<'a> Finder<'a> {
         }
         out
     }
+}
+
+/// The lowest-numbered register of a mask of [`Reg::bit`]s.
+fn lowest(mask: u64) -> Option<Reg> {
+    (mask != 0).then(|| Reg(mask.trailing_zeros() as u8))
 }

@@ -41,8 +41,8 @@ fn stored_to_sp(w: u32) -> Vec<u8> {
     }
 }
 
-pub(super) fn frame(entry: &[Insn], code: &CodeMap, f: &mut Frame) {
-    for i in entry {
+pub(super) fn frame(entry: &[(Insn, Sem)], code: &CodeMap, f: &mut Frame) {
+    for (i, _) in entry {
         let Some(w) = word(code.bytes(i.addr).unwrap_or(&[])) else {
             continue;
         };
@@ -58,11 +58,13 @@ pub(super) fn frame(entry: &[Insn], code: &CodeMap, f: &mut Frame) {
     }
 }
 
-pub(super) fn pac(insns: &[(Insn, Sem)], code: &CodeMap) -> Option<Pac> {
+/// `firsts`: the instructions' first bytes (an AArch64 instruction's word).
+pub(super) fn pac(insns: &[(Insn, Sem)], firsts: &[[u8; 4]]) -> Option<Pac> {
     let mut sign: Option<(char, u64)> = None;
     let mut auth = Vec::new();
-    for (i, _) in insns {
-        match word(code.bytes(i.addr).unwrap_or(&[])) {
+    for ((i, _), first) in insns.iter().zip(firsts) {
+        let w = (i.len == 4).then(|| u32::from_le_bytes(*first));
+        match w {
             Some(PACIASP | PACIAZ) => {
                 sign.get_or_insert(('A', i.addr));
             }

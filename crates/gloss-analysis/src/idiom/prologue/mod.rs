@@ -57,44 +57,51 @@ pub struct Pac {
 }
 
 /// The frame of the function at `entry`, from its decoded instructions (`insns`, the entry
-/// block first) and what the address and call-site idioms found in it.
+/// block first, with their first bytes, `firsts`) and what the address and call-site idioms
+/// found in it.
 pub(crate) fn find(
+    guards: &Guards,
     image: &Image,
     code: &CodeMap,
     entry: u64,
-    insns: &[(Insn, Sem)],
+    (insns, firsts): (&[(Insn, Sem)], &[[u8; 4]]),
     refs: &[Ref],
     calls: &[Call],
 ) -> Frame {
     let mut f = Frame::default();
     // the entry block: the instructions from the entry up to its first branch or call
+    let first = insns
+        .iter()
+        .position(|(i, _)| i.addr == entry)
+        .unwrap_or(insns.len());
+    let mut end = first;
     let mut at = entry;
-    let mut entry_block = Vec::new();
-    for (insn, _) in insns.iter().skip_while(|(i, _)| i.addr != entry) {
+    for (insn, _) in &insns[first..] {
         if insn.addr != at {
             break;
         }
-        entry_block.push(*insn);
+        end += 1;
         if insn.flow != Flow::Next {
             break;
         }
         at = insn.end();
     }
+    let entry_block = &insns[first..end];
     match image.arch {
-        Arch::X86_64 => x86_64::frame(&entry_block, code, &mut f),
-        Arch::Aarch64 => aarch64::frame(&entry_block, code, &mut f),
+        Arch::X86_64 => x86_64::frame(entry_block, code, &mut f),
+        Arch::Aarch64 => aarch64::frame(entry_block, code, &mut f),
     }
     f.pac = match image.arch {
-        Arch::Aarch64 => aarch64::pac(insns, code),
+        Arch::Aarch64 => aarch64::pac(insns, firsts),
         Arch::X86_64 => None,
     };
     let guard_load = match image.arch {
-        Arch::X86_64 => x86_64::guard_load(insns, code),
+        Arch::X86_64 => x86_64::guard_load(insns, firsts, code),
         Arch::Aarch64 => None,
     }
     .or_else(|| {
         refs.iter()
-            .filter(|r| is_guard(image, r.target))
+            .filter(|r| guards.is_guard(image, r.target))
             .map(|r| r.addr)
             .min()
     });
@@ -115,6 +122,60 @@ pub(crate) fn find(
         });
     }
     f
+}
+
+/// The stack guard: `__stack_chk_guard` (or its GOT slot, or a GOT entry holding its
+/// address), or the PE security cookie. The addresses with those names are found once per
+/// image: asking for names at every ref of every function meant a symbol lookup each.
+pub(crate) struct Guards {
+    cookie: Option<u64>,
+    /// The addresses with a guard's name (symbol, or import slot or stub).
+    named: rustc_hash::FxHashSet<u64>,
+}
+
+impl Guards {
+    pub(crate) fn new(image: &Image) -> Guards {
+        let guard_name = |n: &str| {
+            let n = n.split('@').next().unwrap_or(n);
+            is_named(n, "__stack_chk_guard") || is_named(n, "__security_cookie")
+        };
+        // every address `named` can hold for: a symbol or an import (slot, stub) of that name
+        let symbols = image
+            .symbols
+            .iter()
+            .filter(|s| guard_name(&s.name))
+            .map(|s| s.addr.0);
+        let imports = image
+            .imports
+            .iter()
+            .filter(|i| guard_name(&i.name))
+            .flat_map(|i| [i.slot, i.stub])
+            .flatten()
+            .map(|a| a.0);
+        let named = symbols
+            .chain(imports)
+            .filter(|&a| named(image, a))
+            .collect();
+        Guards {
+            cookie: cookie(image),
+            named,
+        }
+    }
+
+    /// Whether a ref to `a` reads the guard.
+    fn is_guard(&self, image: &Image, a: u64) -> bool {
+        if self.cookie == Some(a) || self.named.contains(&a) {
+            return true;
+        }
+        // a GOT entry of the file's own guard holds its address
+        !self.named.is_empty()
+            && image.section_at(a).is_some_and(|s| s.name == ".got")
+            && image
+                .read_loaded(a, 8)
+                .and_then(|v| v.try_into().ok())
+                .map(u64::from_le_bytes)
+                .is_some_and(|v| self.named.contains(&v))
+    }
 }
 
 /// The names (without an `@plt`/`@got`/`@stub` suffix) of the symbols at `a`, or of the
@@ -145,30 +206,18 @@ fn callee_is(image: &Image, c: &Call, name: &str) -> bool {
             .is_some_and(|t| names_at(image, t).any(|n| is_named(n, name)))
 }
 
-/// The stack guard: `__stack_chk_guard` (or its GOT slot, or a GOT entry holding its
-/// address), or the PE security cookie.
-fn is_guard(image: &Image, a: u64) -> bool {
-    let cookie = image
+/// The PE security cookie.
+fn cookie(image: &Image) -> Option<u64> {
+    image
         .facts
         .pe
         .as_ref()
         .and_then(|p| p.load_config.as_ref())
-        .and_then(|l| l.security_cookie);
-    if cookie.is_some_and(|c| c.0 == a) {
-        return true;
-    }
-    let named = |a: u64| {
-        names_at(image, a)
-            .any(|n| is_named(n, "__stack_chk_guard") || is_named(n, "__security_cookie"))
-    };
-    if named(a) {
-        return true;
-    }
-    // a GOT entry of the file's own guard holds its address
-    image.section_at(a).is_some_and(|s| s.name == ".got")
-        && image
-            .read_loaded(a, 8)
-            .and_then(|v| v.try_into().ok())
-            .map(u64::from_le_bytes)
-            .is_some_and(named)
+        .and_then(|l| l.security_cookie)
+        .map(|c| c.0)
+}
+
+/// Whether `__stack_chk_guard` or `__security_cookie` names the address.
+fn named(image: &Image, a: u64) -> bool {
+    names_at(image, a).any(|n| is_named(n, "__stack_chk_guard") || is_named(n, "__security_cookie"))
 }

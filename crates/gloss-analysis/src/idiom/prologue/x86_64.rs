@@ -19,9 +19,9 @@ fn pushed(b: &[u8]) -> Option<u8> {
     }
 }
 
-pub(super) fn frame(entry: &[Insn], code: &CodeMap, f: &mut Frame) {
+pub(super) fn frame(entry: &[(Insn, Sem)], code: &CodeMap, f: &mut Frame) {
     let mut rbp_pushed = false;
-    for i in entry {
+    for (i, _) in entry {
         let b = code.bytes(i.addr).unwrap_or(&[]);
         if let Some(r) = pushed(b) {
             rbp_pushed |= r == RBP;
@@ -35,14 +35,17 @@ pub(super) fn frame(entry: &[Insn], code: &CodeMap, f: &mut Frame) {
     }
 }
 
-/// The first instruction that reads `%fs:0x28`: `64 REX.W op modrm(SIB, disp32) 25 28 00 00 00`.
-pub(super) fn guard_load(insns: &[(Insn, Sem)], code: &CodeMap) -> Option<u64> {
+/// The first instruction that reads `%fs:0x28`: `64 REX.W op modrm(SIB, disp32) 25 28 00 00 00`
+/// (`firsts`: the instructions' first bytes, which tell the few worth reading further).
+pub(super) fn guard_load(insns: &[(Insn, Sem)], firsts: &[[u8; 4]], code: &CodeMap) -> Option<u64> {
     insns
         .iter()
-        .filter(|(i, _)| {
+        .zip(firsts)
+        .filter(|&(_, &[fs, rex, _, modrm])| fs == 0x64 && rex & 0xf8 == 0x48 && modrm & 0xc7 == 0x04)
+        .filter(|((i, _), _)| {
             matches!(code.bytes(i.addr).unwrap_or(&[]), [0x64, rex, _, modrm, 0x25, 0x28, 0, 0, 0, ..]
                 if rex & 0xf8 == 0x48 && modrm & 0xc7 == 0x04)
         })
-        .map(|(i, _)| i.addr)
+        .map(|((i, _), _)| i.addr)
         .min()
 }
