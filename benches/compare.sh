@@ -173,11 +173,12 @@ fi
 if [ "$FUZZ" != 0 ]; then
     command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz -j"$JOBS"
     cd "$ROOT/fuzz"
-    mkdir -p corpus/load
+    mkdir -p corpus/load corpus/audit
     cp -n "$ROOT"/fixtures/bin/* corpus/load/ 2>/dev/null || true
+    cp -n "$ROOT"/fixtures/bin/* corpus/audit/ 2>/dev/null || true
     echo
     echo "# fuzzing, ${FUZZ}s per target"
-    for t in load decode_x86_64 decode_aarch64; do
+    for t in load audit decode_x86_64 decode_aarch64; do
         log="$(mktemp)"
         if CARGO_BUILD_JOBS="$JOBS" RUSTC_BOOTSTRAP=1 cargo fuzz run "$t" -- -max_total_time="$FUZZ" -rss_limit_mb=2048 -timeout=10 >"$log" 2>&1; then
             echo "$t: ok, $(grep -E '^Done [0-9]+ runs' "$log" | tail -n1)"
