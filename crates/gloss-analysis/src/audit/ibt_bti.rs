@@ -28,9 +28,9 @@ fn mitigation(arch: Arch) -> Mitigation {
     }
 }
 
-/// The pad kind a branch needs at its target.
-fn pad_for(s: &Site, b: &IndirectBranch) -> Pad {
-    if a64::is_br_x16_x17(s.bytes) {
+/// The pad kind a branch needs at its target (AArch64; IBT has one pad for all).
+fn pad_for(arch: Arch, s: &Site, b: &IndirectBranch) -> Pad {
+    if arch == Arch::Aarch64 && a64::is_br_x16_x17(s.bytes) {
         Pad::Either
     } else if b.call {
         Pad::Call
@@ -66,7 +66,7 @@ pub fn protect(cx: &Cx, s: &Site, b: &mut IndirectBranch, findings: &mut Vec<Fin
     if arch == Arch::X86_64 {
         b.notrack = x86_64::is_notrack(s.bytes);
     }
-    let pad = pad_for(s, b);
+    let pad = pad_for(arch, s, b);
     // the targets this branch is known to reach
     let mut targets: Vec<u64> = s
         .function
