@@ -18,7 +18,7 @@ pub struct BranchOut {
     pub tail: bool,
     /// The thunk a direct call or jump goes through (retpoline, return or SLS thunk).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub thunk: Option<Addr>,
+    pub thunk: Option<ThunkOut>,
     /// Jump tables: entries the bounds check allows.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bound: Option<usize>,
@@ -28,6 +28,15 @@ pub struct BranchOut {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub missing: Vec<&'static str>,
     pub verdict: &'static str,
+}
+
+#[derive(Serialize)]
+pub struct ThunkOut {
+    /// `null` for an undefined symbol of a relocatable object.
+    pub addr: Option<Addr>,
+    /// Its symbol; absent for a thunk known by its shape.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -95,7 +104,10 @@ pub fn branch_out(image: &Image, analysis: &Analysis, b: &IndirectBranch) -> Bra
         kind: b.kind.name(),
         call: b.call,
         tail: b.tail,
-        thunk: b.via_thunk.map(Addr),
+        thunk: b.via_thunk.as_ref().map(|t| ThunkOut {
+            addr: t.addr.map(Addr),
+            name: (!t.name.is_empty()).then(|| t.name.clone()),
+        }),
         bound: b.bound,
         notrack: b.notrack,
         protections: b.protections.iter().map(|p| p.name()).collect(),

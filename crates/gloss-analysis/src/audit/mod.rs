@@ -205,8 +205,8 @@ pub struct IndirectBranch {
     pub call: bool,
     /// A jump in tail position: it leaves the function.
     pub tail: bool,
-    /// The instruction is a direct call or jump of a thunk that makes the indirect branch.
-    pub via_thunk: Option<u64>,
+    /// The instruction is a direct call or jump of this thunk, which makes the indirect branch.
+    pub via_thunk: Option<ThunkRef>,
     /// Jump tables: the number of entries the bounds check allows (`None`: no bound found).
     pub bound: Option<usize>,
     /// x86 `notrack` prefix: IBT does not check this branch.
@@ -215,6 +215,14 @@ pub struct IndirectBranch {
     /// The required mitigations that apply here and are missing.
     pub missing: Vec<Mitigation>,
     pub verdict: Verdict,
+}
+
+/// A thunk a direct call or jump goes through: its address (`None` for an undefined symbol of
+/// a relocatable object) and its symbol's name (empty for one known by its shape).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ThunkRef {
+    pub addr: Option<u64>,
+    pub name: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

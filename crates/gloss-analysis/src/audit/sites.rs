@@ -2,8 +2,8 @@
 //! branches (or direct calls and jumps of the thunks that stand for them), what kind each is,
 //! the rule families' protections, and which required mitigations they lack.
 use super::{
-    BranchKind, Finding, IndirectBranch, Mitigation, Required, Verdict, cfg, describe, ibt_bti,
-    pac, retpoline, rules, shstk, sls,
+    BranchKind, Finding, IndirectBranch, Mitigation, Required, ThunkRef, Verdict, cfg, describe,
+    ibt_bti, pac, retpoline, rules, shstk, sls,
 };
 use crate::cfg::EdgeKind;
 use crate::code::CodeMap;
@@ -300,7 +300,8 @@ impl<'a> Cx<'a> {
                         _ => BranchKind::PointerCall,
                     },
                 };
-                (kind, call, Some(t.unwrap_or(0)))
+                let name = name.to_string();
+                (kind, call, Some(ThunkRef { addr: t, name }))
             }
             _ => return None,
         };
