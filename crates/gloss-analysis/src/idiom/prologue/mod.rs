@@ -105,11 +105,11 @@ pub(crate) fn find(
             .map(|r| r.addr)
             .min()
     });
-    // (the callee names are looked up only where a guard is read)
+    // (the callees are looked at only where a guard is read)
     let fail_call = || {
         calls
             .iter()
-            .filter(|c| callee_is(image, c, "__stack_chk_fail"))
+            .filter(|c| guards.calls_fail(image, c))
             .map(|c| c.addr)
             .min()
     };
@@ -131,35 +131,27 @@ pub(crate) struct Guards {
     cookie: Option<u64>,
     /// The addresses with a guard's name (symbol, or import slot or stub).
     named: rustc_hash::FxHashSet<u64>,
+    /// The addresses named `__stack_chk_fail` (symbol, or import slot or stub).
+    fail: rustc_hash::FxHashSet<u64>,
 }
 
 impl Guards {
     pub(crate) fn new(image: &Image) -> Guards {
-        let guard_name = |n: &str| {
-            let n = n.split('@').next().unwrap_or(n);
-            is_named(n, "__stack_chk_guard") || is_named(n, "__security_cookie")
-        };
-        // every address `named` can hold for: a symbol or an import (slot, stub) of that name
-        let symbols = image
-            .symbols
-            .iter()
-            .filter(|s| guard_name(&s.name))
-            .map(|s| s.addr.0);
-        let imports = image
-            .imports
-            .iter()
-            .filter(|i| guard_name(&i.name))
-            .flat_map(|i| [i.slot, i.stub])
-            .flatten()
-            .map(|a| a.0);
-        let named = symbols
-            .chain(imports)
-            .filter(|&a| named(image, a))
-            .collect();
         Guards {
             cookie: cookie(image),
-            named,
+            named: named_addrs(image, &["__stack_chk_guard", "__security_cookie"]),
+            fail: named_addrs(image, &["__stack_chk_fail"]),
         }
+    }
+
+    /// Whether the call is one of `__stack_chk_fail`: its import's stub (else slot), or its
+    /// target, has that name.
+    fn calls_fail(&self, image: &Image, c: &Call) -> bool {
+        let by_import = c
+            .import
+            .and_then(|i| image.imports[i].stub.or(image.imports[i].slot))
+            .is_some_and(|a| self.fail.contains(&a.0));
+        by_import || c.target.is_some_and(|t| self.fail.contains(&t))
     }
 
     /// Whether a ref to `a` reads the guard.
@@ -196,16 +188,6 @@ fn is_named(n: &str, name: &str) -> bool {
     n == name || n.strip_prefix('_') == Some(name)
 }
 
-fn callee_is(image: &Image, c: &Call, name: &str) -> bool {
-    let by_import = c
-        .import
-        .and_then(|i| image.imports[i].stub.or(image.imports[i].slot))
-        .is_some_and(|a| names_at(image, a.0).any(|n| is_named(n, name)));
-    by_import
-        || c.target
-            .is_some_and(|t| names_at(image, t).any(|n| is_named(n, name)))
-}
-
 /// The PE security cookie.
 fn cookie(image: &Image) -> Option<u64> {
     image
@@ -217,7 +199,27 @@ fn cookie(image: &Image) -> Option<u64> {
         .map(|c| c.0)
 }
 
-/// Whether `__stack_chk_guard` or `__security_cookie` names the address.
-fn named(image: &Image, a: u64) -> bool {
-    names_at(image, a).any(|n| is_named(n, "__stack_chk_guard") || is_named(n, "__security_cookie"))
+/// The addresses one of `names` names ([`names_at`], [`is_named`]): only a symbol or an
+/// import (its slot or stub) of that name can, so those are the ones asked about.
+fn named_addrs(image: &Image, names: &[&str]) -> rustc_hash::FxHashSet<u64> {
+    fn base(n: &str) -> &str {
+        n.split('@').next().unwrap_or(n)
+    }
+    let wanted = |n: &str| names.iter().any(|name| is_named(n, name));
+    let symbols = image
+        .symbols
+        .iter()
+        .filter(|s| wanted(base(&s.name)))
+        .map(|s| s.addr.0);
+    let imports = image
+        .imports
+        .iter()
+        .filter(|i| wanted(base(&i.name)))
+        .flat_map(|i| [i.slot, i.stub])
+        .flatten()
+        .map(|a| a.0);
+    symbols
+        .chain(imports)
+        .filter(|&a| names_at(image, a).any(wanted))
+        .collect()
 }
