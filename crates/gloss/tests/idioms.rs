@@ -282,3 +282,39 @@ fn frames_have_their_stack_protector_and_pac() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// Retpoline thunks in a stripped binary are known by their code: with every thunk symbol
+/// dropped from the image (what `strip` leaves: the thunks are local symbols), `call`'s
+/// virtual call (vcall.cpp: `p->method(42)`, slot 1) still reads as retpolined.
+#[test]
+fn retpoline_thunks_without_symbols_are_known_by_their_code() {
+    for f in [
+        "vcall-x86_64-gcc-O2-retpoline.elf",
+        "vcall-x86_64-clang-O2-retpoline.elf",
+    ] {
+        let mut image = gloss::open(std::path::Path::new(&bin(f))).unwrap();
+        let call = sym(&image, "call");
+        let kept: Vec<gloss::Symbol> = image
+            .symbols
+            .iter()
+            .filter(|s| !s.name.contains("indirect_thunk") && !s.name.contains("retpoline"))
+            .cloned()
+            .collect();
+        assert!(
+            kept.len() < image.symbols.iter().count(),
+            "{f}: a thunk symbol to drop"
+        );
+        image.symbols = gloss::SymbolTable::new(kept);
+        let (analysis, _) = gloss::analyze(&image);
+        let i = analysis
+            .functions
+            .iter()
+            .position(|x| x.addr == call)
+            .unwrap();
+        let e = gloss::explain(&image, &analysis).swap_remove(i);
+        let v: Vec<&Call> = e.calls.iter().filter(|c| c.kind == Kind::Virtual).collect();
+        assert_eq!(v.len(), 1, "{f}: {:?}", e.calls);
+        assert_eq!(v[0].mech, vec![Mech::Retpoline], "{f}");
+        assert_eq!(v[0].vtable_offset, Some(8), "{f}");
+    }
+}

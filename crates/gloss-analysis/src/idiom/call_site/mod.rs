@@ -11,8 +11,9 @@
 //!   Guard dispatch of rax's value; a call through `__guard_check_icall_fptr` (target in x15
 //!   on ARM64, rcx on x64) checks the next indirect call's target, which should be the same
 //!   value ([`Mech::CfgCheck`], or a warning when it is not);
-//! - a direct call of `__x86_indirect_thunk_<reg>` / `__llvm_retpoline_<reg>` is a
-//!   retpolined indirect call of that register's value.
+//! - a direct call of `__x86_indirect_thunk_<reg>` / `__llvm_retpoline_<reg>`, or of a
+//!   function with a retpoline's code (stripped binaries), is a retpolined indirect call of
+//!   that register's value.
 //!
 //! The arguments are the values the ABI's argument registers hold at the call (`x86_64.rs`,
 //! `aarch64.rs`), up to the last one the call's own block set (a callee's arity is not in the
@@ -188,8 +189,11 @@ pub struct Finder<'a> {
     /// The calls seen so far: what a register holds after one of them is its result.
     call_sites: rustc_hash::FxHashSet<u64>,
     pub calls: Vec<Call>,
-    /// Retpoline thunks by address, with the register each jumps to (x86-64).
+    /// Retpoline thunks by address, with the register each jumps to (x86-64): named ones,
+    /// and (as calls reach them) those known by their code.
     retpolines: rustc_hash::FxHashMap<u64, u8>,
+    /// Call targets looked at for a retpoline's code, and what they were.
+    shaped: rustc_hash::FxHashMap<u64, Option<u8>>,
 }
 
 impl<'a> Finder<'a> {
@@ -215,6 +219,7 @@ impl<'a> Finder<'a> {
             call_sites: Default::default(),
             calls: Vec::new(),
             retpolines: retpolines(image),
+            shaped: Default::default(),
         }
     }
 
@@ -348,12 +353,24 @@ impl<'a> Finder<'a> {
         lowest(held & !first).or_else(|| lowest(held))
     }
 
-    /// `__x86_indirect_thunk_rax` and friends: the register they jump to.
-    fn retpoline_reg(&self, f: u64) -> Option<u8> {
-        if self.retpolines.is_empty() {
+    /// `__x86_indirect_thunk_rax` and friends, or a thunk with their code: the register they
+    /// jump to.
+    fn retpoline_reg(&mut self, f: u64) -> Option<u8> {
+        if let Some(&r) = self.retpolines.get(&f) {
+            return Some(r);
+        }
+        if self.image.arch != Arch::X86_64 {
             return None;
         }
-        self.retpolines.get(&f).copied()
+        let image = self.image;
+        *self.shaped.entry(f).or_insert_with(|| {
+            let len = image
+                .section_at(f)
+                .map_or(0, |s| (s.end() - f).min(64) as usize);
+            image
+                .read_loaded(f, len)
+                .and_then(x86_64::retpoline_shape_reg)
+        })
     }
 
     /// A value as another register (plus a constant) or a load from a fixed address.

@@ -34,3 +34,48 @@ pub(super) fn reg_named(name: &str) -> Option<u8> {
     ];
     NAMES.iter().position(|n| *n == name).map(|i| i as u8)
 }
+
+/// A retpoline thunk known by its code (stripped binaries): `call 1f; 2: pause; lfence; jmp 2b;
+/// [padding] 1: mov %reg,(%rsp); ret`, maybe after `endbr64` (gcc, clang and the kernel emit
+/// this). The register the thunk jumps to.
+pub(super) fn retpoline_shape_reg(bytes: &[u8]) -> Option<u8> {
+    let b = bytes
+        .strip_prefix(&[0xf3, 0x0f, 0x1e, 0xfa][..])
+        .unwrap_or(bytes);
+    if b.len() < 10 || b[0] != 0xe8 || !b[5..].starts_with(&[0xf3, 0x90, 0x0f, 0xae, 0xe8]) {
+        return None;
+    }
+    let rel = i32::from_le_bytes(b[1..5].try_into().ok()?);
+    let at = 5usize.checked_add_signed(isize::try_from(rel).ok()?)?;
+    let m = b.get(at..at + 4)?;
+    // mov %reg,(%rsp): REX.W (with R for r8-r15), 89 /r, ModRM mod 00 rm 100, SIB 0x24
+    if m[0] & 0xfb != 0x48 || m[1] != 0x89 || m[2] & 0xc7 != 0x04 || m[3] != 0x24 {
+        return None;
+    }
+    Some((m[2] >> 3) & 7 | if m[0] & 4 != 0 { 8 } else { 0 })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retpoline_thunks_are_known_by_their_code() {
+        // gcc -mindirect-branch=thunk: __x86_indirect_thunk_rax
+        let gcc = [
+            0xe8, 0x07, 0, 0, 0, 0xf3, 0x90, 0x0f, 0xae, 0xe8, 0xeb, 0xf9, 0x48, 0x89, 0x04, 0x24,
+            0xc3,
+        ];
+        assert_eq!(retpoline_shape_reg(&gcc), reg_named("rax"));
+        // clang -mretpoline: __llvm_retpoline_r11 (a nopl before the mov)
+        let clang = [
+            0xe8, 0x0b, 0, 0, 0, 0xf3, 0x90, 0x0f, 0xae, 0xe8, 0xeb, 0xf9, 0x0f, 0x1f, 0x40, 0,
+            0x4c, 0x89, 0x1c, 0x24, 0xc3,
+        ];
+        assert_eq!(retpoline_shape_reg(&clang), reg_named("r11"));
+        assert_eq!(retpoline_shape_reg(&gcc[5..]), None);
+        let mut not_a_store = gcc;
+        not_a_store[13] = 0x8b; // mov (%rsp),%rax
+        assert_eq!(retpoline_shape_reg(&not_a_store), None);
+    }
+}
