@@ -19,10 +19,22 @@ fn bin(name: &str) -> String {
 
 fn run_audit(file: &str, require: &[Mitigation]) -> (Image, Analysis, Audit) {
     let image = gloss::open(std::path::Path::new(&bin(file))).unwrap();
-    let (analysis, _) = gloss::analyze(&image);
-    let explained = gloss::explain(&image, &analysis);
-    let audit = gloss::audit(&image, &analysis, &explained, require);
+    let (analysis, audit) = audit_of(&image, require);
     (image, analysis, audit)
+}
+
+/// The analysis, the idioms and the audit of a loaded image.
+fn audit_of(image: &Image, require: &[Mitigation]) -> (Analysis, Audit) {
+    let (analysis, _) = gloss::analyze(image);
+    let explained = gloss::explain(image, &analysis);
+    let audit = gloss::audit(image, &analysis, &explained, require);
+    (analysis, audit)
+}
+
+/// A PE image's load config.
+fn load_config(image: &Image) -> gloss::LoadConfig {
+    let pe = image.facts.pe.as_ref().expect("a PE image");
+    pe.load_config.clone().expect("a load config")
 }
 
 fn sym(image: &Image, name: &str) -> u64 {
@@ -300,10 +312,7 @@ fn branches_sites_and_protections_match_the_source_and_flags() {
     let mut failures = Vec::new();
     let mut checked = 0;
     for file in &files {
-        let image = gloss::open(std::path::Path::new(&bin(file))).unwrap();
-        let (analysis, _) = gloss::analyze(&image);
-        let explained = gloss::explain(&image, &analysis);
-        let audit = gloss::audit(&image, &analysis, &explained, &[]);
+        let (image, _, audit) = run_audit(file, &[]);
         let t = truth(&image, file);
         let functions: std::collections::BTreeMap<u64, &str> = t
             .counts
@@ -365,9 +374,7 @@ fn branches_landing_pads_match_the_flags() {
             gloss::Arch::X86_64 => Mitigation::Ibt,
             gloss::Arch::Aarch64 => Mitigation::Bti,
         };
-        let (analysis, _) = gloss::analyze(&image);
-        let explained = gloss::explain(&image, &analysis);
-        let audit = gloss::audit(&image, &analysis, &explained, &[m]);
+        let (_, audit) = audit_of(&image, &[m]);
         let t = truth(&image, file);
         let pad = |f: &str, kind: &str| {
             t.counts
@@ -532,22 +539,11 @@ fn guard_cf_without_an_instrumented_load_config_is_a_finding() {
     let path = bin("branches-x86_64-msvc-clang-O2-cfg.exe");
     let bytes = std::fs::read(&path).unwrap();
     let flagged = |bytes: Vec<u8>| {
-        let image = gloss::load(bytes).unwrap();
-        let (analysis, _) = gloss::analyze(&image);
-        let explained = gloss::explain(&image, &analysis);
-        let audit = gloss::audit(&image, &analysis, &explained, &[]);
+        let (_, audit) = audit_of(&gloss::load(bytes).unwrap(), &[]);
         audit.findings.iter().any(|f| f.rule == "cfg-flag-missing")
     };
     assert!(!flagged(bytes.clone()));
-    let image = gloss::load(bytes.clone()).unwrap();
-    let lc = image
-        .facts
-        .pe
-        .as_ref()
-        .unwrap()
-        .load_config
-        .clone()
-        .unwrap();
+    let lc = load_config(&gloss::load(bytes.clone()).unwrap());
     assert_ne!(
         lc.guard_flags & 0x100,
         0,
@@ -563,16 +559,7 @@ fn guard_cf_without_an_instrumented_load_config_is_a_finding() {
         .expect("the load config's guard fields");
     let mut patched = bytes;
     patched[at + 17] &= !0x01; // bit 8 of the little-endian GuardFlags
-    let image = gloss::load(patched.clone()).unwrap();
-    let flags = image
-        .facts
-        .pe
-        .as_ref()
-        .unwrap()
-        .load_config
-        .as_ref()
-        .unwrap()
-        .guard_flags;
+    let flags = load_config(&gloss::load(patched.clone()).unwrap()).guard_flags;
     assert_eq!(flags & 0x100, 0);
     assert!(flagged(patched));
 }
@@ -616,14 +603,7 @@ fn guard_cf_function_table_holds_the_escaping_functions() {
         let mut bytes = std::fs::read(bin(file)).unwrap();
         let base = image.facts.pe.as_ref().unwrap().image_base.0;
         let rva = (sym(&image, "op_inc") - base) as u32;
-        let lc = image
-            .facts
-            .pe
-            .as_ref()
-            .unwrap()
-            .load_config
-            .clone()
-            .unwrap();
+        let lc = load_config(&image);
         let s = image
             .section_at(lc.guard_cf_function_table.unwrap().0)
             .unwrap();
@@ -638,10 +618,7 @@ fn guard_cf_function_table_holds_the_escaping_functions() {
             .find(|&o| o + 4 <= end && bytes[o..o + 4] == rva.to_le_bytes())
             .expect("op_inc in the table");
         bytes[at..at + 4].copy_from_slice(&0u32.to_le_bytes());
-        let patched = gloss::load(bytes).unwrap();
-        let (analysis, _) = gloss::analyze(&patched);
-        let explained = gloss::explain(&patched, &analysis);
-        let audit = gloss::audit(&patched, &analysis, &explained, &[]);
+        let (_, audit) = audit_of(&gloss::load(bytes).unwrap(), &[]);
         let missing: Vec<u64> = audit
             .findings
             .iter()
