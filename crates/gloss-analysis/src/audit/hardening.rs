@@ -49,20 +49,12 @@ const FORTIFIABLE: &[&str] = &[
 /// The functions that call `__stack_chk_fail` (directly, or through its import stub): the
 /// check half of a stack protector, which every compiler's protector has.
 pub fn stack_protected(image: &Image, analysis: &crate::discover::Analysis) -> usize {
-    let fail = |t: u64| {
-        let import = image
-            .import_by_stub(t)
-            .map(|i| image.imports[i].name.as_str());
-        import
-            .into_iter()
-            .chain(image.symbols.at(t).map(|s| s.name.as_str()))
-            .map(|n| n.split('@').next().unwrap_or(n).trim_start_matches('_'))
-            .any(|n| n == "stack_chk_fail" || n == "stack_chk_fail_local")
-    };
+    let fail =
+        crate::idiom::prologue::named_addrs(image, &["__stack_chk_fail", "__stack_chk_fail_local"]);
     analysis
         .functions
         .iter()
-        .filter(|f| f.calls.iter().any(|&t| fail(t)))
+        .filter(|f| f.calls.iter().any(|t| fail.contains(t)))
         .count()
 }
 

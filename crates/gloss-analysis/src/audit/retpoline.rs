@@ -16,6 +16,7 @@
 //!   `-mharden-sls` has none): counts as a retpoline-class protection.
 use super::{BranchKind, Cx, IndirectBranch, Protection, Site, aarch64, x86_64};
 use crate::discover::Function;
+use crate::idiom::call_site::{retpoline_named_reg, retpoline_shape_reg};
 use gloss_core::{Arch, Image};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -27,13 +28,6 @@ pub enum ThunkKind {
     SlsCall,
 }
 
-const INDIRECT: &[&str] = &[
-    "__x86_indirect_thunk_",
-    "__x86_indirect_call_thunk_",
-    "__x86_indirect_jump_thunk_",
-    "__llvm_retpoline_",
-    "__llvm_external_retpoline_",
-];
 const RETURN: &[&str] = &["__x86_return_thunk"];
 const SLS_CALL: &[&str] = &["__llvm_slsblr_thunk_", "__call_indirect_"];
 
@@ -55,7 +49,7 @@ pub fn is_thunk_at(image: &Image, t: u64, name: &str) -> bool {
 /// thunk (AArch64).
 fn by_shape(image: &Image, bytes: &[u8]) -> Option<ThunkKind> {
     match image.arch {
-        Arch::X86_64 => x86_64::is_retpoline_shape(bytes).then_some(ThunkKind::Indirect),
+        Arch::X86_64 => retpoline_shape_reg(bytes).map(|_| ThunkKind::Indirect),
         Arch::Aarch64 => aarch64::is_sls_blr_thunk(bytes).then_some(ThunkKind::SlsCall),
     }
 }
@@ -63,7 +57,7 @@ fn by_shape(image: &Image, bytes: &[u8]) -> Option<ThunkKind> {
 fn by_name(arch: Arch, name: &str) -> Option<ThunkKind> {
     let has = |list: &[&str]| list.iter().any(|p| name.starts_with(p));
     match arch {
-        Arch::X86_64 if has(INDIRECT) => Some(ThunkKind::Indirect),
+        Arch::X86_64 if retpoline_named_reg(name).is_some() => Some(ThunkKind::Indirect),
         Arch::X86_64 if has(RETURN) => Some(ThunkKind::Return),
         Arch::Aarch64 if has(SLS_CALL) => Some(ThunkKind::SlsCall),
         _ => None,
@@ -82,7 +76,7 @@ pub fn is_thunk(cx: &Cx, f: &Function) -> bool {
 /// A retpoline thunk's `call 1f` target (its `mov %reg,(%rsp); ret` half).
 pub fn inner_call(cx: &Cx, thunk: u64) -> Option<u64> {
     let bytes = cx.bytes(thunk);
-    if cx.image.arch != Arch::X86_64 || !x86_64::is_retpoline_shape(bytes) {
+    if cx.image.arch != Arch::X86_64 || retpoline_shape_reg(bytes).is_none() {
         return None;
     }
     let at = if x86_64::is_endbr64(bytes) { 4 } else { 0 };
@@ -97,7 +91,7 @@ pub fn is_inline(cx: &Cx, s: &Site) -> bool {
     cx.image.arch == Arch::X86_64
         && s.block >= 12
         && cx.code.contains(s.block - 12)
-        && x86_64::is_retpoline_shape(cx.bytes(s.block - 12))
+        && retpoline_shape_reg(cx.bytes(s.block - 12)).is_some()
         && !cx.is_thunk(s.function.addr)
 }
 

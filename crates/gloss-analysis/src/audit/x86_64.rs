@@ -31,15 +31,6 @@ pub fn is_notrack(bytes: &[u8]) -> bool {
     false
 }
 
-/// The start of a retpoline thunk by its shape, for stripped binaries: `call 1f` to a
-/// capture loop of `pause; lfence` (gcc, clang and the kernel all emit this loop).
-pub fn is_retpoline_shape(bytes: &[u8]) -> bool {
-    let b = bytes
-        .strip_prefix(&[0xf3, 0x0f, 0x1e, 0xfa][..])
-        .unwrap_or(bytes);
-    b.len() >= 10 && b[0] == 0xe8 && b[5..].starts_with(&[0xf3, 0x90, 0x0f, 0xae, 0xe8])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -50,16 +41,5 @@ mod tests {
         assert!(is_notrack(&[0x3e, 0x41, 0xff, 0xe3])); // notrack jmp *%r11
         assert!(!is_notrack(&[0xff, 0xe0])); // jmp *%rax
         assert!(!is_notrack(&[0x3e, 0x8b, 0x00])); // ds mov (%rax),%eax
-    }
-
-    #[test]
-    fn retpoline_shape_is_call_then_pause_lfence() {
-        // gcc's __x86_indirect_thunk_rax: call 1f; 2: pause; lfence; jmp 2b; 1: mov %rax,(%rsp); ret
-        let thunk = [
-            0xe8, 0x07, 0, 0, 0, 0xf3, 0x90, 0x0f, 0xae, 0xe8, 0xeb, 0xf9, 0x48, 0x89, 0x04, 0x24,
-            0xc3,
-        ];
-        assert!(is_retpoline_shape(&thunk));
-        assert!(!is_retpoline_shape(&thunk[5..]));
     }
 }

@@ -24,6 +24,7 @@
 //! vcall-*-cfg.exe (Control Flow Guard), hello-* (`puts`/`printf` through PLT, GOT, IAT).
 mod aarch64;
 mod x86_64;
+pub(crate) use x86_64::{retpoline_named_reg, retpoline_shape_reg};
 
 use crate::dataflow::exec::Exec;
 use crate::dataflow::expr::{E, Node};
@@ -150,21 +151,13 @@ fn abi(image: &Image) -> Abi {
 }
 
 /// The retpoline thunks of an image (x86-64): each address whose first symbol is named
-/// `__x86_indirect_thunk_<reg>` (or `__x86_indirect_call_thunk_`, `__x86_indirect_jump_thunk_`,
-/// `__llvm_retpoline_`), with that register.
+/// `__x86_indirect_thunk_<reg>` or the like ([`retpoline_named_reg`]), with that register.
 fn retpolines(image: &Image) -> rustc_hash::FxHashMap<u64, u8> {
     let mut out = rustc_hash::FxHashMap::default();
     if image.arch != Arch::X86_64 {
         return out;
     }
-    let reg = |name: &str| {
-        let reg = name
-            .strip_prefix("__x86_indirect_thunk_")
-            .or_else(|| name.strip_prefix("__x86_indirect_call_thunk_"))
-            .or_else(|| name.strip_prefix("__x86_indirect_jump_thunk_"))
-            .or_else(|| name.strip_prefix("__llvm_retpoline_"))?;
-        x86_64::reg_named(reg)
-    };
+    let reg = x86_64::retpoline_named_reg;
     for s in image.symbols.iter() {
         if reg(&s.name).is_some()
             && let Some(first) = image.symbols.at(s.addr.0).next()

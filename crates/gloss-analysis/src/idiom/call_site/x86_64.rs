@@ -26,6 +26,25 @@ pub(super) fn abi(windows: bool) -> Abi {
     }
 }
 
+/// The name prefixes of retpoline thunks, each followed by the register it jumps to: gcc and the
+/// kernel (`__x86_indirect_thunk_rax`, and the call/jump variants), clang (`__llvm_retpoline_r11`;
+/// `__llvm_external_retpoline_` in LLVM before 2018).
+const RETPOLINE_PREFIXES: [&str; 5] = [
+    "__x86_indirect_thunk_",
+    "__x86_indirect_call_thunk_",
+    "__x86_indirect_jump_thunk_",
+    "__llvm_retpoline_",
+    "__llvm_external_retpoline_",
+];
+
+/// The register a retpoline thunk named `name` jumps to, if it is one.
+pub(crate) fn retpoline_named_reg(name: &str) -> Option<u8> {
+    let reg = RETPOLINE_PREFIXES
+        .iter()
+        .find_map(|p| name.strip_prefix(p))?;
+    reg_named(reg)
+}
+
 /// The register a retpoline thunk's name ends with (`__x86_indirect_thunk_r11`).
 pub(super) fn reg_named(name: &str) -> Option<u8> {
     const NAMES: [&str; 16] = [
@@ -38,7 +57,7 @@ pub(super) fn reg_named(name: &str) -> Option<u8> {
 /// A retpoline thunk known by its code (stripped binaries): `call 1f; 2: pause; lfence; jmp 2b;
 /// [padding] 1: mov %reg,(%rsp); ret`, maybe after `endbr64` (gcc, clang and the kernel emit
 /// this). The register the thunk jumps to.
-pub(super) fn retpoline_shape_reg(bytes: &[u8]) -> Option<u8> {
+pub(crate) fn retpoline_shape_reg(bytes: &[u8]) -> Option<u8> {
     let b = bytes
         .strip_prefix(&[0xf3, 0x0f, 0x1e, 0xfa][..])
         .unwrap_or(bytes);

@@ -201,7 +201,7 @@ fn cookie(image: &Image) -> Option<u64> {
 
 /// The addresses one of `names` names ([`names_at`], [`is_named`]): only a symbol or an
 /// import (its slot or stub) of that name can, so those are the ones asked about.
-fn named_addrs(image: &Image, names: &[&str]) -> rustc_hash::FxHashSet<u64> {
+pub(crate) fn named_addrs(image: &Image, names: &[&str]) -> rustc_hash::FxHashSet<u64> {
     fn base(n: &str) -> &str {
         n.split('@').next().unwrap_or(n)
     }
