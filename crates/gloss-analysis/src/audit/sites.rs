@@ -75,7 +75,7 @@ impl<'a> Cx<'a> {
             analysis,
             required,
             relocs,
-            guard_check: crate::idiom::call_site::Finder::new(image).guard_check,
+            guard_check: crate::idiom::call_site::guard_slots(image).0,
             thunks: Default::default(),
             stubs: Vec::new(),
             in_object: ibt_bti::referenced_in_object(image),

@@ -169,6 +169,27 @@ fn retpolines(image: &Image) -> rustc_hash::FxHashMap<u64, u8> {
     out
 }
 
+/// `__guard_check_icall_fptr`'s and `__guard_dispatch_icall_fptr`'s slots: as the PE load
+/// config states them, else by symbol.
+pub(crate) fn guard_slots(image: &Image) -> (Option<u64>, Option<u64>) {
+    let slot = |name: &str, stated: Option<gloss_core::Addr>| {
+        stated
+            .map(|a| a.0)
+            .or_else(|| image.symbol_named(name).map(|s| s.addr.0))
+    };
+    let lc = image.facts.pe.as_ref().and_then(|p| p.load_config.as_ref());
+    (
+        slot(
+            "__guard_check_icall_fptr",
+            lc.and_then(|l| l.guard_check_icall_fptr),
+        ),
+        slot(
+            "__guard_dispatch_icall_fptr",
+            lc.and_then(|l| l.guard_dispatch_icall_fptr),
+        ),
+    )
+}
+
 /// Finds the calls of one function, instruction by instruction.
 #[derive(Clone)]
 pub struct Finder<'a> {
@@ -191,23 +212,12 @@ pub struct Finder<'a> {
 
 impl<'a> Finder<'a> {
     pub fn new(image: &'a Image) -> Finder<'a> {
-        let slot = |name: &str, stated: Option<gloss_core::Addr>| {
-            stated
-                .map(|a| a.0)
-                .or_else(|| image.symbol_named(name).map(|s| s.addr.0))
-        };
-        let lc = image.facts.pe.as_ref().and_then(|p| p.load_config.as_ref());
+        let (guard_check, guard_dispatch) = guard_slots(image);
         Finder {
             image,
             abi: abi(image),
-            guard_check: slot(
-                "__guard_check_icall_fptr",
-                lc.and_then(|l| l.guard_check_icall_fptr),
-            ),
-            guard_dispatch: slot(
-                "__guard_dispatch_icall_fptr",
-                lc.and_then(|l| l.guard_dispatch_icall_fptr),
-            ),
+            guard_check,
+            guard_dispatch,
             checked: None,
             call_sites: Default::default(),
             calls: Vec::new(),
