@@ -352,12 +352,8 @@ pub fn audit(
 /// nothing from the idioms on x86-64. About half of `explain_all`'s work on typical x86-64
 /// binaries.
 pub fn explain(image: &Image, dis: &dyn Disassembler, analysis: &Analysis) -> Vec<Explained> {
-    let thunk = |t: Option<u64>| {
-        t.is_some_and(|t| {
-            let name = image.symbols.at(t).next().map_or("", |s| s.name.as_str());
-            retpoline::is_thunk_at(image, t, name)
-        })
-    };
+    let thunks = retpoline::thunk_functions(image, analysis);
+    let thunk = |t: Option<u64>| t.is_some_and(|t| thunks.contains(&t));
     let needs = |f: &Function| {
         image.arch == Arch::Aarch64
             || f.blocks

@@ -15,7 +15,7 @@
 //! - `lfence` right before an x86 indirect branch (AMD's `-mindirect-branch=thunk` alternative,
 //!   `-mharden-sls` has none): counts as a retpoline-class protection.
 use super::{BranchKind, Cx, IndirectBranch, Protection, Site, aarch64, x86_64};
-use crate::discover::Function;
+use crate::discover::Analysis;
 use crate::idiom::call_site::{retpoline_named_reg, retpoline_shape_reg};
 use gloss_core::{Arch, Image};
 
@@ -34,15 +34,6 @@ const SLS_CALL: &[&str] = &["__llvm_slsblr_thunk_", "__call_indirect_"];
 /// What kind of thunk a direct branch to `target` (named `name`) goes to, if any.
 pub fn thunk_kind(cx: &Cx, target: Option<u64>, name: &str) -> Option<ThunkKind> {
     by_name(cx.image.arch, name).or_else(|| by_shape(cx.image, cx.bytes(target?)))
-}
-
-/// A call or jump of `t` (named `name`) goes to a thunk.
-pub fn is_thunk_at(image: &Image, t: u64, name: &str) -> bool {
-    by_name(image.arch, name).is_some()
-        || image
-            .section_at(t)
-            .and_then(|s| image.read_loaded(t, (s.end() - t).min(32) as usize))
-            .is_some_and(|b| by_shape(image, b).is_some())
 }
 
 /// A thunk without a (known) name, by its first bytes: a retpoline (x86-64), an SLS `blr`
@@ -64,13 +55,25 @@ fn by_name(arch: Arch, name: &str) -> Option<ThunkKind> {
     }
 }
 
-/// The function is itself a thunk: its branches are the mitigation, not sites to check.
-pub fn is_thunk(cx: &Cx, f: &Function) -> bool {
-    let named = f
-        .name
-        .as_deref()
-        .is_some_and(|n| by_name(cx.image.arch, n).is_some());
-    named || by_shape(cx.image, cx.bytes(f.addr)).is_some()
+/// The functions that are thunks (their branches are the mitigation, not sites to check), by
+/// name or by their first bytes; found once, as calls of them are asked about everywhere.
+pub fn thunk_functions(image: &Image, analysis: &Analysis) -> crate::FxHashSet<u64> {
+    analysis
+        .functions
+        .iter()
+        .filter(|f| {
+            let named = f
+                .name
+                .as_deref()
+                .is_some_and(|n| by_name(image.arch, n).is_some());
+            named
+                || image
+                    .section_at(f.addr)
+                    .and_then(|s| image.read_loaded(f.addr, (s.end() - f.addr).min(32) as usize))
+                    .is_some_and(|b| by_shape(image, b).is_some())
+        })
+        .map(|f| f.addr)
+        .collect()
 }
 
 /// A retpoline thunk's `call 1f` target (its `mov %reg,(%rsp); ret` half).

@@ -81,11 +81,17 @@ impl<'a> Cx<'a> {
             in_object: ibt_bti::referenced_in_object(image),
         };
         cx.stubs = cx.stub_functions();
-        for f in &analysis.functions {
-            if retpoline::is_thunk(&cx, f) || cfg::is_guard_function(f) {
-                cx.thunks.insert(f.addr);
-                cx.thunks.extend(retpoline::inner_call(&cx, f.addr));
-            }
+        let guards = analysis
+            .functions
+            .iter()
+            .filter(|f| cfg::is_guard_function(f));
+        let thunks: Vec<u64> = retpoline::thunk_functions(image, analysis)
+            .into_iter()
+            .chain(guards.map(|f| f.addr))
+            .collect();
+        for t in thunks {
+            cx.thunks.insert(t);
+            cx.thunks.extend(retpoline::inner_call(&cx, t));
         }
         cx
     }
