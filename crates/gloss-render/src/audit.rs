@@ -1,7 +1,7 @@
 //! `gloss audit` as text and JSON (docs/json.md), and the indirect branches and findings
 //! `gloss analyze` reports.
 use crate::analysis::function_name;
-use gloss_analysis::audit::{Audit, Finding, IndirectBranch, Level, claims};
+use gloss_analysis::audit::{Audit, Finding, IndirectBranch, Level, Verdict, claims};
 use gloss_analysis::discover::Analysis;
 use gloss_core::{Addr, BinaryFacts, Format, Image};
 use serde::Serialize;
@@ -134,10 +134,10 @@ pub fn summary(audit: &Audit) -> SummaryOut {
     };
     for b in &audit.branches {
         *s.kinds.entry(b.kind.name()).or_default() += 1;
-        match b.verdict.name() {
-            "protected" => s.protected += 1,
-            "unprotected" => s.unprotected += 1,
-            _ => s.unchecked += 1,
+        match b.verdict {
+            Verdict::Protected => s.protected += 1,
+            Verdict::Unprotected => s.unprotected += 1,
+            Verdict::Unchecked => s.unchecked += 1,
         }
     }
     for f in &audit.findings {

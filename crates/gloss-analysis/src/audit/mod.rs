@@ -389,9 +389,9 @@ pub fn explain(image: &Image, dis: &dyn Disassembler, analysis: &Analysis) -> Ve
     out
 }
 
-/// `indirect call (virtual)`, `return`, ... for messages.
-pub fn describe(b: &IndirectBranch) -> String {
-    let what = match b.kind {
+/// `virtual call`, `return`, ... for messages.
+pub fn describe(b: &IndirectBranch) -> &'static str {
+    match b.kind {
         BranchKind::Return => "return",
         BranchKind::JumpTable => "jump-table jump",
         BranchKind::ImportCall if b.call => "call through an import slot",
@@ -403,6 +403,5 @@ pub fn describe(b: &IndirectBranch) -> String {
         BranchKind::IndirectJump => "indirect jump",
         BranchKind::GuardCheck => "guard check call",
         BranchKind::Thunk => "thunk branch",
-    };
-    what.to_string()
+    }
 }
