@@ -71,7 +71,9 @@ impl TextOut for Vec<u8> {
     }
 }
 
-/// `{:x}`
+/// `{:x}`. Never inlined: inlined into a `match` over operand kinds, LLVM computed the
+/// digits of every arm's value ahead of the `match`, for every operand (docs/PERFORMANCE.md).
+#[inline(never)]
 pub fn push_hex<O: TextOut + ?Sized>(out: &mut O, v: u64) {
     let n = hex_len(v);
     out.put_ascii16(&digits(v, n), n);

@@ -113,28 +113,22 @@ impl FastAtt {
             if indirect {
                 out.push(b'*');
             }
-            let imm = |out: &mut Vec<u8>, v: u64| {
-                out.extend_from_slice(b"$0x");
-                push_hex(out, v);
-            };
             match i.op_kind(k) {
                 OpKind::Register => self.reg(out, i.op_register(k)),
                 OpKind::NearBranch64 => {
                     out.extend_from_slice(b"0x");
                     push_hex(out, i.near_branch64());
                 }
-                OpKind::Immediate8 => imm(out, u64::from(i.immediate8())),
-                OpKind::Immediate8_2nd => imm(out, u64::from(i.immediate8_2nd())),
-                OpKind::Immediate16 => imm(out, u64::from(i.immediate16())),
-                OpKind::Immediate8to16 => imm(out, u64::from(i.immediate8to16() as u16)),
-                OpKind::Immediate32 => imm(out, u64::from(i.immediate32())),
-                OpKind::Immediate8to32 => imm(out, u64::from(i.immediate8to32() as u32)),
-                OpKind::Immediate64 => imm(out, i.immediate64()),
-                OpKind::Immediate8to64 => imm(out, i.immediate8to64() as u64),
-                OpKind::Immediate32to64 => imm(out, i.immediate32to64() as u64),
                 OpKind::Memory => self.memory(i, out),
-                // `plain_form` admits nothing else.
-                _ => {}
+                kind => {
+                    // One `push_hex` of the selected value: with a call per immediate kind,
+                    // LLVM computed every kind's digits ahead of the `match`, for every
+                    // operand (7x this function's instructions on libc).
+                    if let Some(v) = immediate(i, kind) {
+                        out.extend_from_slice(b"$0x");
+                        push_hex(out, v);
+                    }
+                }
             }
         }
     }
@@ -188,6 +182,23 @@ impl FastAtt {
         }
         out.push(b')');
     }
+}
+
+/// An immediate operand's value as iced's GAS formatter prints it (`plain_form` admits no
+/// other operand kinds than these, registers, near branches and memory).
+pub(super) fn immediate(i: &Instruction, kind: OpKind) -> Option<u64> {
+    Some(match kind {
+        OpKind::Immediate8 => u64::from(i.immediate8()),
+        OpKind::Immediate8_2nd => u64::from(i.immediate8_2nd()),
+        OpKind::Immediate16 => u64::from(i.immediate16()),
+        OpKind::Immediate8to16 => u64::from(i.immediate8to16() as u16),
+        OpKind::Immediate32 => u64::from(i.immediate32()),
+        OpKind::Immediate8to32 => u64::from(i.immediate8to32() as u32),
+        OpKind::Immediate64 => i.immediate64(),
+        OpKind::Immediate8to64 => i.immediate8to64() as u64,
+        OpKind::Immediate32to64 => i.immediate32to64() as u64,
+        _ => return None,
+    })
 }
 
 /// Whether the address registers are 64-bit (`rip` included); else 32-bit (`0x67` prefix).

@@ -10,7 +10,7 @@
 //! when it is not 1 or there is no base, signed displacements (`[rbp-0x4]`), RIP-relative
 //! displacements relative to the next instruction.
 use super::Bytes;
-use super::fast_att::{is_64, plain_form};
+use super::fast_att::{immediate, is_64, plain_form};
 use crate::short::Short;
 use gloss_core::InsnText;
 use gloss_core::hex::push_hex;
@@ -115,29 +115,24 @@ impl FastIntel {
             if k > 0 {
                 out.push(b',');
             }
-            let imm = |out: &mut Vec<u8>, v: u64| {
-                out.extend_from_slice(b"0x");
-                push_hex(out, v);
-            };
             match i.op_kind(k) {
                 OpKind::Register => self.reg(out, i.op_register(k)),
-                OpKind::NearBranch64 => imm(out, i.near_branch64()),
-                OpKind::Immediate8 => imm(out, u64::from(i.immediate8())),
-                OpKind::Immediate8_2nd => imm(out, u64::from(i.immediate8_2nd())),
-                OpKind::Immediate16 => imm(out, u64::from(i.immediate16())),
-                OpKind::Immediate8to16 => imm(out, u64::from(i.immediate8to16() as u16)),
-                OpKind::Immediate32 => imm(out, u64::from(i.immediate32())),
-                OpKind::Immediate8to32 => imm(out, u64::from(i.immediate8to32() as u32)),
-                OpKind::Immediate64 => imm(out, i.immediate64()),
-                OpKind::Immediate8to64 => imm(out, i.immediate8to64() as u64),
-                OpKind::Immediate32to64 => imm(out, i.immediate32to64() as u64),
                 OpKind::Memory => {
                     mem_at = Some(out.len() - start);
                     keyword.append_to(out);
                     self.memory(i, out);
                 }
-                // `plain_form` admits nothing else.
-                _ => {}
+                // one `push_hex` of the selected value (see `fast_att::immediate`)
+                OpKind::NearBranch64 => {
+                    out.extend_from_slice(b"0x");
+                    push_hex(out, i.near_branch64());
+                }
+                kind => {
+                    if let Some(v) = immediate(i, kind) {
+                        out.extend_from_slice(b"0x");
+                        push_hex(out, v);
+                    }
+                }
             }
         }
         mem_at
