@@ -213,7 +213,8 @@ pub struct Sem {
     pub op: Op,
     pub writes_flags: bool,
     /// The flags equal those of comparing the register's old value with the immediate (at the
-    /// width): AArch64 `subs w0, w0, #k` is `cmp w0, #k`, `adds w0, w0, #k` is `cmn w0, #k`.
+    /// width): AArch64 `subs w0, w0, #k` is `cmp w0, #k`, `adds w0, w0, #k` is `cmn w0, #k`;
+    /// x86 `sub $k,%eax` is `cmp $k,%eax`.
     pub flags_as_compare: Option<(Reg, i64, u8)>,
     /// Base register write-back of pre/post-indexed addressing: `base += offset` (after the
     /// access; a pre-indexed access already used the new address).
@@ -226,6 +227,11 @@ pub struct Sem {
     pub alu: Option<Alu>,
     /// AArch64 `cbz`/`cbnz`/`tbz`/`tbnz`: the branch tests a register, not the flags.
     pub reg_branch: Option<RegBranch>,
+    /// x86: a memory operand at a constant address (RIP-relative, made absolute, or absolute)
+    /// that `op` does not model (neither `Load`, `Store`, `Addr` nor `CompareMem`: `add
+    /// 0x10(%rip),%eax`, `addl $1,0x404418`, `movss %xmm0,0x10(%rip)`), and whether the
+    /// instruction writes it (`true`) or only reads it.
+    pub unmodelled_mem: Option<(Mem, bool)>,
 }
 
 impl Sem {
@@ -237,6 +243,7 @@ impl Sem {
         atomic: None,
         alu: None,
         reg_branch: None,
+        unmodelled_mem: None,
     };
     pub fn op(op: Op) -> Sem {
         Sem { op, ..Sem::NONE }

@@ -70,6 +70,10 @@ impl Stored {
     pub fn clear(&mut self) {
         self.0.clear();
     }
+    /// Keeps the entries `keep` accepts.
+    pub(crate) fn retain(&mut self, mut keep: impl FnMut(&(E, u8)) -> bool) {
+        self.0.retain(|(k, _)| keep(k));
+    }
     pub fn iter(&self) -> impl Iterator<Item = (&(E, u8), &E)> {
         self.0.iter().map(|(k, v)| (k, v))
     }
@@ -151,6 +155,23 @@ pub struct Exec {
     /// reads them, and skips making their operands' nodes (it still reads the registers, as
     /// reading one can change what it holds: [`Exec::reg`]).
     pub track_flags: bool,
+    /// The stack pointer, and the registers that can pass an address to a callee.
+    sp: Reg,
+    arg_regs: u64,
+    /// Stack addresses that escaped (passed to a callee, stored outside the frame), as (base,
+    /// lowest offset) of each base seen: a callee may write from there up.
+    escaped: smallvec::SmallVec<[(E, i64); 2]>,
+}
+
+/// Registers that may pass an address to a callee (the union of the ABIs': SysV rdi, rsi, rdx,
+/// rcx, r8, r9; Windows x64 rcx, rdx, r8, r9; AAPCS64 x0-x7 and x8, the result buffer).
+fn arg_regs(arch: Arch) -> u64 {
+    match arch {
+        Arch::X86_64 => [7u8, 6, 2, 1, 8, 9]
+            .iter()
+            .fold(0, |m, r| m | Reg(*r).bit()),
+        Arch::Aarch64 => (0u8..=8).fold(0, |m, r| m | Reg(r).bit()),
+    }
 }
 
 /// Registers a call may change: SysV x86-64 (rax, rcx, rdx, rsi, rdi, r8-r11; Windows x64
@@ -175,6 +196,12 @@ impl Exec {
             written: 0,
             calls: Vec::new(),
             track_flags: true,
+            sp: Reg(match arch {
+                Arch::X86_64 => 4,
+                Arch::Aarch64 => 31,
+            }),
+            arg_regs: arg_regs(arch),
+            escaped: Default::default(),
         }
     }
 
@@ -313,6 +340,7 @@ impl Exec {
         self.st = State::default();
         self.guards.clear();
         self.calls.clear();
+        self.escaped.clear();
     }
 
     /// The registers a call may change.
@@ -384,6 +412,56 @@ impl Exec {
         }
     }
 
+    /// Whether `a` is at a constant offset from the stack pointer.
+    fn on_stack(&mut self, a: E) -> bool {
+        let sp = self.reg(self.sp);
+        self.x.offset_from(a, sp).is_some()
+    }
+
+    /// Notes `v` as escaped if it is a stack address.
+    fn escape(&mut self, v: E) {
+        let sp = self.reg(self.sp);
+        if self.x.offset_from(v, sp).is_none() {
+            return;
+        }
+        let (base, k) = self.x.split_offset(v);
+        match self.escaped.iter_mut().find(|(b, _)| *b == base) {
+            Some(e) => e.1 = e.1.min(k),
+            None => self.escaped.push((base, k)),
+        }
+    }
+
+    /// What a call leaves of the stored values: the caller's own stack slots at or above the
+    /// stack pointer (the callee's frame is below it), unless a stack address at or below the
+    /// slot escaped (the callee may write through it, from there up). -O0 code spills an
+    /// argument or an address before a call and reloads it after. Other memory may change.
+    fn forget_at_call(&mut self) {
+        if self.st.stored.iter().next().is_none() {
+            return;
+        }
+        for r in 0..32u8 {
+            // registers this function set (an entry value or what a call left is no stack
+            // address of this frame)
+            let raw = self.st.regs.raw(Reg(r));
+            if self.arg_regs & (1 << r) != 0 && raw != NONE && raw & LAZY == 0 {
+                let v = self.reg(Reg(r));
+                self.escape(v);
+            }
+        }
+        let sp = self.reg(self.sp);
+        let (x, escaped) = (&self.x, &self.escaped);
+        self.st.stored.retain(|&(a, size)| {
+            let Some(d) = x.offset_from(a, sp) else {
+                return false;
+            };
+            let (base, k) = x.split_offset(a);
+            d >= 0
+                && escaped
+                    .iter()
+                    .all(|&(b, low)| b != base || k + i64::from(size) <= low)
+        });
+    }
+
     /// Executes one instruction. `taken` says, for a conditional branch, which way the path
     /// continues (`None` for the path's last instruction or non-branches).
     pub fn step(&mut self, insn: &Insn, sem: &Sem, taken: Option<bool>) {
@@ -394,6 +472,10 @@ impl Exec {
             Op::Store { src, mem, size } => {
                 let a = self.address(mem);
                 let v = self.value(src);
+                // a stack address stored outside the stack escapes (a spill stays in the frame)
+                if size == 8 && !self.on_stack(a) {
+                    self.escape(v);
+                }
                 if self.x.as_const(a).is_none() {
                     self.st.stored.insert((a, size), v);
                 }
@@ -421,7 +503,12 @@ impl Exec {
             }
             Op::CompareMem { mem, size, b } => {
                 let a = self.address(mem);
-                let a = self.x.load(a, size, false);
+                // a spilled value compared in its slot (-O0 `cmpl $0x9,-0x14(%rbp)`) is the value
+                // a load of the slot gives: the same node, so a bound on it holds for the load
+                let a = match self.st.stored.get(&(a, size)) {
+                    Some(&v) => self.x.zext(v, size * 8),
+                    None => self.x.load(a, size, false),
+                };
                 let b = self.value(b);
                 self.compare(a, b, size * 8, false, insn.addr);
                 return;
@@ -534,8 +621,8 @@ impl Exec {
             self.compare(a, k, w, false, insn.addr);
         }
         if matches!(insn.flow, Flow::Call(_) | Flow::IndirectCall) && !self.preserves(sem) {
+            self.forget_at_call();
             self.clobber(insn.addr, self.caller_saved);
-            self.st.stored.clear();
             self.st.flags = None;
         }
     }

@@ -161,16 +161,20 @@ impl Exprs {
         self.intern(Node::Join(block, r))
     }
 
-    /// `k` when `a` is `b + k`.
-    pub fn offset_from(&self, a: E, b: E) -> Option<i64> {
-        let split = |e: E| match self.node(e) {
+    /// `(p, k)` when `e` is `p + k` for a constant `k`, else `(e, 0)`.
+    pub fn split_offset(&self, e: E) -> (E, i64) {
+        match self.node(e) {
             Node::Add(p, q) => match self.as_const(q) {
                 Some(k) => (p, k as i64),
                 None => (e, 0),
             },
             _ => (e, 0),
-        };
-        let ((pa, ka), (pb, kb)) = (split(a), split(b));
+        }
+    }
+
+    /// `k` when `a` is `b + k`.
+    pub fn offset_from(&self, a: E, b: E) -> Option<i64> {
+        let ((pa, ka), (pb, kb)) = (self.split_offset(a), self.split_offset(b));
         (pa == pb).then(|| ka.wrapping_sub(kb))
     }
 

@@ -809,6 +809,7 @@ pub(super) fn lower(i: &bad64::Instruction) -> Sem {
         atomic,
         alu: alu(i),
         reg_branch: reg_branch(i),
+        unmodelled_mem: None,
     }
 }
 

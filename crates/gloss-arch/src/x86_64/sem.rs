@@ -474,13 +474,64 @@ pub(super) fn lower(i: &Instruction) -> Sem {
         0 => Op::None,
         m => Op::Clobber(m),
     });
+    // a memory operand at a constant address that the op leaves out, and whether it is written
+    // (rare: ask iced only then)
+    let unmodelled_mem = if matches!(op, Op::None | Op::Clobber(_))
+        && !matches!(i.mnemonic(), Mnemonic::Jmp | Mnemonic::Call | Mnemonic::Nop)
+        && (0..i.op_count()).any(|n| i.op_kind(n) == OpKind::Memory)
+        && let Some(m) = mem(i)
+        && m.base.is_none()
+        && m.index.is_none()
+    {
+        mem_access(i).map(|w| (m, w))
+    } else {
+        None
+    };
     Sem {
         op,
         writes_flags,
+        flags_as_compare: sub_compare(i),
         atomic: atomic(i),
         alu: alu(i),
+        unmodelled_mem,
         ..Sem::NONE
     }
+}
+
+/// `sub $k, %reg` sets the flags as `cmp $k, %reg` does (clang -O0 bounds a switch index with
+/// `sub $0x9,%rax; ja default`).
+fn sub_compare(i: &Instruction) -> Option<(Reg, i64, u8)> {
+    if i.mnemonic() != Mnemonic::Sub || i.op_kind(0) != OpKind::Register {
+        return None;
+    }
+    let Value::Imm(k) = value(i, 1)? else {
+        return None;
+    };
+    let r = i.op_register(0);
+    let w = bits(r);
+    (w >= 32).then_some((gpr(r)?, k, w))
+}
+
+/// Whether the instruction writes its memory operand (`None`: it does not access it, as
+/// `prefetch` and hint `nop`s do not), from iced's instruction info.
+fn mem_access(i: &Instruction) -> Option<bool> {
+    INFO.with(|f| {
+        let mut f = f.borrow_mut();
+        let info = f.info(i);
+        let mut any = None;
+        for m in info.used_memory() {
+            let w = match m.access() {
+                OpAccess::Write
+                | OpAccess::CondWrite
+                | OpAccess::ReadWrite
+                | OpAccess::ReadCondWrite => true,
+                OpAccess::Read | OpAccess::CondRead => false,
+                _ => continue,
+            };
+            any = Some(any.unwrap_or(false) | w);
+        }
+        any
+    })
 }
 
 #[cfg(test)]

@@ -4,7 +4,9 @@
 //!   #lo12]` (an access), also when the pair is split across blocks or one `adrp` serves
 //!   several users: the page is a register value ([`crate::dataflow::values`]), so the user
 //!   sees it wherever it comes from. The `adrp` alone names a page, never an object.
-//! - AArch64 `adr`, `ldr` literal; x86-64 RIP-relative `lea`/`mov`/any memory operand.
+//! - AArch64 `adr`, `ldr` literal; x86-64 RIP-relative `lea`/`mov`/any memory operand (also of
+//!   instructions whose effect the semantics leave out: `add 0x33ad(%rip),%eax` reads
+//!   `the_ctx+0xa8`).
 //! - Absolute addresses where code is position-dependent (ET_EXEC, PE): x86 `mov $0x404040,
 //!   %edi`, `movl 0x404040, %eax`; AArch64 `movz`/`movk` chains (the last `movk` is the ref).
 //!
@@ -111,6 +113,14 @@ impl<'a> Finder<'a> {
     /// Looks at one instruction before it executes.
     pub fn visit(&mut self, arch: Arch, insn: &Insn, sem: &Sem, bytes: &[u8], ex: &mut Exec) {
         let chain = self.last_chain.take();
+        // x86 instructions whose memory operand the semantics do not model (ALU operations
+        // with a memory source or destination, `imul`, `test`, SSE moves...) still name the
+        // address they read or write: `add 0x33ad(%rip),%eax  # the_ctx+0xa8`
+        if let Some((mem, written)) = sem.unmodelled_mem {
+            let access = if written { Access::Store } else { Access::Load };
+            self.memory(insn, mem, access, ex);
+            return;
+        }
         match sem.op {
             Op::Set {
                 src: Value::Imm(k), ..

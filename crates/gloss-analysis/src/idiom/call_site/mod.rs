@@ -348,12 +348,16 @@ impl<'a> Finder<'a> {
         }
     }
 
-    /// The register that holds `e` at this point, preferring one that is not the first
-    /// argument register (the base the object was read through, `x19` in `ldr x8, [x19]`).
+    /// The register that holds `e` at this point: a callee-saved one (the variable the
+    /// function keeps, `x19` in `ldr x8, [x19]; mov x0, x19`), else the first argument register
+    /// (the ABI's `this`), else any: -O0 code reloads the object into a scratch register and
+    /// the first argument register alike (`mov -0x8(%rbp),%rax; mov %rax,%rdi`).
     fn holder(&self, ex: &mut Exec, e: E) -> Option<Reg> {
         let first = self.abi.args.first().map_or(0, |&r| Reg(r).bit());
         let held = ex.holders_mask(e);
-        lowest(held & !first).or_else(|| lowest(held))
+        lowest(held & !ex.caller_saved() & !Reg(self.abi.sp).bit())
+            .or_else(|| lowest(held & first))
+            .or_else(|| lowest(held))
     }
 
     /// `__x86_indirect_thunk_rax` and friends, or a thunk with their code: the register they
