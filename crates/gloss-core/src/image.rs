@@ -119,8 +119,8 @@ pub struct Image {
     pub imports: Vec<Import>,
     pub relocs: Vec<Reloc>,
     /// A linked ELF's `R_*_RELATIVE` dynamic relocations: each slot and the pointer it holds
-    /// once loaded (at the file's addresses). ld.lld leaves such fields zero in the file and
-    /// keeps the value only here.
+    /// once loaded (at the file's addresses), sorted by slot. ld.lld leaves such fields zero in
+    /// the file and keeps the value only here.
     pub relative: Vec<(Addr, u64)>,
     pub facts: BinaryFacts,
     /// AArch64 mapping symbols (`$x` code, `$d` data), sorted: `(address, is_data)`. Listings
@@ -253,6 +253,21 @@ impl Image {
     pub fn read_u64(&self, addr: u64) -> Option<u64> {
         self.read_at(addr, 8)
             .map(|b| u64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
+    }
+
+    /// The pointer the program finds in the 8 bytes at `addr` once loaded (at the file's
+    /// addresses): an `R_*_RELATIVE` relocation's value, else the bytes as
+    /// [`Image::read_loaded`] gives them (PE and non-PIE files hold link-time addresses).
+    /// `None` where the bytes are no address: Mach-O chained fixups encode them.
+    pub fn pointer_at(&self, addr: u64) -> Option<u64> {
+        if let Ok(i) = self.relative.binary_search_by_key(&addr, |r| r.0.0) {
+            return Some(self.relative[i].1);
+        }
+        if self.facts.macho.as_ref().is_some_and(|m| m.chained_fixups) {
+            return None;
+        }
+        let b = self.read_loaded(addr, 8)?;
+        Some(u64::from_le_bytes(b.try_into().ok()?))
     }
 
     /// Whether `addr` lies in a `$d` run of the mapping symbols.

@@ -181,6 +181,19 @@ impl SymbolTable {
             .take_while(move |s| s.addr.0 == addr)
     }
 
+    /// The symbols starting at the highest address at or below `addr`, whether or not they
+    /// cover it: for callers that check what they need themselves (a zero-sized symbol's
+    /// extent is unknown; labels use [`SymbolTable::containing`]).
+    pub fn last_at_or_before(&self, addr: u64) -> &[Symbol] {
+        let end = self.syms.partition_point(|s| s.addr.0 <= addr);
+        let Some(last) = end.checked_sub(1) else {
+            return &[];
+        };
+        let at = self.syms[last].addr;
+        let start = self.syms[..end].partition_point(|s| s.addr < at);
+        &self.syms[start..end]
+    }
+
     /// The best symbol that really covers `addr`: one whose `[addr, addr+size)` contains it (a
     /// sized function or object), or a zero-sized one starting exactly there. Never the nearest
     /// preceding symbol that does not cover the address: that is how other tools mislabel

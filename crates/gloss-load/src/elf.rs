@@ -286,7 +286,7 @@ fn relative(file: &ElfFile64<'_, object::Endianness>) -> Vec<(Addr, u64)> {
     let Some(relocs) = file.dynamic_relocations() else {
         return Vec::new();
     };
-    relocs
+    let mut out: Vec<(Addr, u64)> = relocs
         .filter(|(_, r)| {
             matches!(
                 r.flags(),
@@ -296,7 +296,9 @@ fn relative(file: &ElfFile64<'_, object::Endianness>) -> Vec<(Addr, u64)> {
             ) && !r.has_implicit_addend()
         })
         .map(|(off, r)| (Addr(off), r.addend() as u64))
-        .collect()
+        .collect();
+    out.sort_unstable_by_key(|r| r.0);
+    out
 }
 
 /// GOT slots that the dynamic linker fills with imported addresses (`JUMP_SLOT`, `GLOB_DAT`).

@@ -1,12 +1,13 @@
 //! What the address and call-site idioms found, in words: `&c_info`, `"hello %d"`,
-//! `puts@got`, `CreateWidget(&c_info, 1, sp+0x40)`, `virtual call: slot 1 (+0x8), this = x19`.
+//! `puts@got`, `CreateWidget(&c_info, 1, sp+0x40)`, `virtual call: slot 1 (+0x8), this = x19`,
+//! `virtual call Derived::method, slot 1 (+0x8) of {vtable(Derived)}, this = x0`.
 //! The same descriptions feed the listing's comments and the `refs`/`calls` of `analyze`'s
 //! JSON (docs/json.md).
 use crate::label::label_string;
 use gloss_analysis::idiom::Explained;
 use gloss_analysis::idiom::addr_mat::{Access, Ref};
 use gloss_analysis::idiom::atomic::AtomicOp;
-use gloss_analysis::idiom::call_site::{ArgValue, Call, Kind, Mech};
+use gloss_analysis::idiom::call_site::{ArgValue, Call, Kind, Mech, vtable};
 use gloss_analysis::idiom::prologue::Frame;
 use gloss_core::{Addr, Format, Image};
 use serde::Serialize;
@@ -47,9 +48,27 @@ pub struct CallOut {
     pub vtable_slot: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vtable_offset: Option<u64>,
+    /// The vtable, when known (`target` and `name` are then the method in the slot).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vtable: Option<VtableOut>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub cfg_check_mismatch: bool,
     pub args: Vec<ArgOut>,
+}
+
+#[derive(Serialize)]
+pub struct VtableOut {
+    /// The address point: what the object's vptr holds.
+    pub addr: Addr,
+    /// The vtable symbol (`{vtable(Derived)}`, ``const Derived::`vftable'``) and the address
+    /// point's offset into it.
+    pub symbol: Option<String>,
+    pub offset: u64,
+}
+
+/// The vtable symbol's name and the address point's offset into it.
+fn vtable_symbol(image: &Image, vt: u64) -> Option<(String, u64)> {
+    vtable::symbol(image, vt).map(|s| (s.display_name().to_string(), vt - s.addr.0))
 }
 
 #[derive(Serialize)]
@@ -356,6 +375,14 @@ pub fn call_out(image: &Image, c: &Call, addresses: &[u64]) -> CallOut {
         this: c.this.map(|r| r.name(image.arch, 64)),
         vtable_slot: c.vtable_offset.map(|o| o / 8),
         vtable_offset: c.vtable_offset,
+        vtable: c.vtable.map(|vt| {
+            let (symbol, offset) = vtable_symbol(image, vt).unzip();
+            VtableOut {
+                addr: Addr(vt),
+                symbol,
+                offset: offset.unwrap_or(0),
+            }
+        }),
         cfg_check_mismatch: c.check_mismatch,
         args: c
             .args
@@ -437,7 +464,13 @@ pub fn call_comment(image: &Image, c: &Call, addresses: &[u64]) -> Option<String
         }
         Kind::Virtual => {
             let off = c.vtable_offset.unwrap_or(0);
-            let _ = write!(s, "virtual call slot {} (+{off:#x})", off / 8);
+            s.push_str("virtual call ");
+            if let (Some(m), Some(vt)) = (&name, c.vtable) {
+                let v = vtable_symbol(image, vt).map_or_else(|| format!("{vt:#x}"), |(v, _)| v);
+                let _ = write!(s, "{m}, slot {} (+{off:#x}) of {v}", off / 8);
+            } else {
+                let _ = write!(s, "slot {} (+{off:#x})", off / 8);
+            }
             if let Some(r) = c.this {
                 let _ = write!(s, ", this = {}", r.name(image.arch, 64));
             }

@@ -8,6 +8,8 @@
 //!   argument register, 42 in the second; the `-cfg` builds check it with Control Flow Guard
 //!   (ARM64: `__guard_check_icall_fptr` first; x64: through `__guard_dispatch_icall_fptr`),
 //!   the `-retpoline` builds jump through the thunk of the register holding the target.
+//! - vknown.cpp: the virtual calls of its CALLS table reach the methods it names; the vtable
+//!   is known where the object is a global, or where the function stores the vptr itself.
 //! - hello.c: `main` calls `puts("hello from gloss")` and `printf("argc=%d\n", argc)`, both
 //!   imports.
 use gloss::Image;
@@ -191,6 +193,114 @@ fn call_is_a_virtual_call_of_slot_1() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// vknown.cpp's CALLS table: function, the method its virtual call reaches (class, name),
+/// and its slot.
+const VKNOWN: [(&str, &str, &str, u64); 6] = [
+    ("via_global", "Derived", "method", 1),
+    ("inherited", "Derived", "first", 0),
+    ("via_other", "Other", "last", 2),
+    ("local_obj", "Derived", "method", 1),
+    ("placement", "Other", "last", 2),
+    ("unknown", "Other", "method", 1),
+];
+
+/// Where vknown.cpp's classes define their methods (the class a vtable slot's method comes
+/// from): Derived overrides `method`, Other `first` and `last`.
+fn definer(class: &str, method: &str) -> &'static str {
+    match (class, method) {
+        ("Derived", "method") => "Derived",
+        ("Other", "first" | "last") => "Other",
+        _ => "Base",
+    }
+}
+
+/// A symbol's mangled name in the binary's ABI: Itanium (ELF) or MSVC (PE).
+fn mangled(image: &Image, class: &str, member: &str) -> String {
+    if image.format == gloss::Format::Pe {
+        format!("?{member}@{class}@@UEAAHH@Z")
+    } else {
+        format!("_ZN{}{class}{}{member}Ei", class.len(), member.len())
+    }
+}
+
+/// vknown.cpp: each virtual call whose vtable the code shows names the method of the source's
+/// table, by the binary's own symbols (the method's, and the vtable's: the address point is
+/// 16 bytes into `_ZTV<class>`, or MSVC's `??_7<class>@@6B@` itself). Known are the calls
+/// through the globals (every build keeps them virtual), and local_obj's where the binary has
+/// no `Derived` constructor (gcc -O0 stores the vptr in local_obj itself); placement's object
+/// is `buf`, zero in the image, and unknown's comes from the caller: never named.
+#[test]
+fn known_vtables_name_the_method() {
+    let files = fixtures("vknown-");
+    assert!(files.len() >= 12, "{files:?}");
+    let mut failures = Vec::new();
+    let mut known_local = 0;
+    for f in &files {
+        let image = gloss::open(std::path::Path::new(&bin(f))).unwrap();
+        let pe = image.format == gloss::Format::Pe;
+        let ctor = if pe {
+            vec!["??0Derived@@QEAA@XZ"]
+        } else {
+            vec!["_ZN7DerivedC1Ev", "_ZN7DerivedC2Ev"]
+        };
+        let inline_ctor = ctor.iter().all(|n| image.symbol_named(n).is_none());
+        for (func, class, member, slot) in VKNOWN {
+            let (_, e) = explain(f, func);
+            let v: Vec<&Call> = e.calls.iter().filter(|c| c.kind == Kind::Virtual).collect();
+            // -O2 folds local_obj's and placement's calls away (CALLS)
+            let must_be_there = !matches!(func, "local_obj" | "placement") || f.contains("-O0");
+            if v.len() != usize::from(must_be_there) {
+                failures.push(format!("{f} {func}: virtual calls {v:?}"));
+                continue;
+            }
+            let Some(c) = v.first() else { continue };
+            let known = match func {
+                "placement" | "unknown" => false,
+                "local_obj" => inline_ctor,
+                _ => true,
+            };
+            if c.vtable_offset != Some(8 * slot) {
+                failures.push(format!("{f} {func}: {c:?}, want slot {slot}"));
+            }
+            if !known {
+                if c.vtable.is_some() || c.target.is_some() {
+                    failures.push(format!(
+                        "{f} {func}: named {c:?}, but its vtable is not known"
+                    ));
+                }
+                continue;
+            }
+            known_local += usize::from(func == "local_obj");
+            let method = sym(&image, &mangled(&image, definer(class, member), member));
+            let vtable = if pe {
+                sym(&image, &format!("??_7{class}@@6B@"))
+            } else {
+                sym(&image, &format!("_ZTV{}{class}", class.len())) + 16
+            };
+            if c.target != Some(method) || c.vtable != Some(vtable) {
+                failures.push(format!(
+                    "{f} {func}: {c:?}, want {class}'s vtable {vtable:#x}, method {method:#x}"
+                ));
+            }
+        }
+    }
+    // gcc -O0 on both architectures stores local_obj's vptr itself
+    assert!(known_local >= 2, "{known_local} known local_obj calls");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// vcall.cpp's `call(Base *p)` gets its object from the caller: its vtable is not known, so
+/// no method is named in any build.
+#[test]
+fn unknown_vtables_name_no_method() {
+    for f in fixtures("vcall-") {
+        let (_, e) = explain(&f, "call");
+        for c in e.calls.iter().filter(|c| c.kind == Kind::Virtual) {
+            assert!(c.vtable.is_none() && c.target.is_none(), "{f}: {c:?}");
+        }
+    }
 }
 
 /// The NUL-terminated bytes at `a`.

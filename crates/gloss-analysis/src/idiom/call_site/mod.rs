@@ -6,7 +6,8 @@
 //! - memory at a constant address: a call through an import slot, ELF GOT (`adrp x8; ldr x8,
 //!   [x8, #..]; blr x8`, `call *puts@GOTPCREL(%rip)`) or PE IAT (`call *[rip+__imp_f]`);
 //! - memory at (memory at an object) + offset: a virtual call (`ldr x8, [x19]; ldr x8, [x8,
-//!   #8]; blr x8`: slot 1, `this` = x19);
+//!   #8]; blr x8`: slot 1, `this` = x19); when the vtable is known (a global object, or one
+//!   whose vptr the function stored itself), the method in the slot (`vtable.rs`);
 //! - a call through `__guard_dispatch_icall_fptr` (x64: target in rax) is a Control Flow
 //!   Guard dispatch of rax's value; a call through `__guard_check_icall_fptr` (target in x15
 //!   on ARM64, rcx on x64) checks the next indirect call's target, which should be the same
@@ -21,8 +22,10 @@
 //! passes the function's own argument on.
 //!
 //! Fixtures: globals-* (`CreateWidget(&c_info, ...)`, imports), vcall-* (slot 1 of `call`),
+//! vknown-* (methods of known vtables),
 //! vcall-*-cfg.exe (Control Flow Guard), hello-* (`puts`/`printf` through PLT, GOT, IAT).
 mod aarch64;
+pub mod vtable;
 mod x86_64;
 pub(crate) use x86_64::{retpoline_named_reg, retpoline_shape_reg};
 
@@ -117,7 +120,8 @@ pub struct Call {
     /// A jump in tail position rather than a call.
     pub tail: bool,
     pub mech: Vec<Mech>,
-    /// The function called, when known (for import calls, the import's stub if it has one).
+    /// The function called, when known (for import calls, the import's stub if it has one;
+    /// for virtual calls of a known vtable, the method in the slot).
     pub target: Option<u64>,
     /// The import called (index into `Image::imports`).
     pub import: Option<usize>,
@@ -126,6 +130,9 @@ pub struct Call {
     /// Virtual calls: the register holding the object, and the slot's byte offset.
     pub this: Option<Reg>,
     pub vtable_offset: Option<u64>,
+    /// Virtual calls whose vtable is known: the vtable's address point (what the object's
+    /// vptr holds); `target` is then the method.
+    pub vtable: Option<u64>,
     /// A CFG check of one value before a call of another.
     pub check_mismatch: bool,
     pub args: Vec<Arg>,
@@ -262,6 +269,7 @@ impl<'a> Finder<'a> {
             slot: None,
             this: None,
             vtable_offset: None,
+            vtable: None,
             check_mismatch: false,
             args: self.args(ex),
         };
@@ -317,10 +325,11 @@ impl<'a> Finder<'a> {
         let Node::Load(a, 8, _) = ex.x.node(t) else {
             return;
         };
-        // through a slot at a constant address: an import's GOT/IAT slot
+        // through a slot at a constant address: an import's GOT/IAT slot, or a slot of the
+        // vtable the function stored into the object itself
         if let Some(slot) = ex.x.as_const(a) {
-            call.slot = Some(slot);
             if let Some(i) = self.import_by_slot(slot) {
+                call.slot = Some(slot);
                 call.import = Some(i);
                 call.kind = if self.image.format == gloss_core::Format::Pe {
                     Kind::Iat
@@ -328,6 +337,14 @@ impl<'a> Finder<'a> {
                     Kind::Got
                 };
                 call.target = self.image.imports[i].stub.map(|s| s.0);
+            } else if let Some((this, vt, method)) = self.constructed(ex, slot) {
+                call.kind = Kind::Virtual;
+                call.this = Some(this);
+                call.vtable_offset = Some(slot - vt);
+                call.vtable = Some(vt);
+                call.target = Some(method);
+            } else {
+                call.slot = Some(slot);
             }
             return;
         }
@@ -345,7 +362,31 @@ impl<'a> Finder<'a> {
             call.kind = Kind::Virtual;
             call.vtable_offset = Some(offset);
             call.this = self.holder(ex, object);
+            // a global object: its vptr is in the image
+            if let Some(g) = ex.x.as_const(object)
+                && let Some(vt) = self.image.pointer_at(g)
+                && let Some(method) = vtable::method(self.image, vt, offset)
+            {
+                call.vtable = Some(vt);
+                call.target = Some(method);
+            }
         }
+    }
+
+    /// A slot at a constant address in the vtable that an argument register's object (`this`:
+    /// the first argument, or the second after a return buffer) holds in its first word,
+    /// stored there by this function (an inlined constructor): that register, the vtable's
+    /// address point and the method in the slot.
+    fn constructed(&self, ex: &mut Exec, slot: u64) -> Option<(Reg, u64, u64)> {
+        // (nothing stored: the usual case, a call through a function pointer)
+        ex.st.stored.iter().next()?;
+        self.abi.args.iter().find_map(|&r| {
+            let object = ex.reg(Reg(r));
+            let vt = ex.x.as_const(*ex.st.stored.get(&(object, 8))?)?;
+            let offset = slot.checked_sub(vt).filter(|o| o % 8 == 0)?;
+            let method = vtable::method(self.image, vt, offset)?;
+            Some((Reg(r), vt, method))
+        })
     }
 
     /// The register that holds `e` at this point: a callee-saved one (the variable the
