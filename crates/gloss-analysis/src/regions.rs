@@ -4,8 +4,10 @@
 //! runs to its stated size (or to the next symbol), bytes that no symbol covers form their own
 //! regions, and AArch64 `$d` mapping-symbol runs and object symbols are data, shown as `.word`,
 //! never decoded.
-//! (Code-flow discovery of stripped binaries and data islands found by the CFG come with the
-//! function discovery work; until then unnamed bytes are decoded linearly and said to be so.)
+//! When the analysis has run, [`refine`] gives the functions it found in bytes no symbol
+//! covers their own regions, and makes the jump tables it found inside code (MSVC puts them
+//! after the function) data regions; bytes neither covers are decoded linearly and said to be
+//! unnamed.
 use gloss_core::{Addr, Image, SectionKind};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -26,6 +28,8 @@ pub struct Region {
     /// The heading: the symbol's display name, or the section name for unnamed bytes.
     pub name: String,
     pub section: String,
+    /// Data regions: the size of one entry (a jump table's), or 0 when unknown (4-byte words).
+    pub unit: u8,
 }
 
 /// All regions of all code sections, in address order.
@@ -121,9 +125,106 @@ fn push_split(
             kind: k,
             name: name.to_string(),
             section: section.to_string(),
+            unit: 0,
         });
         a = b;
     }
+}
+
+/// A function the analysis found: its start, the end of its contiguous extent, its name.
+pub struct Found<'a> {
+    pub start: u64,
+    pub end: u64,
+    pub name: &'a str,
+}
+
+/// `regions` (in address order, as [`plan`] makes them) with what the analysis found: each
+/// function in unnamed bytes becomes a function region (up to the next one), and each table
+/// `(start, end, entry size)` a data region, carved out of the region that holds it and named
+/// after it (so the listing shows it under that function's heading).
+pub fn refine(regions: Vec<Region>, functions: &[Found], tables: &[(u64, u64, u8)]) -> Vec<Region> {
+    let mut out = Vec::with_capacity(regions.len());
+    for r in regions {
+        if r.kind != RegionKind::Unnamed {
+            out.push(r);
+            continue;
+        }
+        let i = functions.partition_point(|f| f.start < r.start.0);
+        let mut pos = r.start.0;
+        for (k, f) in functions[i..].iter().enumerate() {
+            if f.start >= r.end.0 {
+                break;
+            }
+            let next = functions.get(i + k + 1).map_or(u64::MAX, |n| n.start);
+            let end = f.end.min(next).min(r.end.0);
+            if end <= f.start {
+                continue;
+            }
+            if f.start > pos {
+                out.push(Region {
+                    start: Addr(pos),
+                    end: Addr(f.start),
+                    ..r.clone()
+                });
+            }
+            out.push(Region {
+                start: Addr(f.start),
+                end: Addr(end),
+                kind: RegionKind::Function,
+                name: f.name.to_string(),
+                ..r.clone()
+            });
+            pos = end;
+        }
+        if pos < r.end.0 {
+            out.push(Region {
+                start: Addr(pos),
+                ..r
+            });
+        }
+    }
+    let mut tables: Vec<_> = tables.iter().filter(|t| t.0 < t.1).copied().collect();
+    tables.sort_unstable();
+    tables.dedup();
+    if tables.is_empty() {
+        return out;
+    }
+    let mut carved = Vec::with_capacity(out.len() + 2 * tables.len());
+    for r in out {
+        let mut pos = r.start.0;
+        let i = tables.partition_point(|t| t.1 <= r.start.0);
+        for &(start, end, unit) in &tables[i..] {
+            if start >= r.end.0 {
+                break;
+            }
+            let (start, end) = (start.max(pos), end.min(r.end.0));
+            if start >= end {
+                continue;
+            }
+            if start > pos {
+                carved.push(Region {
+                    start: Addr(pos),
+                    end: Addr(start),
+                    ..r.clone()
+                });
+            }
+            carved.push(Region {
+                start: Addr(start),
+                end: Addr(end),
+                kind: RegionKind::Data,
+                unit,
+                ..r.clone()
+            });
+            pos = end;
+        }
+        if pos < r.end.0 {
+            carved.push(Region {
+                start: Addr(pos),
+                ..r
+            });
+        }
+    }
+    carved
 }
 
 #[cfg(test)]
@@ -163,5 +264,77 @@ mod tests {
                 (0x1030, 0x1040, RegionKind::Function),
             ]
         );
+    }
+
+    fn region(start: u64, end: u64, kind: RegionKind, name: &str) -> Region {
+        Region {
+            start: Addr(start),
+            end: Addr(end),
+            kind,
+            name: name.into(),
+            section: ".text".into(),
+            unit: 0,
+        }
+    }
+
+    #[test]
+    fn refine_names_found_functions_and_carves_tables() {
+        let plan = vec![
+            region(0x1000, 0x1040, RegionKind::Function, "f"),
+            region(0x1040, 0x1100, RegionKind::Unnamed, ".text"),
+        ];
+        let found = [
+            // inside a named function: ignored
+            Found {
+                start: 0x1010,
+                end: 0x1020,
+                name: "sub_1010",
+            },
+            Found {
+                start: 0x1050,
+                end: 0x1070,
+                name: "sub_1050",
+            },
+            // runs past the next start: cut there
+            Found {
+                start: 0x1080,
+                end: 0x10c0,
+                name: "sub_1080",
+            },
+            Found {
+                start: 0x10a0,
+                end: 0x10b0,
+                name: "sub_10a0",
+            },
+        ];
+        // f's table, sub_1050's table right after its code, one that straddles two regions
+        let tables = [
+            (0x1030, 0x1038, 4),
+            (0x1070, 0x107c, 1),
+            (0x10a8, 0x10b8, 4),
+        ];
+        let got: Vec<_> = refine(plan, &found, &tables)
+            .into_iter()
+            .map(|r| (r.start.0, r.end.0, r.kind, r.name, r.unit))
+            .collect();
+        use RegionKind::*;
+        let want: Vec<(u64, u64, RegionKind, String, u8)> = [
+            (0x1000, 0x1030, Function, "f", 0),
+            (0x1030, 0x1038, Data, "f", 4),
+            (0x1038, 0x1040, Function, "f", 0),
+            (0x1040, 0x1050, Unnamed, ".text", 0),
+            (0x1050, 0x1070, Function, "sub_1050", 0),
+            (0x1070, 0x107c, Data, ".text", 1),
+            (0x107c, 0x1080, Unnamed, ".text", 0),
+            (0x1080, 0x10a0, Function, "sub_1080", 0),
+            (0x10a0, 0x10a8, Function, "sub_10a0", 0),
+            (0x10a8, 0x10b0, Data, "sub_10a0", 4),
+            (0x10b0, 0x10b8, Data, ".text", 4),
+            (0x10b8, 0x1100, Unnamed, ".text", 0),
+        ]
+        .into_iter()
+        .map(|(a, b, k, n, u)| (a, b, k, n.to_string(), u))
+        .collect();
+        assert_eq!(got, want);
     }
 }

@@ -314,7 +314,7 @@ fn run(cli: Cli) -> Result<u8> {
             audit,
             require,
         } => {
-            let (image, sel) = if raw {
+            let (mut image, sel) = if raw {
                 let arch = arch
                     .as_deref()
                     .ok_or_else(|| anyhow!("--raw needs --arch x86_64|aarch64"))?;
@@ -336,7 +336,7 @@ fn run(cli: Cli) -> Result<u8> {
                 };
                 (image, sel)
             };
-            let regions = gloss::select(&image, &sel).with_context(|| file_label(&image))?;
+            let mut regions = gloss::select(&image, &sel).with_context(|| file_label(&image))?;
             let dis = gloss::disassembler(image.arch);
             let opts = ListingOptions {
                 syntax: match syntax {
@@ -367,8 +367,13 @@ fn run(cli: Cli) -> Result<u8> {
             let require = audit.then(|| audit::parse_require(&require)).transpose()?;
             let notes = (!no_analysis).then(|| {
                 let whole = matches!(sel, Selection::All);
-                let (notes, problems) =
-                    gloss::annotations(&image, &regions, whole, explain, require.as_deref());
+                let (notes, problems) = gloss::annotations(
+                    &mut image,
+                    &mut regions,
+                    whole,
+                    explain,
+                    require.as_deref(),
+                );
                 for p in problems {
                     eprintln!("gloss: note: {file}: {p}");
                 }

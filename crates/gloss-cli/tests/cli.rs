@@ -372,12 +372,57 @@ fn macho_data_in_code_jump_table_is_data() {
     let out = ok_stdout(&["show", &fixture("globals-x86_64.macho"), "_dispatch"]);
     for i in 0..10u64 {
         let l = line_at(&out, 0x100000838 + 4 * i);
-        assert!(l.contains(".word"), "table entry {i} decoded as code: {l}");
+        assert!(l.contains(".long"), "table entry {i} decoded as code: {l}");
     }
     assert!(
-        !line_at(&out, 0x100000836).contains(".word"),
+        !line_at(&out, 0x100000836).contains(".long"),
         "code before the table is code"
     );
+}
+
+#[test]
+fn stripped_listing_names_found_functions_and_shows_tables_in_code_as_data() {
+    // fixtures/src/msvc_switch_x64.s, linked without symbols: four switches whose tables
+    // (32-bit image-relative entries, and byte index tables for two of them) follow their
+    // function in .text.
+    let out = ok_stdout(&["show", "--all", &fixture("msvc_switch-x86_64-nosym.exe")]);
+    let field = |l: &str, d: &str| {
+        let v = l.split(d).nth(1)?.split_whitespace().next()?;
+        u64::from_str_radix(v.trim_start_matches("0x"), 16).ok()
+    };
+    // the index tables, as the source writes them, in order
+    let bytes: Vec<u64> = out.lines().filter_map(|l| field(l, ".byte ")).collect();
+    let sparse = [
+        0, 1, 2, 7, 3, 7, 7, 4, 7, 7, 7, 7, 5, 7, 7, 7, 7, 7, 7, 7, 6,
+    ];
+    let vowel = [
+        0, 5, 5, 5, 1, 5, 5, 5, 2, 5, 5, 5, 5, 5, 3, 5, 5, 5, 5, 5, 4, 5, 5, 5, 4,
+    ];
+    assert_eq!(bytes, [&sparse[..], &vowel[..]].concat(), "{out}");
+    // 10 + 8 + 8 + 6 target entries; each leads to an instruction the listing shows
+    let longs: Vec<u64> = out.lines().filter_map(|l| field(l, ".long ")).collect();
+    assert_eq!(longs.len(), 32, "{out}");
+    for rva in longs {
+        let l = line_at(&out, 0x1_4000_0000 + rva);
+        assert!(
+            l.contains("call") || l.contains("add"),
+            "entry {rva:#x} leads to {l}"
+        );
+    }
+    // the functions found have headings, and calls name them
+    for f in [
+        "sub_140001000",
+        "sub_1400010a0",
+        "sub_140001140",
+        "sub_1400011d0",
+    ] {
+        assert!(out.contains(&format!("<{f}>:\n")), "{f}: {out}");
+        assert!(
+            out.contains(&format!("call   0x{} <{f}>", &f[4..])),
+            "{f}: {out}"
+        );
+    }
+    assert!(!out.contains("(bad)"), "{out}");
 }
 
 #[test]

@@ -25,6 +25,8 @@ pub enum SymbolSource {
     MachO,
     /// Made by gloss from import tables: `puts@plt`, `puts@got`, `__imp_CreateWidget`.
     Synthetic,
+    /// A function gloss's analysis found where the file names none (`sub_<addr>`).
+    Analysis,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -146,6 +148,13 @@ impl SymbolTable {
         cover.shrink_to_fit();
         self.cover_start = starts;
         self.cover = cover;
+    }
+
+    /// The table with `more` symbols (rebuilt: lookups see them).
+    pub fn extend(&mut self, more: impl IntoIterator<Item = Symbol>) {
+        let mut syms = std::mem::take(&mut self.syms);
+        syms.extend(more);
+        *self = SymbolTable::new(syms);
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Symbol> {

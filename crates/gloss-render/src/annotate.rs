@@ -202,6 +202,7 @@ impl Annotations {
             values.sort_unstable();
             self.label(target, format!("case {}{whose}", case_values(&values)));
         }
+        self.add_table_entries(image, s);
         if let Some(d) = s.default {
             let reached = if s.default_values.is_empty() {
                 String::new()
@@ -209,6 +210,40 @@ impl Annotations {
                 format!(" (reached by {})", case_values(&s.default_values))
             };
             self.label(d, format!("default{reached}{whose}"));
+        }
+    }
+
+    /// Where each entry of a table inside code leads (the listing shows such tables as data;
+    /// tables in read-only data are not listed, so they get no comments).
+    fn add_table_entries(&mut self, image: &Image, s: &Switch) {
+        let in_code = |a: u64| {
+            image
+                .section_at(a)
+                .is_some_and(|sec| sec.kind == gloss_core::SectionKind::Code)
+        };
+        if !in_code(s.table_addr) {
+            return;
+        }
+        let size = u64::from(s.entry_size);
+        // the table's slot each index reads: the byte table's entry, or the index itself
+        let slot = |n: usize| match s.index_table {
+            Some((p, w)) => image
+                .read_loaded(p + n as u64 * u64::from(w), usize::from(w))
+                .map(|b| b.iter().rev().fold(0u64, |v, &x| v << 8 | u64::from(x))),
+            None => Some(n as u64),
+        };
+        let mut slots = FxHashMap::default();
+        for (n, &target) in s.entries.iter().enumerate() {
+            let Some(k) = slot(n) else { continue };
+            slots.entry(k).or_insert(target);
+            if let Some((p, w)) = s.index_table {
+                self.comment(p + n as u64 * u64::from(w), format!("-> entry {k}"));
+            }
+        }
+        for (k, target) in slots {
+            let mut c = format!("-> {target:#x}");
+            write_label(&mut c, image, target);
+            self.comment(s.table_addr + k * size, c);
         }
     }
 }

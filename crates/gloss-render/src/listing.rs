@@ -214,7 +214,13 @@ impl<'a> Walker<'a> {
         }
         let mut off = 0;
         while off < bytes.len() {
-            let insn = data_unit(&bytes[off..], start + off as u64, &mut self.text);
+            let insn = data_unit(
+                self.image.arch,
+                &bytes[off..],
+                start + off as u64,
+                region.unit,
+                &mut self.text,
+            );
             let len = (insn.len as usize).clamp(1, bytes.len() - off);
             f(&insn, &self.text, &bytes[off..off + len])?;
             off += len;
@@ -223,23 +229,32 @@ impl<'a> Walker<'a> {
     }
 }
 
-fn data_unit(bytes: &[u8], addr: u64, text: &mut InsnText) -> Insn {
+/// One unit of data at the start of `bytes`: an entry of `unit` bytes (a jump table's), else
+/// a 4-byte word (1 byte at the end), named as the architecture's assembler names that size.
+fn data_unit(arch: Arch, bytes: &[u8], addr: u64, unit: u8, text: &mut InsnText) -> Insn {
     text.clear();
-    let len = if bytes.len() >= 4 { 4 } else { 1 };
-    if len == 4 {
-        text.mnemonic.extend_from_slice(b".word");
-        let _ = write!(
-            text.operands,
-            "{:#010x}",
-            u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]])
-        );
-    } else {
-        text.mnemonic.extend_from_slice(b".byte");
-        let _ = write!(text.operands, "{:#04x}", bytes[0]);
-    }
+    let want = match unit {
+        1 | 2 | 4 | 8 => usize::from(unit),
+        _ => 4,
+    };
+    let len = if bytes.len() >= want { want } else { 1 };
+    let directive: &[u8] = match (arch, len) {
+        (_, 1) => b".byte",
+        (Arch::Aarch64, 2) => b".hword",
+        (Arch::Aarch64, 4) => b".word",
+        (Arch::Aarch64, _) => b".xword",
+        (_, 2) => b".short",
+        (_, 4) => b".long",
+        _ => b".quad",
+    };
+    text.mnemonic.extend_from_slice(directive);
+    let mut v = [0u8; 8];
+    v[..len].copy_from_slice(&bytes[..len]);
+    text.operands.extend_from_slice(b"0x");
+    hex::push_hex_zeros(&mut text.operands, u64::from_le_bytes(v), 2 * len);
     Insn {
         addr,
-        len,
+        len: len as u8,
         status: InsnStatus::Valid,
         flow: Flow::Next,
         pc_ref: None,

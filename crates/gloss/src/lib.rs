@@ -59,9 +59,13 @@ pub fn audit(
 /// that traversal stops at the next function ([`analysis::discover::traverse_functions`]).
 /// `audit`: also each indirect branch's audit verdict with these mitigations required (the
 /// audit needs the whole analysis: which functions escape, every landing pad).
+/// `regions` are refined with what the analysis found ([`analysis::regions::refine`]): jump
+/// tables inside code become data, and with the whole analysis, the functions found in bytes
+/// no symbol covers get their own headings and are named in the image's symbol table
+/// (`sub_<addr>`, [`SymbolSource::Analysis`]), so that labels use them.
 pub fn annotations(
-    image: &Image,
-    regions: &[Region],
+    image: &mut Image,
+    regions: &mut Vec<Region>,
     whole: bool,
     explain_lines: bool,
     audit: Option<&[analysis::audit::Mitigation]>,
@@ -70,6 +74,10 @@ pub fn annotations(
     out.explain = explain_lines;
     if whole || audit.is_some() {
         let (analysis, notes) = analyze(image);
+        if whole {
+            name_found_functions(image, &analysis.functions);
+        }
+        let image = &*image;
         let explained = explain(image, &analysis);
         for (f, e) in analysis.functions.iter().zip(&explained) {
             out.add_function(image, f.addr, &f.switches, &f.unresolved);
@@ -78,8 +86,15 @@ pub fn annotations(
         if let Some(require) = audit {
             out.add_audit(&self::audit(image, &analysis, &explained, require).branches);
         }
+        if whole {
+            *regions = refine_regions(image, std::mem::take(regions), &analysis.functions);
+        } else {
+            let tables = switch_tables(analysis.functions.iter().flat_map(|f| &f.switches));
+            *regions = analysis::regions::refine(std::mem::take(regions), &[], &tables);
+        }
         return (out, notes);
     }
+    let image = &*image;
     let hints = gloss_load::function_hints(image);
     let entries = regions
         .iter()
@@ -99,7 +114,69 @@ pub fn annotations(
             analysis::idiom::explain(image, disassembler(image.arch), &code, *entry, &body.blocks);
         out.add_explained(image, *entry, &e);
     }
+    let tables = switch_tables(bodies.iter().flat_map(|(_, b)| &b.switches));
+    *regions = analysis::regions::refine(std::mem::take(regions), &[], &tables);
     (out, hints.notes)
+}
+
+/// Adds a `sub_<addr>` symbol for each function the analysis found without one.
+fn name_found_functions(image: &mut Image, functions: &[analysis::discover::Function]) {
+    let found: Vec<Symbol> = functions
+        .iter()
+        .filter(|f| f.name.is_none())
+        .map(|f| Symbol {
+            addr: Addr(f.addr),
+            size: f.size,
+            name: render::analysis::function_name(f),
+            demangled: None,
+            kind: SymbolKind::Function,
+            source: SymbolSource::Analysis,
+            global: false,
+        })
+        .collect();
+    if !found.is_empty() {
+        image.symbols.extend(found);
+    }
+}
+
+/// Every table of these switches, as (start, end, entry size).
+fn switch_tables<'s>(
+    switches: impl Iterator<Item = &'s analysis::idiom::jump_table::Switch>,
+) -> Vec<(u64, u64, u8)> {
+    switches.flat_map(|s| s.tables()).collect()
+}
+
+/// [`analysis::regions::refine`] with the whole analysis's functions. A function's region
+/// runs to the end of its blocks, or on to the end of its own tables when they follow it in
+/// the same section (MSVC's layout), so that they are listed under its heading.
+fn refine_regions(
+    image: &Image,
+    regions: Vec<Region>,
+    functions: &[analysis::discover::Function],
+) -> Vec<Region> {
+    let names: Vec<String> = functions
+        .iter()
+        .map(render::analysis::function_name)
+        .collect();
+    let section = |a: u64| image.section_at(a).map(|s| s.addr);
+    let found: Vec<analysis::regions::Found> = functions
+        .iter()
+        .zip(&names)
+        .map(|(f, name)| {
+            let end = f.addr + f.size.max(1);
+            let own = switch_tables(f.switches.iter())
+                .into_iter()
+                .filter(|t| t.0 >= end && section(t.0) == section(f.addr))
+                .map(|t| t.1);
+            analysis::regions::Found {
+                start: f.addr,
+                end: own.fold(end, u64::max),
+                name,
+            }
+        })
+        .collect();
+    let tables = switch_tables(functions.iter().flat_map(|f| &f.switches));
+    analysis::regions::refine(regions, &found, &tables)
 }
 
 /// Threads the analysis may use: `0` means one per core (rayon's default, also what a library

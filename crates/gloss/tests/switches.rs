@@ -270,3 +270,79 @@ fn tables_agree_with_their_relocations() {
         );
     }
 }
+
+/// MSVC's x64 shapes, from fixtures/src/msvc_switch_x64.s (hand-written after MSVC's output:
+/// there is no MSVC here): image-relative 32-bit entries, two-level tables with a byte index
+/// table, a subtracted lower bound, a sign-extended `char`; the tables follow their function in
+/// `.text`. The source's header lists each switch's cases; every case body calls
+/// `c_<switch>_<first value of the body>` and the default body `c_<switch>_default`. Checked
+/// with the symbol table and without it (the same link, /debug:symtab left out: same `.text`).
+#[test]
+fn msvc_image_relative_and_two_level_tables() {
+    let named = gloss::open(&fixtures().join("bin/msvc_switch-x86_64.exe")).unwrap();
+    let stripped = gloss::open(&fixtures().join("bin/msvc_switch-x86_64-nosym.exe")).unwrap();
+    let text = |i: &Image| {
+        i.section_bytes(i.sections.iter().find(|s| s.name == ".text").unwrap())
+            .to_vec()
+    };
+    assert_eq!(text(&named), text(&stripped), "same code in both links");
+    assert!(
+        stripped.symbols.is_empty(),
+        "the -nosym link has no symbols"
+    );
+    let base = named.facts.pe.as_ref().unwrap().image_base.0;
+    // (switch, its case values, two-level)
+    let truth: [(&str, Vec<i64>, bool); 4] = [
+        ("sw_dense", (0..=9).collect(), false),
+        ("sw_sparse", vec![1, 2, 3, 5, 8, 13, 21], true),
+        ("sw_low", (100..=107).collect(), false),
+        ("sw_vowel", vec![97, 101, 105, 111, 117, 121], true),
+    ];
+    // 'y' shares the body of 'u'
+    let body = |name: &str, v: i64| {
+        if (name, v) == ("sw_vowel", 121) {
+            117
+        } else {
+            v
+        }
+    };
+    for image in [&named, &stripped] {
+        let (analysis, _) = gloss::analyze(image);
+        for (name, values, two_level) in &truth {
+            let at = named.symbol_named(name).unwrap().addr.0;
+            let f = analysis
+                .function(at)
+                .unwrap_or_else(|| panic!("{name} not found"));
+            assert_eq!(f.switches.len(), 1, "{name}: {:?}", f.unresolved);
+            let s = &f.switches[0];
+            assert_eq!(
+                s.anchor,
+                gloss::analysis::idiom::jump_table::Anchor::ImageBase(base)
+            );
+            assert_eq!((s.entry_size, s.signed, s.scale), (4, false, 0), "{name}");
+            assert_eq!(
+                s.index_table.map(|(_, w)| w),
+                two_level.then_some(1),
+                "{name}"
+            );
+            let got: Vec<i64> = s.cases.iter().map(|c| c.value).collect();
+            assert_eq!(&got, values, "{name}: case values");
+            for c in &s.cases {
+                let want = format!(
+                    "c_{}_{}",
+                    name.trim_start_matches("sw_"),
+                    body(name, c.value)
+                );
+                assert_eq!(
+                    first_callee(&named, c.target),
+                    Some(want),
+                    "{name}: case {}",
+                    c.value
+                );
+            }
+            let d = s.default.unwrap_or_else(|| panic!("{name}: no default"));
+            let want = format!("c_{}_default", name.trim_start_matches("sw_"));
+            assert_eq!(first_callee(&named, d), Some(want), "{name}: default");
+        }
+    }
+}

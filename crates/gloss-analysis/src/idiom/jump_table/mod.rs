@@ -75,6 +75,9 @@ pub struct Switch {
     pub selector: Option<(Reg, u8)>,
     /// Targets in table order, index 0 first.
     pub entries: Vec<u64>,
+    /// How many entries the table at `table_addr` has: as many as `entries`, but for a
+    /// two-level switch one more than the largest index its byte table holds.
+    pub table_entries: usize,
     /// Source-level case values and their targets (entries that go to the default are holes
     /// and not listed).
     pub cases: Vec<Case>,
@@ -353,6 +356,13 @@ fn table(x: &Exprs, t: E, r: &Range, jump: u64, env: &dyn Env) -> Result<Switch,
         },
         None => None,
     };
+    let table_entries = match index_table {
+        Some((p, size)) => (0..r.count)
+            .filter_map(|n| env.read(p + n * u64::from(size), size))
+            .max()
+            .map_or(0, |m| m as usize + 1),
+        None => entries.len(),
+    };
     let anchor = match shape.anchor {
         None => Anchor::None,
         Some(k) if k == table_addr => Anchor::Table(k),
@@ -417,8 +427,24 @@ fn table(x: &Exprs, t: E, r: &Range, jump: u64, env: &dyn Env) -> Result<Switch,
         bound_check: r.guard.map(|g| g.cmp_at),
         selector,
         entries,
+        table_entries,
         cases,
     })
+}
+
+impl Switch {
+    /// The bytes its tables occupy, as (start, end, entry size): the byte table of a
+    /// two-level switch first.
+    pub fn tables(&self) -> Vec<(u64, u64, u8)> {
+        let mut out = Vec::with_capacity(2);
+        if let Some((p, size)) = self.index_table {
+            out.push((p, p + self.entries.len() as u64 * u64::from(size), size));
+        }
+        let t = self.table_addr;
+        let end = t + self.table_entries as u64 * u64::from(self.entry_size);
+        out.push((t, end, self.entry_size));
+        out
+    }
 }
 
 struct Shape {
