@@ -9,6 +9,8 @@
 //!   `-mbranch-protection=standard` gcc and clang sign it (`paciasp`) and authenticate it
 //!   before returning; `leaf` calls nothing and keeps x30 in its register (pac-ret without
 //!   `+leaf` leaves it unsigned, and there is nothing to protect). At -O0 nothing is signed.
+//!   With -fstack-protector-strong only `protected_fn` (a char array) has a stack protector.
+//! - hello.c's PE builds: no `/GS` (`-fno-stack-protector`).
 use gloss::Image;
 use gloss::analysis::audit::{Audit, BranchKind, IndirectBranch, Mitigation, Protection, Verdict};
 use gloss::analysis::discover::Analysis;
@@ -61,6 +63,47 @@ fn branches<'a>(image: &Image, audit: &'a Audit, name: &str) -> Vec<&'a Indirect
 
 fn returns<'a>(image: &Image, audit: &'a Audit, name: &str) -> Vec<&'a IndirectBranch> {
     of(image, audit, name, true)
+}
+
+/// frames.c: `protected_fn` is its only function with a stack protector, whether gcc's and
+/// clang's (`__stack_chk_fail`, ELF) or MSVC's (`__security_check_cookie`, the PE `-gs`
+/// builds); the binary-level count says one.
+#[test]
+fn the_stack_protector_count_is_protected_fn_alone() {
+    let mut files: Vec<String> = std::fs::read_dir(bin(""))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.starts_with("frames-"))
+        .collect();
+    files.sort();
+    assert!(
+        files.iter().any(|f| f.ends_with("-msvc-clang-gs.exe")),
+        "{files:?}"
+    );
+    for f in &files {
+        let (_, _, audit) = run_audit(f, &[]);
+        assert_eq!(audit.stack_protected, 1, "{f}");
+    }
+}
+
+/// hello.c's PE builds import from msvcrt.dll and are built without `/GS` (`-fno-stack-protector`):
+/// with a COFF symbol table, which would name `__security_check_cookie`, that is a finding;
+/// without one (`-nosym`, as MSVC ships images) the audit cannot tell and says nothing.
+#[test]
+fn a_pe_without_a_cookie_check_is_flagged_only_when_its_symbols_could_name_one() {
+    for arch in ["x86_64", "aarch64"] {
+        for (file, flagged) in [
+            (format!("hello-{arch}-msvc-clang.exe"), true),
+            (format!("hello-{arch}-msvc-clang-nosym.exe"), false),
+        ] {
+            let (_, _, audit) = run_audit(&file, &[]);
+            let has = audit
+                .findings
+                .iter()
+                .any(|f| f.rule == "hardening-stack-protector");
+            assert_eq!(has, flagged, "{file}: {:?}", audit.findings);
+        }
+    }
 }
 
 fn rules_at(audit: &Audit, addr: u64) -> Vec<&'static str> {

@@ -378,14 +378,17 @@ fn aio_ctx_prepare_is_a_32_bit_seq_cst_fetch_or() {
 }
 
 /// frames.c, built with -fstack-protector-strong: only `protected_fn` (a 64-byte char array)
-/// has a stack protector. The `-pac` builds (-mbranch-protection=standard: pac-ret for
-/// functions that save the link register) sign `protected_fn` and `main`, which call, and not
-/// the leaves `fill` and `leaf`; nothing else is signed. At -O0 gcc gives every function a
+/// has a stack protector: gcc's and clang's (`__stack_chk_fail`) in the ELF builds, MSVC's
+/// cookie (`__security_cookie`, `__security_check_cookie`) in the PE `-gs` ones. The `-pac`
+/// builds (-mbranch-protection=standard: pac-ret for functions that save the link register)
+/// sign `protected_fn` and `main`, which call, and not the leaves `fill` and `leaf`; nothing
+/// else is signed. At -O0 gcc gives every function a
 /// frame pointer, except AArch64 leaves (its default `-momit-leaf-frame-pointer`).
 #[test]
 fn frames_have_their_stack_protector_and_pac() {
     let files = fixtures("frames-");
-    assert!(files.len() >= 6, "{files:?}");
+    assert!(files.len() >= 8, "{files:?}");
+    assert_eq!(files.iter().filter(|f| f.ends_with("-gs.exe")).count(), 2);
     let mut failures = Vec::new();
     for f in &files {
         for name in ["protected_fn", "fill", "leaf", "main"] {

@@ -46,11 +46,11 @@ const FORTIFIABLE: &[&str] = &[
     "wcscpy",
 ];
 
-/// The functions that call `__stack_chk_fail` (directly, or through its import stub): the
-/// check half of a stack protector, which every compiler's protector has.
+/// The functions that call `__stack_chk_fail` or MSVC's `__security_check_cookie` (directly,
+/// or through its import stub): the check half of a stack protector, which every compiler's
+/// protector has.
 pub fn stack_protected(image: &Image, analysis: &crate::discover::Analysis) -> usize {
-    let fail =
-        crate::idiom::prologue::named_addrs(image, &["__stack_chk_fail", "__stack_chk_fail_local"]);
+    let fail = crate::idiom::prologue::named_addrs(image, &crate::idiom::prologue::CHECKS);
     analysis
         .functions
         .iter()
@@ -160,7 +160,7 @@ pub fn check(image: &Image, required: Required, audit: &Audit) -> Vec<Finding> {
         if !pe.cet_compat && image.arch == Arch::X86_64 {
             out.push(flagged(&rules::HARDENING_CET));
         }
-        // MSVC's cookie check (`__security_check_cookie`) is not recognised yet
+        // no FORTIFY in MSVC's CRT
         false
     } else if let Some(m) = &image.facts.macho {
         if m.file_type == "MH_EXECUTE" && !m.pie {
@@ -170,10 +170,17 @@ pub fn check(image: &Image, required: Required, audit: &Audit) -> Vec<Finding> {
     } else {
         false
     };
+    // MSVC's cookie check is known by its name: a PE without COFF symbols (as MSVC ships
+    // them) does not say whether it has one
+    let named_pe = image.facts.pe.is_some()
+        && image
+            .symbols
+            .iter()
+            .any(|s| s.source == gloss_core::SymbolSource::Coff);
+    if (linked || named_pe) && audit.stack_protected == 0 && !image.imports.is_empty() {
+        out.push(flagged(&rules::HARDENING_STACK_PROTECTOR));
+    }
     if linked {
-        if audit.stack_protected == 0 && !image.imports.is_empty() {
-            out.push(flagged(&rules::HARDENING_STACK_PROTECTOR));
-        }
         let bare = |n: &str| n.trim_start_matches('_').to_string();
         let fortifiable = image
             .imports

@@ -234,9 +234,9 @@ rule!(
     "HardeningStackProtector",
     Note,
     "no function has a stack protector",
-    "No function reads the stack guard and calls __stack_chk_fail (checked in ELF and Mach-O \
-     files; MSVC's __security_check_cookie is not recognised yet). Build with \
-     -fstack-protector-strong."
+    "No function reads the stack guard and calls __stack_chk_fail, or reads the security \
+     cookie and calls __security_check_cookie (MSVC /GS; an image without symbols does not \
+     name it). Build with -fstack-protector-strong (MSVC: /GS)."
 );
 rule!(
     HARDENING_FORTIFY,

@@ -6,14 +6,18 @@
 //! - Saved registers: the callee-saved registers the entry block pushes (x86-64) or stores
 //!   to the stack (`stp x19, x20, [sp, #..]`).
 //! - Stack protector: the guard is read (x86-64 `%fs:0x28`; elsewhere `__stack_chk_guard` or
-//!   the PE load config's security cookie, directly or through its GOT slot) and the
-//!   function calls `__stack_chk_fail` (gcc, clang) when the copy in its frame changed. Both
-//!   must be there.
+//!   the PE security cookie, by the load config or as `__security_cookie`, directly or through
+//!   its GOT slot) and the function calls the check: `__stack_chk_fail` (gcc, clang) when the
+//!   copy in its frame changed, or MSVC's `__security_check_cookie` (`/GS`, clang
+//!   `-fstack-protector` for *-windows-msvc) with the copy (x64: xor rsp), which returns when it
+//!   is intact (x64 clang calls it only after its own compare failed, ARM64 always). Both must
+//!   be there.
 //! - Return-address signing (AArch64 PAC, `-mbranch-protection`): `paciasp`/`pacibsp` (or
 //!   `paciaz`/`pacibz`) signs, `autiasp`/`autibsp`/`retaa`/`retab` authenticates.
 //!
 //! Fixture: frames.c (`protected_fn` has a stack protector and, being no leaf, is signed;
-//! `fill` and `leaf` have neither), built for both architectures at -O0 and -O2.
+//! `fill` and `leaf` have neither), built for both architectures at -O0 and -O2, and as PE
+//! x64/ARM64 with MSVC's cookie (`frames-*-msvc-clang-gs.exe`).
 mod aarch64;
 mod x86_64;
 
@@ -43,7 +47,7 @@ impl Frame {
 pub struct StackProtector {
     /// Where the guard is first read (on entry).
     pub guard_load: u64,
-    /// The call of `__stack_chk_fail`.
+    /// The call of `__stack_chk_fail`, or of MSVC's `__security_check_cookie`.
     pub fail_call: u64,
 }
 
@@ -124,6 +128,15 @@ pub(crate) fn find(
     f
 }
 
+/// What a stack protector calls to check the frame's copy of the guard: gcc's and clang's
+/// `__stack_chk_fail` (`_local`: the hidden copy 32-bit and some PIC code call), called when
+/// the copy changed, and MSVC's `__security_check_cookie`, called with the copy.
+pub(crate) const CHECKS: [&str; 3] = [
+    "__stack_chk_fail",
+    "__stack_chk_fail_local",
+    "__security_check_cookie",
+];
+
 /// The stack guard: `__stack_chk_guard` (or its GOT slot, or a GOT entry holding its
 /// address), or the PE security cookie. The addresses with those names are found once per
 /// image: asking for names at every ref of every function meant a symbol lookup each.
@@ -131,7 +144,8 @@ pub(crate) struct Guards {
     cookie: Option<u64>,
     /// The addresses with a guard's name (symbol, or import slot or stub).
     named: rustc_hash::FxHashSet<u64>,
-    /// The addresses named `__stack_chk_fail` (symbol, or import slot or stub).
+    /// The addresses named as a protector's check ([`CHECKS`]: symbol, or import slot or
+    /// stub).
     fail: rustc_hash::FxHashSet<u64>,
 }
 
@@ -140,11 +154,11 @@ impl Guards {
         Guards {
             cookie: cookie(image),
             named: named_addrs(image, &["__stack_chk_guard", "__security_cookie"]),
-            fail: named_addrs(image, &["__stack_chk_fail"]),
+            fail: named_addrs(image, &CHECKS),
         }
     }
 
-    /// Whether the call is one of `__stack_chk_fail`: its import's stub (else slot), or its
+    /// Whether the call is one of a check ([`CHECKS`]): its import's stub (else slot), or its
     /// target, has that name.
     fn calls_fail(&self, image: &Image, c: &Call) -> bool {
         let by_import = c
