@@ -426,6 +426,28 @@ fn stripped_listing_names_found_functions_and_shows_tables_in_code_as_data() {
 }
 
 #[test]
+fn stripped_function_by_address_or_found_name_is_that_function() {
+    // msvc_switch_x64.s: sw_sparse (at 0x1400010a0 in this link) has 7 cases and a two-level
+    // table after its code; sw_low follows it. Without symbols, asking for the address or for
+    // gloss's name of it lists that function and its tables, not the rest of .text.
+    let file = fixture("msvc_switch-x86_64-nosym.exe");
+    let by_addr = ok_stdout(&["show", &file, "0x1400010a0"]);
+    let by_name = ok_stdout(&["show", &file, "sub_1400010a0"]);
+    assert_eq!(by_addr, by_name);
+    assert!(
+        by_addr.contains("\n00000001400010a0 <sub_1400010a0>:\n"),
+        "{by_addr}"
+    );
+    assert!(by_addr.contains("switch (ecx): 7 cases"), "{by_addr}");
+    let last = by_addr.lines().last().unwrap_or_default();
+    assert!(
+        last.contains(".byte  0x06"),
+        "ends with the index table: {last}"
+    );
+    assert!(!by_addr.contains("140001140"), "{by_addr}");
+}
+
+#[test]
 fn untyped_coff_labels_in_code_are_code() {
     // MinGW's ___chkstk_ms is an assembly routine whose COFF symbol has no function type.
     let out = ok_stdout(&["show", &fixture("hello-x86_64-mingw.exe"), "___chkstk_ms"]);

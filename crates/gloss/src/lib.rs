@@ -94,12 +94,18 @@ pub fn annotations(
         }
         return (out, notes);
     }
-    let image = &*image;
+    // an address in bytes no symbol covers (`show BIN 0x...` of a stripped binary): the
+    // function that starts there
+    let unnamed = regions
+        .first()
+        .filter(|r| r.kind == RegionKind::Unnamed)
+        .map(|r| (r.start.0, r.end.0));
     let hints = gloss_load::function_hints(image);
     let entries = regions
         .iter()
         .filter(|r| r.kind == RegionKind::Function)
         .map(|r| r.start.0)
+        .chain(unnamed.map(|u| u.0))
         .collect();
     let bodies = analysis::discover::traverse_functions(
         image,
@@ -107,6 +113,25 @@ pub fn annotations(
         &hints.hints,
         entries,
     );
+    let tables = switch_tables(bodies.iter().flat_map(|(_, b)| &b.switches));
+    let mut found = Vec::new();
+    if let Some((a, next)) = unnamed
+        && let Some((_, body)) = bodies.iter().find(|(e, _)| *e == a)
+    {
+        // the size an unwind entry states, else up to the end of its contiguous blocks (and
+        // tables): not on through the rest of the gap
+        let size = hints
+            .hints
+            .iter()
+            .find(|h| h.addr.0 == a && !h.fragment)
+            .and_then(|h| h.size)
+            .unwrap_or_else(|| analysis::discover::extent(a, next, &body.blocks));
+        let name = format!("sub_{a:x}");
+        let end = end_with_tables(image, a, size, &body.switches);
+        found.push((a, end, name.clone()));
+        image.symbols.extend([synthetic_function(a, size, name)]);
+    }
+    let image = &*image;
     let code = analysis::code::CodeMap::new(image);
     for (entry, body) in &bodies {
         out.add_function(image, *entry, &body.switches, &body.unresolved);
@@ -114,9 +139,50 @@ pub fn annotations(
             analysis::idiom::explain(image, disassembler(image.arch), &code, *entry, &body.blocks);
         out.add_explained(image, *entry, &e);
     }
-    let tables = switch_tables(bodies.iter().flat_map(|(_, b)| &b.switches));
-    *regions = analysis::regions::refine(std::mem::take(regions), &[], &tables);
+    let funcs: Vec<_> = found
+        .iter()
+        .map(|(start, end, name)| analysis::regions::Found {
+            start: *start,
+            end: *end,
+            name,
+        })
+        .collect();
+    *regions = analysis::regions::refine(std::mem::take(regions), &funcs, &tables);
+    if let Some(&(_, end, _)) = found.first() {
+        regions.retain(|r| r.start.0 < end);
+    }
     (out, hints.notes)
+}
+
+/// A symbol for a function the analysis found where the file names none.
+fn synthetic_function(addr: u64, size: u64, name: String) -> Symbol {
+    Symbol {
+        addr: Addr(addr),
+        size,
+        name,
+        demangled: None,
+        kind: SymbolKind::Function,
+        source: SymbolSource::Analysis,
+        global: false,
+    }
+}
+
+/// Where a function found at `addr` with `size` bytes of code ends in the listing: after its
+/// own tables when they follow it in the same section (MSVC's layout), so that they are listed
+/// under its heading.
+fn end_with_tables(
+    image: &Image,
+    addr: u64,
+    size: u64,
+    switches: &[analysis::idiom::jump_table::Switch],
+) -> u64 {
+    let end = addr + size.max(1);
+    let section = |a: u64| image.section_at(a).map(|s| s.addr);
+    switch_tables(switches.iter())
+        .into_iter()
+        .filter(|t| t.0 >= end && section(t.0) == section(addr))
+        .map(|t| t.1)
+        .fold(end, u64::max)
 }
 
 /// Adds a `sub_<addr>` symbol for each function the analysis found without one.
@@ -124,15 +190,7 @@ fn name_found_functions(image: &mut Image, functions: &[analysis::discover::Func
     let found: Vec<Symbol> = functions
         .iter()
         .filter(|f| f.name.is_none())
-        .map(|f| Symbol {
-            addr: Addr(f.addr),
-            size: f.size,
-            name: render::analysis::function_name(f),
-            demangled: None,
-            kind: SymbolKind::Function,
-            source: SymbolSource::Analysis,
-            global: false,
-        })
+        .map(|f| synthetic_function(f.addr, f.size, render::analysis::function_name(f)))
         .collect();
     if !found.is_empty() {
         image.symbols.extend(found);
@@ -146,9 +204,8 @@ fn switch_tables<'s>(
     switches.flat_map(|s| s.tables()).collect()
 }
 
-/// [`analysis::regions::refine`] with the whole analysis's functions. A function's region
-/// runs to the end of its blocks, or on to the end of its own tables when they follow it in
-/// the same section (MSVC's layout), so that they are listed under its heading.
+/// [`analysis::regions::refine`] with the whole analysis's functions, each to its end with
+/// its tables ([`end_with_tables`]).
 fn refine_regions(
     image: &Image,
     regions: Vec<Region>,
@@ -158,21 +215,13 @@ fn refine_regions(
         .iter()
         .map(render::analysis::function_name)
         .collect();
-    let section = |a: u64| image.section_at(a).map(|s| s.addr);
     let found: Vec<analysis::regions::Found> = functions
         .iter()
         .zip(&names)
-        .map(|(f, name)| {
-            let end = f.addr + f.size.max(1);
-            let own = switch_tables(f.switches.iter())
-                .into_iter()
-                .filter(|t| t.0 >= end && section(t.0) == section(f.addr))
-                .map(|t| t.1);
-            analysis::regions::Found {
-                start: f.addr,
-                end: own.fold(end, u64::max),
-                name,
-            }
+        .map(|(f, name)| analysis::regions::Found {
+            start: f.addr,
+            end: end_with_tables(image, f.addr, f.size, &f.switches),
+            name,
         })
         .collect();
     let tables = switch_tables(functions.iter().flat_map(|f| &f.switches));
@@ -250,6 +299,14 @@ pub fn select(image: &Image, sel: &Selection) -> Result<Vec<Region>, Error> {
     match sel {
         Selection::All => Ok(all),
         Selection::Name(n) => {
+            // `sub_<hex>`, as gloss names the functions it finds, is that address
+            if image.symbol_named(n).is_none()
+                && let Some(a) = n
+                    .strip_prefix("sub_")
+                    .and_then(|h| u64::from_str_radix(h, 16).ok())
+            {
+                return select(image, &Selection::Addr(a));
+            }
             let sym = image
                 .symbol_named(n)
                 .ok_or_else(|| Error::NotFound(format!("no symbol named `{n}`")))?;

@@ -156,9 +156,10 @@ fn stated_seeds(image: &Image, code: &CodeMap, hints: &[FunctionHint]) -> Seeds 
     seeds
 }
 
-/// Traverses only the functions at `entries`, knowing every start the file states (so that a
-/// traversal stops at the next function) and the non-returning callees known by name; nothing
-/// is discovered or inferred. For listings of a few functions of a large binary.
+/// Traverses only the functions at `entries` (each taken as a function start, as a reader who
+/// asks for a function at an address means it), knowing every start the file states (so that
+/// a traversal stops at the next function) and the non-returning callees known by name;
+/// nothing is discovered or inferred. For listings of a few functions of a large binary.
 pub fn traverse_functions(
     image: &Image,
     dis: &dyn Disassembler,
@@ -168,10 +169,11 @@ pub fn traverse_functions(
     let code = CodeMap::new(image);
     let mut starts = AddrSet::new(&code);
     starts.extend(stated_seeds(image, &code, hints).evidence.into_keys());
-    let entries = entries
+    let entries: Vec<u64> = entries
         .into_iter()
-        .filter(|&a| starts.contains(a))
+        .filter(|&a| code.bytes(a).is_some())
         .collect();
+    starts.extend(entries.iter().copied());
     let cx = Context {
         image,
         dis,
@@ -843,8 +845,8 @@ fn coverage(bodies: &BTreeMap<u64, FunctionBody>, tables: bool) -> Covered {
     Covered(out)
 }
 
-/// End of the blocks that continue the entry without a gap, up to the next function.
-fn extent(addr: u64, next: u64, blocks: &[Block]) -> u64 {
+/// Size of the blocks that continue the entry without a gap, up to the next function.
+pub fn extent(addr: u64, next: u64, blocks: &[Block]) -> u64 {
     let mut end = addr;
     for b in blocks.iter().filter(|b| b.addr >= addr && b.addr < next) {
         if b.addr <= end {
