@@ -150,38 +150,24 @@ pub fn refine(regions: Vec<Region>, functions: &[Found], tables: &[(u64, u64, u8
             continue;
         }
         let i = functions.partition_point(|f| f.start < r.start.0);
-        let mut pos = r.start.0;
+        let mut parts = Vec::new();
         for (k, f) in functions[i..].iter().enumerate() {
             if f.start >= r.end.0 {
                 break;
             }
             let next = functions.get(i + k + 1).map_or(u64::MAX, |n| n.start);
             let end = f.end.min(next).min(r.end.0);
-            if end <= f.start {
-                continue;
-            }
-            if f.start > pos {
-                out.push(Region {
-                    start: Addr(pos),
-                    end: Addr(f.start),
+            if end > f.start {
+                parts.push(Region {
+                    start: Addr(f.start),
+                    end: Addr(end),
+                    kind: RegionKind::Function,
+                    name: f.name.to_string(),
                     ..r.clone()
                 });
             }
-            out.push(Region {
-                start: Addr(f.start),
-                end: Addr(end),
-                kind: RegionKind::Function,
-                name: f.name.to_string(),
-                ..r.clone()
-            });
-            pos = end;
         }
-        if pos < r.end.0 {
-            out.push(Region {
-                start: Addr(pos),
-                ..r
-            });
-        }
+        cut(r, parts, &mut out);
     }
     let mut tables: Vec<_> = tables.iter().filter(|t| t.0 < t.1).copied().collect();
     tables.sort_unstable();
@@ -191,40 +177,50 @@ pub fn refine(regions: Vec<Region>, functions: &[Found], tables: &[(u64, u64, u8
     }
     let mut carved = Vec::with_capacity(out.len() + 2 * tables.len());
     for r in out {
-        let mut pos = r.start.0;
         let i = tables.partition_point(|t| t.1 <= r.start.0);
+        let mut parts = Vec::new();
+        let mut pos = r.start.0;
         for &(start, end, unit) in &tables[i..] {
             if start >= r.end.0 {
                 break;
             }
             let (start, end) = (start.max(pos), end.min(r.end.0));
-            if start >= end {
-                continue;
-            }
-            if start > pos {
-                carved.push(Region {
-                    start: Addr(pos),
-                    end: Addr(start),
+            if start < end {
+                parts.push(Region {
+                    start: Addr(start),
+                    end: Addr(end),
+                    kind: RegionKind::Data,
+                    unit,
                     ..r.clone()
                 });
+                pos = end;
             }
-            carved.push(Region {
-                start: Addr(start),
-                end: Addr(end),
-                kind: RegionKind::Data,
-                unit,
-                ..r.clone()
-            });
-            pos = end;
         }
-        if pos < r.end.0 {
-            carved.push(Region {
-                start: Addr(pos),
-                ..r
-            });
-        }
+        cut(r, parts, &mut carved);
     }
     carved
+}
+
+/// Pushes `r` with `parts` (in order, inside it, not overlapping) in place of their bytes.
+fn cut(r: Region, parts: Vec<Region>, out: &mut Vec<Region>) {
+    let mut pos = r.start.0;
+    for p in parts {
+        if p.start.0 > pos {
+            out.push(Region {
+                start: Addr(pos),
+                end: p.start,
+                ..r.clone()
+            });
+        }
+        pos = p.end.0;
+        out.push(p);
+    }
+    if pos < r.end.0 {
+        out.push(Region {
+            start: Addr(pos),
+            ..r
+        });
+    }
 }
 
 #[cfg(test)]
