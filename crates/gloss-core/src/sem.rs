@@ -217,8 +217,9 @@ pub struct Sem {
     /// x86 `sub $k,%eax` is `cmp $k,%eax`.
     pub flags_as_compare: Option<(Reg, i64, u8)>,
     /// Base register write-back of pre/post-indexed addressing: `base += offset` (after the
-    /// access; a pre-indexed access already used the new address).
-    pub writeback: Option<(Reg, i64)>,
+    /// access; a pre-indexed access already used the new address). AArch64 offsets are 9-bit,
+    /// or 7-bit scaled by at most 16: an `i32` keeps `Sem` small.
+    pub writeback: Option<(Reg, i32)>,
     /// The instruction is atomic or orders memory (exclusive load/store, LSE, `lock`, `xchg`,
     /// acquire/release access, barrier).
     pub atomic: Option<Atomic>,
@@ -229,9 +230,10 @@ pub struct Sem {
     pub reg_branch: Option<RegBranch>,
     /// x86: a memory operand at a constant address (RIP-relative, made absolute, or absolute)
     /// that `op` does not model (neither `Load`, `Store`, `Addr` nor `CompareMem`: `add
-    /// 0x10(%rip),%eax`, `addl $1,0x404418`, `movss %xmm0,0x10(%rip)`), and whether the
-    /// instruction writes it (`true`) or only reads it.
-    pub unmodelled_mem: Option<(Mem, bool)>,
+    /// 0x10(%rip),%eax`, `addl $1,0x404418`, `movss %xmm0,0x10(%rip)`): the address, and
+    /// whether the instruction writes it (`true`) or only reads it. (The address alone, not a
+    /// whole `Mem`: `Sem` is made for every instruction.)
+    pub unmodelled_mem: Option<(u64, bool)>,
 }
 
 impl Sem {
@@ -405,7 +407,7 @@ mod tests {
     #[test]
     fn sem_stays_small() {
         // Sem is made for every instruction the analyses traverse. 96 bytes before the
-        // recognizer facts (atomic 10, alu 4, reg_branch 4) were added.
+        // recognizer facts (atomic 10, alu 4, reg_branch 4, unmodelled_mem 16) were added.
         let n = std::mem::size_of::<super::Sem>();
         assert!(n <= 112, "Sem grew to {n}");
     }

@@ -607,7 +607,7 @@ impl Exec {
         }
         if let Some((base, off)) = sem.writeback {
             let b = self.reg(base);
-            let k = self.x.konst(off as u64);
+            let k = self.x.konst(i64::from(off) as u64);
             let v = self.x.add(b, k);
             self.st.regs.insert(base, v);
         }

@@ -178,10 +178,10 @@ fn mem(o: &Operand) -> Option<Mem> {
 }
 
 /// `base += offset` of a pre/post-indexed operand.
-fn writeback(ops: &[Operand]) -> Option<(Reg, i64)> {
+fn writeback(ops: &[Operand]) -> Option<(Reg, i32)> {
     ops.iter().find_map(|o| match o {
         Operand::MemPreIdx { reg, imm: i } | Operand::MemPostIdxImm { reg, imm: i } => {
-            Some((gpr(*reg)?.0?, imm(*i)))
+            Some((gpr(*reg)?.0?, i32::try_from(imm(*i)).ok()?))
         }
         _ => None,
     })

@@ -483,7 +483,7 @@ pub(super) fn lower(i: &Instruction) -> Sem {
         && m.base.is_none()
         && m.index.is_none()
     {
-        mem_access(i).map(|w| (m, w))
+        mem_access(i).map(|w| (m.disp as u64, w))
     } else {
         None
     };

@@ -116,8 +116,13 @@ impl<'a> Finder<'a> {
         // x86 instructions whose memory operand the semantics do not model (ALU operations
         // with a memory source or destination, `imul`, `test`, SSE moves...) still name the
         // address they read or write: `add 0x33ad(%rip),%eax  # the_ctx+0xa8`
-        if let Some((mem, written)) = sem.unmodelled_mem {
+        if let Some((addr, written)) = sem.unmodelled_mem {
             let access = if written { Access::Store } else { Access::Load };
+            let mem = Mem {
+                base: None,
+                index: None,
+                disp: addr as i64,
+            };
             self.memory(insn, mem, access, ex);
             return;
         }
