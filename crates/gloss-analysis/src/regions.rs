@@ -333,4 +333,63 @@ mod tests {
         .collect();
         assert_eq!(got, want);
     }
+
+    proptest::proptest! {
+        /// Whatever the analysis reports (functions overlapping, running past their region or
+        /// each other, tables anywhere, in any order), `refine` keeps a partition of the same
+        /// bytes: regions in order, none empty, none overlapping, no gap where there was none;
+        /// found functions only replace unnamed bytes.
+        #[test]
+        fn refine_keeps_a_partition(
+            cuts in proptest::collection::btree_set(1u64..200, 1..8),
+            named in proptest::collection::vec(proptest::bool::ANY, 8),
+            found in proptest::collection::vec((0u64..210, 1u64..60), 0..8),
+            tables in proptest::collection::vec((0u64..210, 1u64..40, 1u8..9), 0..8),
+        ) {
+            let mut bounds = vec![0u64];
+            bounds.extend(cuts);
+            bounds.push(210);
+            let plan: Vec<Region> = bounds
+                .windows(2)
+                .enumerate()
+                .map(|(i, w)| {
+                    let kind = if named[i % named.len()] {
+                        RegionKind::Function
+                    } else {
+                        RegionKind::Unnamed
+                    };
+                    region(w[0], w[1], kind, &format!("r{i}"))
+                })
+                .collect();
+            let mut found: Vec<(u64, u64, String)> = found
+                .into_iter()
+                .map(|(a, n)| (a, a + n, format!("sub_{a:x}")))
+                .collect();
+            found.sort();
+            found.dedup_by_key(|f| f.0);
+            let funcs: Vec<Found> = found
+                .iter()
+                .map(|(start, end, name)| Found { start: *start, end: *end, name })
+                .collect();
+            let tables: Vec<(u64, u64, u8)> =
+                tables.into_iter().map(|(a, n, u)| (a, a + n, u)).collect();
+            let got = refine(plan.clone(), &funcs, &tables);
+            proptest::prop_assert_eq!(got.first().map(|r| r.start), plan.first().map(|r| r.start));
+            proptest::prop_assert_eq!(got.last().map(|r| r.end), plan.last().map(|r| r.end));
+            for r in &got {
+                proptest::prop_assert!(r.start < r.end, "empty region {:?}", r);
+                // a region lies inside one planned region, and only unnamed bytes change kind
+                // to a function
+                let p = plan.iter().find(|p| p.start <= r.start && r.end <= p.end);
+                proptest::prop_assert!(p.is_some(), "{:?} crosses a planned boundary", r);
+                let p = p.unwrap();
+                if r.kind == RegionKind::Function && r.name.starts_with("sub_") {
+                    proptest::prop_assert_eq!(&p.kind, &RegionKind::Unnamed);
+                }
+            }
+            for w in got.windows(2) {
+                proptest::prop_assert_eq!(w[0].end, w[1].start, "{:?}", w);
+            }
+        }
+    }
 }
