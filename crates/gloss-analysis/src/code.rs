@@ -94,7 +94,13 @@ impl Env for ImageEnv<'_> {
         }
     }
     fn image_base(&self) -> Option<u64> {
-        self.image.facts.pe.as_ref().map(|p| p.image_base.0)
+        match &self.image.facts.pe {
+            Some(p) => Some(p.image_base.0),
+            // a COFF object: gloss's layout starts at 0, the base its image-relative fields
+            // are written against (gloss-load's relocate.rs)
+            None => (self.image.format == gloss_core::Format::Pe && self.image.synthetic_layout)
+                .then_some(0),
+        }
     }
     fn is_mutable(&self, addr: u64) -> bool {
         use gloss_core::SectionKind;

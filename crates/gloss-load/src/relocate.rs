@@ -15,7 +15,9 @@ pub(crate) fn apply(image: &Image) -> Option<Vec<u8>> {
     let mut out = image.bytes().to_vec();
     let mut applied = 0usize;
     for r in &image.relocs {
-        let Some(s) = r.target else { continue };
+        let Some(s) = r.target.or_else(|| coff_image_base(image, r)) else {
+            continue;
+        };
         let Some(off) = file_offset(image, r.at.0) else {
             continue;
         };
@@ -37,6 +39,13 @@ pub(crate) fn apply(image: &Image) -> Option<Vec<u8>> {
         applied += usize::from(done);
     }
     (applied > 0).then_some(out)
+}
+
+/// A COFF object's `__ImageBase` (the linker's symbol at the image base, which MSVC's
+/// image-relative jump tables are read through): gloss's layout starts at 0, the base its
+/// image-relative (ADDR32NB) fields are written against.
+fn coff_image_base(image: &Image, r: &Reloc) -> Option<gloss_core::Addr> {
+    (image.format == Format::Pe && r.symbol == "__ImageBase").then_some(gloss_core::Addr(0))
 }
 
 /// The file offset of a virtual address inside a section the file holds.
@@ -105,8 +114,8 @@ fn aarch64(out: &mut [u8], off: usize, r_type: u32, sa: u64, p: u64) -> bool {
 }
 
 /// COFF (PE/COFF specification, "COFF Relocations (Object Only)"): the field itself holds the
-/// addend (`object` adds -4..-9 for the REL32 family). Image-relative (ADDR32NB) and section
-/// forms need the final image and are left alone. ARM64 instruction fields reuse the ELF
+/// addend (`object` adds -4..-9 for the REL32 family). Image-relative (ADDR32NB) fields are
+/// written against gloss's layout base, 0 (`coff_image_base`); section forms are left alone. ARM64 instruction fields reuse the ELF
 /// encodings: BRANCH26 is CALL26, PAGEBASE_REL21 is ADR_PREL_PG_HI21, PAGEOFFSET_12A is
 /// ADD_ABS_LO12_NC; PAGEOFFSET_12L scales by the load/store size in bits 30-31.
 fn coff(out: &mut [u8], off: usize, r: &Reloc, s: u64, arch: Arch) -> bool {
@@ -119,11 +128,13 @@ fn coff(out: &mut [u8], off: usize, r: &Reloc, s: u64, arch: Arch) -> bool {
     let sa = s.wrapping_add(r.addend as u64);
     match (arch, r.r_type) {
         (Arch::X86_64, 1) => field(8).is_some_and(|f| put(out, off, sa.wrapping_add(f), 8)), // ADDR64
-        (Arch::X86_64, 2) => field(4).is_some_and(|f| put(out, off, sa.wrapping_add(f), 4)), // ADDR32
+        // ADDR32, and ADDR32NB (3): image-relative, the image base being 0
+        (Arch::X86_64, 2 | 3) => field(4).is_some_and(|f| put(out, off, sa.wrapping_add(f), 4)),
         (Arch::X86_64, 4..=9) => field(4) // REL32, REL32_1..5: from the end of the field
             .is_some_and(|f| put(out, off, sa.wrapping_add(f).wrapping_sub(r.at.0), 4)),
         (Arch::Aarch64, 0xe) => field(8).is_some_and(|f| put(out, off, sa.wrapping_add(f), 8)), // ADDR64
-        (Arch::Aarch64, 1) => field(4).is_some_and(|f| put(out, off, sa.wrapping_add(f), 4)), // ADDR32
+        // ADDR32, and ADDR32NB (2) as on x64
+        (Arch::Aarch64, 1 | 2) => field(4).is_some_and(|f| put(out, off, sa.wrapping_add(f), 4)),
         (Arch::Aarch64, 0x11) => field(4) // REL32
             .is_some_and(|f| put(out, off, sa.wrapping_add(f).wrapping_sub(r.at.0), 4)),
         (Arch::Aarch64, 3) => aarch64(out, off, 283, sa, r.at.0), // BRANCH26 = CALL26

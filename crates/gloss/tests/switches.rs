@@ -276,7 +276,10 @@ fn tables_agree_with_their_relocations() {
 /// table, a subtracted lower bound, a sign-extended `char`; the tables follow their function in
 /// `.text`. The source's header lists each switch's cases; every case body calls
 /// `c_<switch>_<first value of the body>` and the default body `c_<switch>_default`. Checked
-/// with the symbol table and without it (the same link, /debug:symtab left out: same `.text`).
+/// with the symbol table and without it (the same link, /debug:symtab left out: same `.text`),
+/// and in the COFF object, whose tables carry image-relative (ADDR32NB) relocations: there each
+/// table slot's relocation must lead to the recovered target (the self-check), and a shifted
+/// anchor must make every slot disagree.
 #[test]
 fn msvc_image_relative_and_two_level_tables() {
     let named = gloss::open(&fixtures().join("bin/msvc_switch-x86_64.exe")).unwrap();
@@ -290,6 +293,7 @@ fn msvc_image_relative_and_two_level_tables() {
         stripped.symbols.is_empty(),
         "the -nosym link has no symbols"
     );
+    let obj = gloss::open(&fixtures().join("bin/msvc_switch-x86_64.obj")).unwrap();
     let base = named.facts.pe.as_ref().unwrap().image_base.0;
     // (switch, its case values, two-level)
     let truth: [(&str, Vec<i64>, bool); 4] = [
@@ -306,10 +310,16 @@ fn msvc_image_relative_and_two_level_tables() {
             v
         }
     };
-    for image in [&named, &stripped] {
+    // (image, the one whose symbols name its addresses, its image base: gloss lays a COFF
+    // object out from 0)
+    for (image, names, base) in [
+        (&named, &named, base),
+        (&stripped, &named, base),
+        (&obj, &obj, 0),
+    ] {
         let (analysis, _) = gloss::analyze(image);
         for (name, values, two_level) in &truth {
-            let at = named.symbol_named(name).unwrap().addr.0;
+            let at = names.symbol_named(name).unwrap().addr.0;
             let f = analysis
                 .function(at)
                 .unwrap_or_else(|| panic!("{name} not found"));
@@ -334,7 +344,7 @@ fn msvc_image_relative_and_two_level_tables() {
                     body(name, c.value)
                 );
                 assert_eq!(
-                    first_callee(&named, c.target),
+                    first_callee(names, c.target),
                     Some(want),
                     "{name}: case {}",
                     c.value
@@ -342,7 +352,17 @@ fn msvc_image_relative_and_two_level_tables() {
             }
             let d = s.default.unwrap_or_else(|| panic!("{name}: no default"));
             let want = format!("c_{}_default", name.trim_start_matches("sw_"));
-            assert_eq!(first_callee(&named, d), Some(want), "{name}: default");
+            assert_eq!(first_callee(names, d), Some(want), "{name}: default");
+            if image.synthetic_layout {
+                use gloss::analysis::idiom::jump_table::{Anchor, reloc_check};
+                let c = reloc_check::check(image, s).expect("relocations on the table");
+                assert!(c.disagreements.is_empty(), "{name}: {c:?}");
+                assert_eq!(c.agreed, s.table_entries, "{name}: every slot checked");
+                let mut wrong = s.clone();
+                wrong.anchor = Anchor::ImageBase(4);
+                let c = reloc_check::check(image, &wrong).unwrap();
+                assert_eq!(c.disagreements.len(), s.table_entries, "{name}: shifted");
+            }
         }
     }
 }

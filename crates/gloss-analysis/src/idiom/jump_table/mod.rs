@@ -364,6 +364,12 @@ fn table(x: &Exprs, t: E, r: &Range, jump: u64, env: &dyn Env) -> Result<Switch,
         None => entries.len(),
     };
     let anchor = match shape.anchor {
+        // a COFF object, whose image base is gloss's layout base 0: `base + entry` folded to
+        // the entry, which is image-relative all the same (absolute 32-bit entries do not
+        // occur in 64-bit images)
+        None if env.image_base() == Some(0) && shape.entry_size == 4 && !shape.signed => {
+            Anchor::ImageBase(0)
+        }
         None => Anchor::None,
         Some(k) if k == table_addr => Anchor::Table(k),
         Some(k) if Some(k) == env.image_base() => Anchor::ImageBase(k),

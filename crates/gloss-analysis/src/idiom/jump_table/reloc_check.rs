@@ -1,10 +1,10 @@
-//! The self-check relocations allow (relocatable objects, `--emit-relocs` links): each table
-//! entry's relocation says what the linker writes there; through the recovered anchor and scale
-//! that value must lead to the target recovered from the bytes. A wrong entry size, count,
+//! The self-check relocations allow (relocatable objects, ELF or COFF, and `--emit-relocs`
+//! links): each table entry's relocation says what the linker writes there; through the
+//! recovered anchor and scale that value must lead to the target recovered from the bytes. A wrong entry size, count,
 //! anchor or scale shows up as a disagreement.
 use super::{Anchor, Switch};
 use crate::dataflow::expr::{mask, sext};
-use gloss_core::{Format, Image};
+use gloss_core::{Arch, Format, Image};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RelocCheck {
@@ -16,17 +16,38 @@ pub struct RelocCheck {
 }
 
 /// Checks a switch's table against the relocations on it; `None` when no relocation lies in
-/// the table (linked binaries without `--emit-relocs`, AArch64 tables the assembler resolved),
-/// the table is the second level of a two-level switch, or the file is not ELF (COFF tables
-/// are image-relative: their value needs the final image base).
+/// the table (linked binaries without `--emit-relocs`, AArch64 tables the assembler resolved)
+/// or the file is neither ELF nor a COFF object. A two-level switch's target table is checked
+/// slot by slot, each slot against the target of an index its byte table sends there.
 pub fn check(image: &Image, sw: &Switch) -> Option<RelocCheck> {
-    if sw.index_table.is_some() || sw.entry_size == 0 || image.format != Format::Elf {
+    let coff_object = image.format == Format::Pe && image.synthetic_layout;
+    if sw.entry_size == 0 || !(image.format == Format::Elf || coff_object) {
         return None;
     }
     let size = u64::from(sw.entry_size);
+    // (slot, the target recovered for it)
+    let slots: Vec<(usize, u64)> = match sw.index_table {
+        None => sw.entries.iter().copied().enumerate().collect(),
+        Some((p, w)) => {
+            let mut slots = vec![None; sw.table_entries];
+            for (n, &target) in sw.entries.iter().enumerate() {
+                let k = image
+                    .read_loaded(p + n as u64 * u64::from(w), usize::from(w))
+                    .map(|b| b.iter().rev().fold(0usize, |v, &x| v << 8 | usize::from(x)));
+                if let Some(slot) = k.and_then(|k| slots.get_mut(k)) {
+                    slot.get_or_insert(target);
+                }
+            }
+            slots
+                .into_iter()
+                .enumerate()
+                .filter_map(|(k, t)| Some((k, t?)))
+                .collect()
+        }
+    };
     let end = sw
         .table_addr
-        .saturating_add(size.saturating_mul(sw.entries.len() as u64));
+        .saturating_add(size.saturating_mul(sw.table_entries as u64));
     let relocs = &image.relocs;
     let first = relocs.partition_point(|r| r.at.0 < sw.table_addr);
     if relocs.get(first).is_none_or(|r| r.at.0 >= end) {
@@ -41,13 +62,13 @@ pub fn check(image: &Image, sw: &Switch) -> Option<RelocCheck> {
         agreed: 0,
         disagreements: Vec::new(),
     };
-    for (i, &recovered) in sw.entries.iter().enumerate() {
+    for (i, recovered) in slots {
         let at = sw.table_addr + i as u64 * size;
         let k = relocs.partition_point(|r| r.at.0 < at);
         let value = relocs
             .get(k)
             .filter(|r| r.at.0 == at)
-            .and_then(|r| r.data_value(image.arch))
+            .and_then(|r| field_value(image, r))
             .filter(|&(_, n)| n == sw.entry_size)
             .map(|(v, _)| {
                 if sw.signed {
@@ -64,4 +85,27 @@ pub fn check(image: &Image, sw: &Switch) -> Option<RelocCheck> {
         }
     }
     Some(out)
+}
+
+/// What a linker writes into a data field for `r`, and the field's size in bytes: for ELF by
+/// the ABIs' formulas ([`gloss_core::Reloc::data_value`]); in a COFF object the field holds
+/// the addend (PE/COFF "COFF Relocations"), and image-relative (ADDR32NB) values are against
+/// gloss's layout base, 0.
+fn field_value(image: &Image, r: &gloss_core::Reloc) -> Option<(u64, u8)> {
+    if image.format == Format::Elf {
+        return r.data_value(image.arch);
+    }
+    let size: u8 = match (image.arch, r.r_type) {
+        (Arch::X86_64, 1) | (Arch::Aarch64, 0xe) => 8, // ADDR64
+        (Arch::X86_64, 2 | 3) | (Arch::Aarch64, 1 | 2) => 4, // ADDR32, ADDR32NB
+        _ => return None,
+    };
+    let field = image.read_at(r.at.0, usize::from(size))?;
+    let field = field.iter().rev().fold(0u64, |v, &b| v << 8 | u64::from(b));
+    let value = r
+        .target?
+        .0
+        .wrapping_add(r.addend as u64)
+        .wrapping_add(field);
+    Some((value, size))
 }
