@@ -366,3 +366,32 @@ fn msvc_image_relative_and_two_level_tables() {
         }
     }
 }
+
+/// clang's COFF x64 tables are table-relative, each entry a REL32 relocation against `.text`
+/// whose field holds the rest of the difference: in the object, globals.c's `dispatch` table
+/// (10 cases) must agree with its relocations entry by entry, and a shifted anchor must not.
+#[test]
+fn coff_object_table_relative_entries_agree_with_their_relocations() {
+    use gloss::analysis::idiom::jump_table::{Anchor, reloc_check};
+    let image = gloss::open(&fixtures().join("bin/globals-x86_64-msvc-clang.obj")).unwrap();
+    let (analysis, _) = gloss::analyze(&image);
+    let f = analysis
+        .function(image.symbol_named("dispatch").unwrap().addr.0)
+        .unwrap();
+    let [s] = f.switches.as_slice() else {
+        panic!("{:?}", f.switches)
+    };
+    assert_eq!(s.entries.len(), 10);
+    let c = reloc_check::check(&image, s).expect("relocations on the table");
+    assert!(c.disagreements.is_empty(), "{c:?}");
+    assert_eq!(c.agreed, 10);
+    let mut wrong = s.clone();
+    wrong.anchor = Anchor::Table(s.table_addr + 4);
+    assert_eq!(
+        reloc_check::check(&image, &wrong)
+            .unwrap()
+            .disagreements
+            .len(),
+        10
+    );
+}

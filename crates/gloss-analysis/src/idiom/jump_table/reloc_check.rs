@@ -95,9 +95,12 @@ fn field_value(image: &Image, r: &gloss_core::Reloc) -> Option<(u64, u8)> {
     if image.format == Format::Elf {
         return r.data_value(image.arch);
     }
-    let size: u8 = match (image.arch, r.r_type) {
-        (Arch::X86_64, 1) | (Arch::Aarch64, 0xe) => 8, // ADDR64
-        (Arch::X86_64, 2 | 3) | (Arch::Aarch64, 1 | 2) => 4, // ADDR32, ADDR32NB
+    // (size, PC-relative): the REL32 family counts from the field's end, which `object`'s
+    // addend (-4..-9) already includes
+    let (size, relative): (u8, bool) = match (image.arch, r.r_type) {
+        (Arch::X86_64, 1) | (Arch::Aarch64, 0xe) => (8, false), // ADDR64
+        (Arch::X86_64, 2 | 3) | (Arch::Aarch64, 1 | 2) => (4, false), // ADDR32, ADDR32NB
+        (Arch::X86_64, 4..=9) | (Arch::Aarch64, 0x11) => (4, true), // REL32 (clang's tables)
         _ => return None,
     };
     let field = image.read_at(r.at.0, usize::from(size))?;
@@ -107,5 +110,10 @@ fn field_value(image: &Image, r: &gloss_core::Reloc) -> Option<(u64, u8)> {
         .0
         .wrapping_add(r.addend as u64)
         .wrapping_add(field);
+    let value = if relative {
+        value.wrapping_sub(r.at.0)
+    } else {
+        value
+    };
     Some((value, size))
 }
