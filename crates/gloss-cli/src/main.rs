@@ -217,9 +217,7 @@ fn run(cli: Cli) -> Result<u8> {
             let analysis = analyze(&image, &file);
             let addr = match gloss::Selection::parse(&function) {
                 Selection::Addr(a) => a,
-                Selection::Name(n) => image
-                    .symbol_named(&n)
-                    .map(|s| s.addr.0)
+                Selection::Name(n) => gloss::name_addr(&image, &n)
                     .ok_or_else(|| anyhow!("{}: no symbol named `{n}`", file.display()))?,
                 Selection::All => unreachable!("parse never returns All"),
             };

@@ -445,6 +445,9 @@ fn stripped_function_by_address_or_found_name_is_that_function() {
         "ends with the index table: {last}"
     );
     assert!(!by_addr.contains("140001140"), "{by_addr}");
+    // and `cfg` takes the name as well
+    let cfg = |f: &str| ok_stdout(&["cfg", &file, f, "--format", "json"]);
+    assert_eq!(cfg("sub_1400010a0"), cfg("0x1400010a0"));
 }
 
 #[test]

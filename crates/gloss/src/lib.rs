@@ -264,6 +264,20 @@ impl Selection {
     }
 }
 
+/// The address a name means: its symbol's, else, for `sub_<hex>` (as gloss names the
+/// functions it finds where the file names none), that address.
+pub fn name_addr(image: &Image, name: &str) -> Option<u64> {
+    image
+        .symbol_named(name)
+        .map(|s| s.addr.0)
+        .or_else(|| found_name_addr(name))
+}
+
+/// The address in a `sub_<hex>` name.
+fn found_name_addr(name: &str) -> Option<u64> {
+    u64::from_str_radix(name.strip_prefix("sub_")?, 16).ok()
+}
+
 /// The regions to list for a selection, or `NotFound` naming what was asked for.
 pub fn select(image: &Image, sel: &Selection) -> Result<Vec<Region>, Error> {
     let all = analysis::regions::plan(image);
@@ -299,11 +313,8 @@ pub fn select(image: &Image, sel: &Selection) -> Result<Vec<Region>, Error> {
     match sel {
         Selection::All => Ok(all),
         Selection::Name(n) => {
-            // `sub_<hex>`, as gloss names the functions it finds, is that address
             if image.symbol_named(n).is_none()
-                && let Some(a) = n
-                    .strip_prefix("sub_")
-                    .and_then(|h| u64::from_str_radix(h, 16).ok())
+                && let Some(a) = found_name_addr(n)
             {
                 return select(image, &Selection::Addr(a));
             }
