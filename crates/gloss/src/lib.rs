@@ -72,31 +72,53 @@ pub fn annotations(
 ) -> (render::annotate::Annotations, Vec<String>) {
     let mut out = render::annotate::Annotations::default();
     out.explain = explain_lines;
-    if whole || audit.is_some() {
-        let (analysis, notes) = analyze(image);
-        if whole {
-            name_found_functions(image, &analysis.functions);
-        }
-        let image = &*image;
-        let explained = explain(image, &analysis);
-        let audited = audit.map(|require| self::audit(image, &analysis, &explained, require));
-        // each function's findings dropped once they are comments, so that they and the
-        // comments are not all held at once (libLLVM amd64 show --all: 1070 -> 1014 MB)
-        for (f, e) in analysis.functions.iter().zip(explained) {
-            out.add_function(image, f.addr, &f.switches, &f.unresolved);
-            out.add_explained(image, f.addr, &e);
-        }
-        if let Some(a) = audited {
-            out.add_audit(&a.branches);
-        }
-        if whole {
-            *regions = refine_regions(image, std::mem::take(regions), &analysis.functions);
-        } else {
-            let tables = switch_tables(analysis.functions.iter().flat_map(|f| &f.switches));
-            *regions = analysis::regions::refine(std::mem::take(regions), &[], &tables);
-        }
-        return (out, notes);
+    let notes = if whole || audit.is_some() {
+        annotate_analysis(image, regions, whole, audit, &mut out)
+    } else {
+        annotate_selected(image, regions, &mut out)
+    };
+    (out, notes)
+}
+
+/// [`annotations`] from the whole analysis.
+fn annotate_analysis(
+    image: &mut Image,
+    regions: &mut Vec<Region>,
+    whole: bool,
+    audit: Option<&[analysis::audit::Mitigation]>,
+    out: &mut render::annotate::Annotations,
+) -> Vec<String> {
+    let (analysis, notes) = analyze(image);
+    if whole {
+        name_found_functions(image, &analysis.functions);
     }
+    let image = &*image;
+    let explained = explain(image, &analysis);
+    let audited = audit.map(|require| self::audit(image, &analysis, &explained, require));
+    // each function's findings dropped once they are comments, so that they and the
+    // comments are not all held at once (libLLVM amd64 show --all: 1070 -> 1014 MB)
+    for (f, e) in analysis.functions.iter().zip(explained) {
+        out.add_function(image, f.addr, &f.switches, &f.unresolved);
+        out.add_explained(image, f.addr, &e);
+    }
+    if let Some(a) = audited {
+        out.add_audit(&a.branches);
+    }
+    if whole {
+        *regions = refine_regions(image, std::mem::take(regions), &analysis.functions);
+    } else {
+        let tables = switch_tables(analysis.functions.iter().flat_map(|f| &f.switches));
+        *regions = analysis::regions::refine(std::mem::take(regions), &[], &tables);
+    }
+    notes
+}
+
+/// [`annotations`] from traversing only the listed functions.
+fn annotate_selected(
+    image: &mut Image,
+    regions: &mut Vec<Region>,
+    out: &mut render::annotate::Annotations,
+) -> Vec<String> {
     // an address in bytes no symbol covers (`show BIN 0x...` of a stripped binary): the
     // function that starts there
     let unnamed = regions
@@ -154,7 +176,7 @@ pub fn annotations(
     if let Some(&(_, end, _)) = found.first() {
         regions.retain(|r| r.start.0 < end);
     }
-    (out, hints.notes)
+    hints.notes
 }
 
 /// A symbol for a function the analysis found where the file names none.
