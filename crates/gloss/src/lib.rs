@@ -93,16 +93,24 @@ fn annotate_analysis(
         name_found_functions(image, &analysis.functions);
     }
     let image = &*image;
-    let explained = explain(image, &analysis);
-    let audited = audit.map(|require| self::audit(image, &analysis, &explained, require));
-    // each function's findings dropped once they are comments, so that they and the
-    // comments are not all held at once (libLLVM amd64 show --all: 1070 -> 1014 MB)
-    for (f, e) in analysis.functions.iter().zip(explained) {
-        out.add_function(image, f.addr, &f.switches, &f.unresolved);
-        out.add_explained(image, f.addr, &e);
-    }
-    if let Some(a) = audited {
-        out.add_audit(&a.branches);
+    let mut comment = |first: usize, explained: Vec<analysis::idiom::Explained>| {
+        for (f, e) in analysis.functions[first..].iter().zip(explained) {
+            out.add_function(image, f.addr, &f.switches, &f.unresolved);
+            out.add_explained(image, f.addr, &e);
+        }
+    };
+    if let Some(require) = audit {
+        // the audit reads every function's findings
+        let explained = explain(image, &analysis);
+        let audited = self::audit(image, &analysis, &explained, require);
+        comment(0, explained);
+        out.add_audit(&audited.branches);
+    } else {
+        // findings turned into comments a few thousand functions at a time, so that the
+        // findings of all functions are never held at once (libLLVM amd64 show --all: peak
+        // 1070 MB when they were)
+        let dis = disassembler(image.arch);
+        analysis::idiom::explain_chunked(image, dis, &analysis, 4096, comment);
     }
     if whole {
         *regions = refine_regions(image, std::mem::take(regions), &analysis.functions);

@@ -27,17 +27,34 @@ pub fn explain_all(
     dis: &dyn Disassembler,
     analysis: &crate::discover::Analysis,
 ) -> Vec<Explained> {
+    let mut all = Vec::with_capacity(analysis.functions.len());
+    explain_chunked(image, dis, analysis, usize::MAX, |_, some| all.extend(some));
+    all
+}
+
+/// [`explain_all`], handed over `chunk` functions at a time, in order, with the index of the
+/// first: a caller that turns the results into something else need not hold them all.
+pub fn explain_chunked(
+    image: &Image,
+    dis: &dyn Disassembler,
+    analysis: &crate::discover::Analysis,
+    chunk: usize,
+    mut take: impl FnMut(usize, Vec<Explained>),
+) {
     use rayon::prelude::*;
     let code = CodeMap::new(image);
     let shared = Shared::new(image, dis, &code);
-    analysis
-        .functions
-        .par_iter()
-        .map_init(
-            || PerThread::new(&shared),
-            |t, f| t.explain(dis, &code, f.addr, &f.blocks),
-        )
-        .collect()
+    let chunk = chunk.max(1);
+    for (k, functions) in analysis.functions.chunks(chunk).enumerate() {
+        let some = functions
+            .par_iter()
+            .map_init(
+                || PerThread::new(&shared),
+                |t, f| t.explain(dis, &code, f.addr, &f.blocks),
+            )
+            .collect();
+        take(k * chunk, some);
+    }
 }
 
 /// Runs the address, call-site, atomic and prologue idioms over one function's blocks.
