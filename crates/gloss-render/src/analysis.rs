@@ -7,6 +7,7 @@ use gloss_analysis::idiom::Explained;
 use gloss_analysis::idiom::jump_table::{Anchor, Switch, reloc_check};
 use gloss_core::{Addr, Format, Image};
 use serde::Serialize;
+use std::cell::RefCell;
 use std::fmt::Write;
 
 /// The report of a file's functions: `F` is [`FunctionOut`] for `gloss analyze`,
@@ -16,13 +17,33 @@ pub struct Report<'a, F> {
     pub file: &'a str,
     pub format: Format,
     pub arch: &'static str,
-    pub functions: Vec<F>,
+    pub functions: Lazy<'a, F>,
     /// `gloss analyze`: every indirect branch with its protections (crate::audit).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub indirect_branches: Option<Vec<crate::audit::BranchOut>>,
     /// `gloss analyze`: the audit's findings for the mitigations the binary claims.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub findings: Option<Vec<crate::audit::FindingOut>>,
+}
+
+/// A sequence written from an iterator as serialization reaches it: each function's report
+/// (blocks, calls, ...) is made, written and dropped in turn, never all held at once
+/// (`analyze --format json` on libLLVM held gigabytes of them). Serializes once.
+pub struct Lazy<'a, T>(RefCell<Option<Box<dyn Iterator<Item = T> + 'a>>>);
+
+impl<'a, T> Lazy<'a, T> {
+    pub fn new(items: impl Iterator<Item = T> + 'a) -> Lazy<'a, T> {
+        Lazy(RefCell::new(Some(Box::new(items))))
+    }
+}
+
+impl<T: Serialize> Serialize for Lazy<'_, T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0.borrow_mut().take() {
+            Some(items) => s.collect_seq(items),
+            None => Err(serde::ser::Error::custom("a lazy sequence serializes once")),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -238,18 +259,19 @@ pub fn function_out(image: &Image, f: &Function, e: &Explained) -> FunctionOut {
     }
 }
 
-/// The report with `out` applied to each function ([`function_out`], [`function_summary`]).
+/// The report with `out` applied to each function ([`function_out`], [`function_summary`])
+/// as it is written.
 pub fn report<'a, F>(
     file: &'a str,
     image: &Image,
-    analysis: &Analysis,
-    out: impl FnMut(&Function) -> F,
+    analysis: &'a Analysis,
+    out: impl FnMut(&Function) -> F + 'a,
 ) -> Report<'a, F> {
     Report {
         file,
         format: image.format,
         arch: image.arch.name(),
-        functions: analysis.functions.iter().map(out).collect(),
+        functions: Lazy::new(analysis.functions.iter().map(out)),
         indirect_branches: None,
         findings: None,
     }
