@@ -224,26 +224,17 @@ impl Annotations {
         if !in_code(s.table_addr) {
             return;
         }
-        let size = u64::from(s.entry_size);
-        // the table's slot each index reads: the byte table's entry, or the index itself
-        let slot = |n: usize| match s.index_table {
-            Some((p, w)) => image
-                .read_loaded(p + n as u64 * u64::from(w), usize::from(w))
-                .map(|b| b.iter().rev().fold(0u64, |v, &x| v << 8 | u64::from(x))),
-            None => Some(n as u64),
-        };
-        let mut slots = FxHashMap::default();
-        for (n, &target) in s.entries.iter().enumerate() {
-            let Some(k) = slot(n) else { continue };
-            slots.entry(k).or_insert(target);
-            if let Some((p, w)) = s.index_table {
-                self.comment(p + n as u64 * u64::from(w), format!("-> entry {k}"));
+        if let Some((p, w)) = s.index_table {
+            for n in 0..s.entries.len() {
+                if let Some(k) = s.index_slot(image, n) {
+                    self.comment(p + n as u64 * u64::from(w), format!("-> entry {k}"));
+                }
             }
         }
-        for (k, target) in slots {
+        for (k, target) in s.slot_targets(image) {
             let mut c = format!("-> {target:#x}");
             write_label(&mut c, image, target);
-            self.comment(s.table_addr + k * size, c);
+            self.comment(s.table_addr + k as u64 * u64::from(s.entry_size), c);
         }
     }
 }

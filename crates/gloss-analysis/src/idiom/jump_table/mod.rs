@@ -439,6 +439,31 @@ fn table(x: &Exprs, t: E, r: &Range, jump: u64, env: &dyn Env) -> Result<Switch,
 }
 
 impl Switch {
+    /// The slot of the table at `table_addr` that index `n` reads: its byte-table entry (read
+    /// from the image) for a two-level switch, else `n` itself.
+    pub fn index_slot(&self, image: &gloss_core::Image, n: usize) -> Option<usize> {
+        let Some((p, w)) = self.index_table else {
+            return Some(n);
+        };
+        let bytes = image.read_loaded(p + n as u64 * u64::from(w), usize::from(w))?;
+        Some(bytes.iter().rev().fold(0, |v, &b| v << 8 | usize::from(b)))
+    }
+
+    /// Each slot some index reads, in slot order, with the target recovered for it.
+    pub fn slot_targets(&self, image: &gloss_core::Image) -> Vec<(usize, u64)> {
+        let mut slots = vec![None; self.table_entries];
+        for (n, &target) in self.entries.iter().enumerate() {
+            if let Some(slot) = self.index_slot(image, n).and_then(|k| slots.get_mut(k)) {
+                slot.get_or_insert(target);
+            }
+        }
+        slots
+            .into_iter()
+            .enumerate()
+            .filter_map(|(k, t)| Some((k, t?)))
+            .collect()
+    }
+
     /// The bytes its tables occupy, as (start, end, entry size): the byte table of a
     /// two-level switch first.
     pub fn tables(&self) -> Vec<(u64, u64, u8)> {

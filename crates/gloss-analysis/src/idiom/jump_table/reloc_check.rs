@@ -25,26 +25,7 @@ pub fn check(image: &Image, sw: &Switch) -> Option<RelocCheck> {
         return None;
     }
     let size = u64::from(sw.entry_size);
-    // (slot, the target recovered for it)
-    let slots: Vec<(usize, u64)> = match sw.index_table {
-        None => sw.entries.iter().copied().enumerate().collect(),
-        Some((p, w)) => {
-            let mut slots = vec![None; sw.table_entries];
-            for (n, &target) in sw.entries.iter().enumerate() {
-                let k = image
-                    .read_loaded(p + n as u64 * u64::from(w), usize::from(w))
-                    .map(|b| b.iter().rev().fold(0usize, |v, &x| v << 8 | usize::from(x)));
-                if let Some(slot) = k.and_then(|k| slots.get_mut(k)) {
-                    slot.get_or_insert(target);
-                }
-            }
-            slots
-                .into_iter()
-                .enumerate()
-                .filter_map(|(k, t)| Some((k, t?)))
-                .collect()
-        }
-    };
+    let slots = sw.slot_targets(image);
     let end = sw
         .table_addr
         .saturating_add(size.saturating_mul(sw.table_entries as u64));
