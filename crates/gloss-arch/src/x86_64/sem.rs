@@ -332,6 +332,14 @@ fn modelled(i: &Instruction) -> Option<Op> {
     }
 }
 
+/// Whether an access (may) write.
+fn writes(a: OpAccess) -> bool {
+    matches!(
+        a,
+        OpAccess::Write | OpAccess::CondWrite | OpAccess::ReadWrite | OpAccess::ReadCondWrite
+    )
+}
+
 /// General registers an unmodelled instruction writes.
 fn written(i: &Instruction) -> u64 {
     INFO.with(|f| {
@@ -339,13 +347,8 @@ fn written(i: &Instruction) -> u64 {
         let info = f.info(i);
         let mut mask = 0u64;
         for u in info.used_registers() {
-            if matches!(
-                u.access(),
-                OpAccess::Write
-                    | OpAccess::CondWrite
-                    | OpAccess::ReadWrite
-                    | OpAccess::ReadCondWrite
-            ) && let Some(r) = gpr(u.register())
+            if writes(u.access())
+                && let Some(r) = gpr(u.register())
             {
                 mask |= r.bit();
             }
@@ -520,15 +523,10 @@ fn mem_access(i: &Instruction) -> Option<bool> {
         let info = f.info(i);
         let mut any = None;
         for m in info.used_memory() {
-            let w = match m.access() {
-                OpAccess::Write
-                | OpAccess::CondWrite
-                | OpAccess::ReadWrite
-                | OpAccess::ReadCondWrite => true,
-                OpAccess::Read | OpAccess::CondRead => false,
-                _ => continue,
-            };
-            any = Some(any.unwrap_or(false) | w);
+            let a = m.access();
+            if writes(a) || matches!(a, OpAccess::Read | OpAccess::CondRead) {
+                any = Some(any.unwrap_or(false) | writes(a));
+            }
         }
         any
     })
