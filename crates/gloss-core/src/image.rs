@@ -214,6 +214,17 @@ impl Image {
         self.read_in(addr, len, Image::loaded_bytes)
     }
 
+    /// Up to `max` bytes at `addr`, as [`Image::read_loaded`] gives them, fewer where its
+    /// section ends; empty outside sections.
+    pub fn read_loaded_upto(&self, addr: u64, max: usize) -> &[u8] {
+        self.section_at(addr)
+            .and_then(|s| {
+                let len = usize::try_from(s.end() - addr).map_or(max, |n| n.min(max));
+                self.read_loaded(addr, len)
+            })
+            .unwrap_or(&[])
+    }
+
     /// `len` bytes at `addr` of the section's bytes as `bytes` gives them.
     fn read_in<'a>(
         &'a self,

@@ -66,11 +66,7 @@ pub fn thunk_functions(image: &Image, analysis: &Analysis) -> crate::FxHashSet<u
                 .name
                 .as_deref()
                 .is_some_and(|n| by_name(image.arch, n).is_some());
-            named
-                || image
-                    .section_at(f.addr)
-                    .and_then(|s| image.read_loaded(f.addr, (s.end() - f.addr).min(32) as usize))
-                    .is_some_and(|b| by_shape(image, b).is_some())
+            named || by_shape(image, image.read_loaded_upto(f.addr, 32)).is_some()
         })
         .map(|f| f.addr)
         .collect()

@@ -411,14 +411,10 @@ impl<'a> Finder<'a> {
             return None;
         }
         let image = self.image;
-        *self.shaped.entry(f).or_insert_with(|| {
-            let len = image
-                .section_at(f)
-                .map_or(0, |s| (s.end() - f).min(64) as usize);
-            image
-                .read_loaded(f, len)
-                .and_then(x86_64::retpoline_shape_reg)
-        })
+        *self
+            .shaped
+            .entry(f)
+            .or_insert_with(|| x86_64::retpoline_shape_reg(image.read_loaded_upto(f, 64)))
     }
 
     /// A value as another register (plus a constant) or a load from a fixed address.
