@@ -157,7 +157,7 @@ pub fn edge_kind(k: EdgeKind) -> &'static str {
 pub fn function_name(f: &Function) -> String {
     f.name
         .clone()
-        .unwrap_or_else(|| format!("sub_{:x}", f.addr))
+        .unwrap_or_else(|| gloss_analysis::discover::found_name(f.addr))
 }
 
 pub fn switch_out(image: &Image, s: &Switch) -> SwitchOut {

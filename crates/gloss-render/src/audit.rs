@@ -94,7 +94,7 @@ pub fn name_of(image: &Image, analysis: &Analysis, addr: u64) -> String {
                 .next()
                 .map(|s| s.display_name().to_string())
         })
-        .unwrap_or_else(|| format!("sub_{addr:x}"))
+        .unwrap_or_else(|| gloss_analysis::discover::found_name(addr))
 }
 
 pub fn branch_out(image: &Image, analysis: &Analysis, b: &IndirectBranch) -> BranchOut {

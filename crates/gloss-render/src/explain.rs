@@ -319,7 +319,7 @@ fn callee_name(image: &Image, c: &Call) -> Option<String> {
     // a function without a symbol goes by its address, as `gloss functions` names it
     let name = match image.symbols.at(t).next() {
         Some(_) => label_string(image, t)?,
-        None => format!("sub_{t:x}"),
+        None => gloss_analysis::discover::found_name(t),
     };
     // a demangled name's parameter list would read as the arguments: `f(void*)(x)`
     Some(

@@ -159,7 +159,7 @@ fn annotate_selected(
             .find(|h| h.addr.0 == a && !h.fragment)
             .and_then(|h| h.size)
             .unwrap_or_else(|| analysis::discover::extent(a, next, &body.blocks));
-        let name = format!("sub_{a:x}");
+        let name = analysis::discover::found_name(a);
         let end = end_with_tables(image, a, size, &body.switches);
         found.push((a, end, name.clone()));
         image.symbols.extend([synthetic_function(a, size, name)]);
@@ -303,12 +303,7 @@ pub fn name_addr(image: &Image, name: &str) -> Option<u64> {
     image
         .symbol_named(name)
         .map(|s| s.addr.0)
-        .or_else(|| found_name_addr(name))
-}
-
-/// The address in a `sub_<hex>` name.
-fn found_name_addr(name: &str) -> Option<u64> {
-    u64::from_str_radix(name.strip_prefix("sub_")?, 16).ok()
+        .or_else(|| analysis::discover::found_name_addr(name))
 }
 
 /// The regions to list for a selection, or `NotFound` naming what was asked for.
@@ -347,7 +342,7 @@ pub fn select(image: &Image, sel: &Selection) -> Result<Vec<Region>, Error> {
         Selection::All => Ok(all),
         Selection::Name(n) => {
             if image.symbol_named(n).is_none()
-                && let Some(a) = found_name_addr(n)
+                && let Some(a) = analysis::discover::found_name_addr(n)
             {
                 return select(image, &Selection::Addr(a));
             }

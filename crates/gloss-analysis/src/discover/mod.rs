@@ -156,6 +156,16 @@ fn stated_seeds(image: &Image, code: &CodeMap, hints: &[FunctionHint]) -> Seeds 
     seeds
 }
 
+/// How gloss names a function it found where the file names none: `sub_<hex address>`.
+pub fn found_name(addr: u64) -> String {
+    format!("sub_{addr:x}")
+}
+
+/// The address a [`found_name`] stands for.
+pub fn found_name_addr(name: &str) -> Option<u64> {
+    u64::from_str_radix(name.strip_prefix("sub_")?, 16).ok()
+}
+
 /// Traverses only the functions at `entries` (each taken as a function start, as a reader who
 /// asks for a function at an address means it), knowing every start the file states (so that
 /// a traversal stops at the next function) and the non-returning callees known by name;
