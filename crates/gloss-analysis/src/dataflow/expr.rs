@@ -230,9 +230,10 @@ impl Exprs {
     }
     pub fn and(&mut self, a: E, b: E) -> E {
         // `and w8, w0, #0xff` is a zero-extension of the low byte
+        // (an all-ones mask is the 64-bit one: `m + 1` wraps)
         if let Some(m) = self.as_const(b)
             && m != 0
-            && m & (m + 1) == 0
+            && m & m.wrapping_add(1) == 0
         {
             let bits = (64 - m.leading_zeros()) as u8;
             return self.zext(a, bits);
