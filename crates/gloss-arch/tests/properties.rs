@@ -97,6 +97,23 @@ fn cases(default: u32) -> u32 {
         .unwrap_or(default)
 }
 
+/// `decode_op_run` gives the instructions and ops that `decode_sem_run` gives (the CFG
+/// traversal uses the first, the analyses the second).
+fn op_run_matches_sem_run(arch: Arch, bytes: &[u8], addr: u64) {
+    let d = disassembler(arch);
+    let mut want = Vec::new();
+    d.decode_sem_run(bytes, addr, &mut |insn, sem, rest| {
+        want.push((*insn, sem.op, rest.len()));
+        true
+    });
+    let mut got = Vec::new();
+    d.decode_op_run(bytes, addr, &mut |insn, op, rest| {
+        got.push((*insn, *op, rest.len()));
+        true
+    });
+    assert_eq!(got, want, "{arch:?} on {bytes:02x?}");
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(cases(2048)))]
 
@@ -126,6 +143,16 @@ proptest! {
         addr in any::<u64>(),
     ) {
         sweep(Arch::X86_64, &bytes, addr);
+    }
+
+    #[test]
+    fn decode_op_run_matches_decode_sem_run_x86_64(bytes in proptest::collection::vec(any::<u8>(), 0..96), addr in any::<u64>()) {
+        op_run_matches_sem_run(Arch::X86_64, &bytes, addr);
+    }
+
+    #[test]
+    fn decode_op_run_matches_decode_sem_run_aarch64(bytes in proptest::collection::vec(any::<u8>(), 0..64), addr in any::<u64>()) {
+        op_run_matches_sem_run(Arch::Aarch64, &bytes, addr & !3);
     }
 
     #[test]

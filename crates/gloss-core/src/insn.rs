@@ -1,3 +1,4 @@
+use crate::sem::Op;
 use crate::{Arch, Label, Sem, Syntax};
 use serde::Serialize;
 
@@ -138,6 +139,11 @@ pub trait Disassembler: Send + Sync {
             }
             off += (insn.len as usize).clamp(1, bytes.len() - off);
         }
+    }
+    /// As [`Disassembler::decode_sem_run`], with only each instruction's [`Sem::op`]: the CFG
+    /// traversal needs no more, and a decoder may find the op for less than the whole `Sem`.
+    fn decode_op_run(&self, bytes: &[u8], addr: u64, f: &mut dyn FnMut(&Insn, &Op, &[u8]) -> bool) {
+        self.decode_sem_run(bytes, addr, &mut |insn, sem, b| f(insn, &sem.op, b));
     }
 }
 

@@ -5,7 +5,7 @@ use super::{Block, Edge, EdgeKind, Succs};
 use crate::addr_set::AddrSet;
 use crate::code::CodeMap;
 use crate::idiom::jump_table::{self, Resolution, Step, Switch};
-use gloss_core::sem::{BinOp, Op, Target, Value};
+use gloss_core::sem::{BinOp, Op, Reg, Target, Value};
 use gloss_core::{Disassembler, Flow, Image, InsnStatus};
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::BTreeMap;
@@ -81,16 +81,19 @@ struct Walker<'c, 'a> {
     pending: Vec<u64>,
     work: Vec<u64>,
     body: FunctionBody,
+    /// Constants held by registers within the block being decoded.
+    consts: Consts,
 }
 
 pub fn build(cx: &Context<'_>, entry: u64) -> FunctionBody {
     let mut w = Walker {
         cx,
         entry,
-        blocks: Blocks::default(),
+        blocks: Blocks::reusing(SPARE_BLOCKS.take()),
         pending: Vec::new(),
         work: vec![entry],
         body: FunctionBody::default(),
+        consts: Consts::default(),
     };
     loop {
         while let Some(a) = w.work.pop() {
@@ -105,12 +108,16 @@ pub fn build(cx: &Context<'_>, entry: u64) -> FunctionBody {
             break;
         }
         let pending = std::mem::take(&mut w.pending);
+        // (resolving adds only edges that are not predecessor edges: one map serves them all)
+        let preds = w.predecessors();
         for j in pending {
-            w.resolve(j);
+            w.resolve(j, &preds);
         }
     }
     let mut body = w.body;
-    body.blocks = w.blocks.into_sorted();
+    let (blocks, spare) = w.blocks.into_sorted();
+    SPARE_BLOCKS.set(spare);
+    body.blocks = blocks;
     body.lo = body.blocks.first().map_or(entry, |b| b.addr);
     body.hi = body.blocks.iter().map(Block::end).max().unwrap_or(entry);
     body.exits = exits(&body.blocks);
@@ -180,7 +187,7 @@ impl Walker<'_, '_> {
         let mut insns = 0u32;
         let mut succs = Succs::new();
         // constants held by registers within the block: finds `adrp`+`add` code addresses
-        let mut consts: FxHashMap<u8, (u64, Origin)> = FxHashMap::default();
+        self.consts.held = 0;
         // decoded in runs, one to the end of the code `a` lies in (its section or the next
         // data run), each with one decoder; a run that ends mid-block continues after it
         let mut ended = false;
@@ -190,7 +197,7 @@ impl Walker<'_, '_> {
                 break;
             };
             let run = a;
-            cx.dis.decode_sem_run(bytes, a, &mut |insn, sem, bytes| {
+            cx.dis.decode_op_run(bytes, a, &mut |insn, op, bytes| {
                 ended = true;
                 if a >= limit || a != start && a != run && self.is_other_function(a) {
                     // the next block, or the next function: the last call did not return
@@ -203,7 +210,7 @@ impl Walker<'_, '_> {
                 }
                 insns += 1;
                 let origin = self.origin(insn, bytes);
-                self.track_consts(&mut consts, &sem.op, origin);
+                self.track_consts(op, origin);
                 let end = insn.end();
                 let mut flow = insn.flow;
                 if let Some(t) = cx.relocated(insn.addr, end) {
@@ -244,7 +251,7 @@ impl Walker<'_, '_> {
                             to: None,
                             kind: EdgeKind::Call,
                         });
-                        let slot = match sem.op {
+                        let slot = match *op {
                             Op::Indirect {
                                 target: Target::Mem(m),
                             } if m.base.is_none() && m.index.is_none() => Some(m.disp as u64),
@@ -327,7 +334,8 @@ impl Walker<'_, '_> {
     /// immediates only in position-dependent code (in a shared object or PIE an absolute
     /// address would need a text relocation; `mov $0x80802,%esi` there is a flag word that
     /// happens to fall in the code's range).
-    fn track_consts(&mut self, consts: &mut FxHashMap<u8, (u64, Origin)>, op: &Op, origin: Origin) {
+    fn track_consts(&mut self, op: &Op, origin: Origin) {
+        let consts = &mut self.consts;
         let v = match *op {
             Op::Set {
                 dst,
@@ -340,7 +348,7 @@ impl Walker<'_, '_> {
                 a,
                 b: Value::Imm(k),
                 width: 64,
-            } => consts.get(&a.0).map(|&(base, o)| {
+            } => consts.get(a).map(|(base, o)| {
                 let o = if o == Origin::Page { Origin::Pc } else { o };
                 (dst, base.wrapping_add(k as u64), o)
             }),
@@ -348,7 +356,7 @@ impl Walker<'_, '_> {
         };
         match v {
             Some((dst, k, o)) => {
-                consts.insert(dst.0, (k, o));
+                consts.set(dst, k, o);
                 let address = match o {
                     Origin::Pc => true,
                     Origin::Page => false,
@@ -370,9 +378,9 @@ impl Walker<'_, '_> {
                 | Op::Load { dst, .. }
                 | Op::Addr { dst, .. }
                 | Op::Select { dst, .. } => {
-                    consts.remove(&dst.0);
+                    consts.clobber(dst.bit());
                 }
-                Op::Clobber(m) => consts.retain(|r, _| m & (1 << r) == 0),
+                Op::Clobber(m) => consts.clobber(m),
                 _ => {}
             },
         }
@@ -386,26 +394,24 @@ impl Walker<'_, '_> {
     }
 
     /// Intra-function predecessors of each block, those that end with a conditional branch (a
-    /// bounds check) first.
+    /// bounds check) first, each group in address order.
     fn predecessors(&self) -> FxHashMap<u64, Vec<u64>> {
         let mut preds: FxHashMap<u64, Vec<u64>> = FxHashMap::default();
-        for b in self.blocks.iter() {
-            for e in &b.succs {
-                if let (Some(t), EdgeKind::FallThrough | EdgeKind::Conditional | EdgeKind::Jump) =
-                    (e.to, e.kind)
-                {
-                    preds.entry(t).or_default().push(b.addr);
+        for conditional in [true, false] {
+            for b in self.blocks.iter() {
+                if b.succs.iter().any(|e| e.kind == EdgeKind::Conditional) != conditional {
+                    continue;
+                }
+                for e in &b.succs {
+                    if let (
+                        Some(t),
+                        EdgeKind::FallThrough | EdgeKind::Conditional | EdgeKind::Jump,
+                    ) = (e.to, e.kind)
+                    {
+                        preds.entry(t).or_default().push(b.addr);
+                    }
                 }
             }
-        }
-        for ps in preds.values_mut() {
-            ps.sort_by_key(|p| {
-                let cond = self.blocks[*p]
-                    .succs
-                    .iter()
-                    .any(|e| e.kind == EdgeKind::Conditional);
-                (!cond, *p)
-            });
         }
         preds
     }
@@ -459,7 +465,7 @@ impl Walker<'_, '_> {
         steps
     }
 
-    fn resolve(&mut self, jump: u64) {
+    fn resolve(&mut self, jump: u64, preds: &FxHashMap<u64, Vec<u64>>) {
         let Some(start) = self.block_ending_at(jump) else {
             return;
         };
@@ -470,12 +476,11 @@ impl Walker<'_, '_> {
         };
         // Longer paths see more (the subtraction before a second bounds check, a table base
         // set in the entry block): keep the deepest path that still resolves.
-        let preds = self.predecessors();
         let mut result = Resolution::Unresolved("no path to the jump");
         for len in 1..=MAX_PATH_BLOCKS {
             let mut found = None;
             let mut failure = None;
-            for path in self.paths(&preds, start, len) {
+            for path in self.paths(preds, start, len) {
                 let steps = self.steps(&path, jump);
                 match jump_table::resolve(self.cx.dis.arch(), &steps, &env) {
                     r @ (Resolution::Table(_) | Resolution::Slot(_)) => {
@@ -532,6 +537,12 @@ impl Walker<'_, '_> {
     }
 }
 
+thread_local! {
+    /// The last traversal's block buffer, emptied, with its capacity: growing a new one for
+    /// each of a large binary's functions cost more than filling it.
+    static SPARE_BLOCKS: std::cell::Cell<Vec<Block>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
 /// A function's blocks as the traversal makes them: kept in the order made, with an index by
 /// address (moving whole blocks around a B-tree's nodes cost more than the index does).
 #[derive(Default)]
@@ -541,6 +552,14 @@ struct Blocks {
 }
 
 impl Blocks {
+    fn reusing(mut made: Vec<Block>) -> Blocks {
+        made.clear();
+        Blocks {
+            made,
+            by_addr: BTreeMap::new(),
+        }
+    }
+
     fn len(&self) -> usize {
         self.made.len()
     }
@@ -586,10 +605,11 @@ impl Blocks {
         self.by_addr.values().map(|&i| &self.made[i])
     }
 
-    fn into_sorted(mut self) -> Vec<Block> {
+    /// The blocks in address order, at their size, and the emptied buffer to reuse.
+    fn into_sorted(mut self) -> (Vec<Block>, Vec<Block>) {
         self.made.sort_unstable_by_key(|b| b.addr);
-        self.made.shrink_to_fit();
-        self.made
+        let sorted = self.made.drain(..).collect();
+        (sorted, self.made)
     }
 }
 
@@ -597,6 +617,39 @@ impl std::ops::Index<u64> for Blocks {
     type Output = Block;
     fn index(&self, a: u64) -> &Block {
         &self.made[self.by_addr[&a]]
+    }
+}
+
+/// Constants held by registers within a block, by register number (no allocation: the
+/// traversal makes millions of blocks).
+struct Consts {
+    /// A bit per register that holds a constant ([`Reg::bit`]).
+    held: u64,
+    values: [(u64, Origin); 64],
+}
+
+impl Default for Consts {
+    fn default() -> Consts {
+        Consts {
+            held: 0,
+            values: [(0, Origin::Imm); 64],
+        }
+    }
+}
+
+impl Consts {
+    fn get(&self, r: Reg) -> Option<(u64, Origin)> {
+        (self.held & r.bit() != 0).then(|| self.values[usize::from(r.0 & 63)])
+    }
+
+    fn set(&mut self, r: Reg, k: u64, o: Origin) {
+        self.held |= r.bit();
+        self.values[usize::from(r.0 & 63)] = (k, o);
+    }
+
+    /// Forgets the registers of a clobber mask.
+    fn clobber(&mut self, mask: u64) {
+        self.held &= !mask;
     }
 }
 

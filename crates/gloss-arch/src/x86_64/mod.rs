@@ -9,6 +9,7 @@ mod fast_check;
 mod fast_intel;
 mod sem;
 
+use gloss_core::sem::Op;
 use gloss_core::{Arch, Disassembler, Flow, Insn, InsnStatus, InsnText, Sem, Syntax};
 use iced_x86::{
     Code, Decoder, DecoderOptions, FlowControl, Formatter, FormatterOutput, FormatterTextKind,
@@ -82,6 +83,42 @@ fn intel_formatter() -> IntelFormatter {
     o.set_space_after_memory_bracket(false);
     o.set_space_between_memory_add_operators(false);
     f
+}
+
+/// Decodes the instructions of `bytes` one after the other with one decoder (as
+/// `decode_text_run` does), lowering each valid one with `lower` (`invalid` for the others),
+/// until `f` returns `false` or the bytes run out.
+fn lowered_run<T>(
+    bytes: &[u8],
+    addr: u64,
+    lower: fn(&Instruction) -> T,
+    invalid: T,
+    f: &mut dyn FnMut(&Insn, &T, &[u8]) -> bool,
+) where
+    T: Copy,
+{
+    let mut d = Decoder::with_ip(64, bytes, addr, DecoderOptions::NONE);
+    let mut i = Instruction::default();
+    while d.can_decode() {
+        let pos = d.position();
+        let ip = addr.wrapping_add(pos as u64);
+        d.decode_out(&mut i);
+        let insn = to_insn(&i, ip);
+        let lowered = match insn.status {
+            InsnStatus::Valid => lower(&i),
+            _ => invalid,
+        };
+        if !f(&insn, &lowered, &bytes[pos..]) {
+            return;
+        }
+        if insn.status == InsnStatus::Invalid {
+            // resynchronise one byte on, as `decode_sem` on the next byte would
+            if d.set_position(pos + 1).is_err() {
+                return;
+            }
+            d.set_ip(ip.wrapping_add(1));
+        }
+    }
 }
 
 fn decode_one(bytes: &[u8], addr: u64) -> Instruction {
@@ -164,29 +201,11 @@ impl Disassembler for X86_64 {
         addr: u64,
         f: &mut dyn FnMut(&Insn, &Sem, &[u8]) -> bool,
     ) {
-        // one decoder for the whole run, as in `decode_text_run`
-        let mut d = Decoder::with_ip(64, bytes, addr, DecoderOptions::NONE);
-        let mut i = Instruction::default();
-        while d.can_decode() {
-            let pos = d.position();
-            let ip = addr.wrapping_add(pos as u64);
-            d.decode_out(&mut i);
-            let insn = to_insn(&i, ip);
-            let sem = match insn.status {
-                InsnStatus::Valid => sem::lower(&i),
-                _ => Sem::NONE,
-            };
-            if !f(&insn, &sem, &bytes[pos..]) {
-                return;
-            }
-            if insn.status == InsnStatus::Invalid {
-                // resynchronise one byte on, as `decode_sem` on the next byte would
-                if d.set_position(pos + 1).is_err() {
-                    return;
-                }
-                d.set_ip(ip.wrapping_add(1));
-            }
-        }
+        lowered_run(bytes, addr, sem::lower, Sem::NONE, f);
+    }
+
+    fn decode_op_run(&self, bytes: &[u8], addr: u64, f: &mut dyn FnMut(&Insn, &Op, &[u8]) -> bool) {
+        lowered_run(bytes, addr, sem::lower_op, Op::None, f);
     }
 
     fn decode_text(&self, bytes: &[u8], addr: u64, syntax: Syntax, out: &mut InsnText) -> Insn {

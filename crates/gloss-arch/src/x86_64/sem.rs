@@ -471,12 +471,17 @@ fn alu(i: &Instruction) -> Option<Alu> {
     })
 }
 
-pub(super) fn lower(i: &Instruction) -> Sem {
-    let writes_flags = i.rflags_modified() != 0;
-    let op = modelled(i).unwrap_or_else(|| match written(i) {
+/// The register effect alone: what the CFG traversal asks of each instruction.
+pub(super) fn lower_op(i: &Instruction) -> Op {
+    modelled(i).unwrap_or_else(|| match written(i) {
         0 => Op::None,
         m => Op::Clobber(m),
-    });
+    })
+}
+
+pub(super) fn lower(i: &Instruction) -> Sem {
+    let writes_flags = i.rflags_modified() != 0;
+    let op = lower_op(i);
     // a memory operand at a constant address that the op leaves out, and whether it is written
     // (rare: ask iced only then)
     let unmodelled_mem = if matches!(op, Op::None | Op::Clobber(_))
