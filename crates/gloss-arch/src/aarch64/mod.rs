@@ -8,6 +8,7 @@ mod sem;
 
 use crate::short::Short;
 use gloss_core::hex::{self, TextOut};
+use gloss_core::sem::Op as SemOp;
 use gloss_core::{Arch, Disassembler, Flow, Insn, InsnStatus, InsnText, Sem, Syntax};
 use num_traits::FromPrimitive;
 use std::cell::RefCell;
@@ -116,6 +117,24 @@ impl Disassembler for Aarch64 {
 
     fn decode_sem(&self, bytes: &[u8], addr: u64) -> (Insn, Sem) {
         SEM_CACHE.with(|c| c.borrow_mut().decode_sem(bytes, addr))
+    }
+
+    fn decode_op_run(
+        &self,
+        bytes: &[u8],
+        addr: u64,
+        f: &mut dyn FnMut(&Insn, &SemOp, &[u8]) -> bool,
+    ) {
+        let mut off = 0;
+        while off < bytes.len() {
+            let at = addr.wrapping_add(off as u64);
+            // (the cache is not held while `f` runs: it may decode too)
+            let (insn, op) = SEM_CACHE.with(|c| c.borrow_mut().decode_op(&bytes[off..], at));
+            if !f(&insn, &op, &bytes[off..]) {
+                return;
+            }
+            off += (insn.len as usize).clamp(1, bytes.len() - off);
+        }
     }
 
     fn decode_text(&self, bytes: &[u8], addr: u64, _syntax: Syntax, out: &mut InsnText) -> Insn {
@@ -247,12 +266,27 @@ impl SemCache {
     }
 
     fn decode_sem(&mut self, bytes: &[u8], addr: u64) -> (Insn, Sem) {
-        let Some(w) = word(bytes) else {
-            return decode_sem_uncached(bytes, addr);
-        };
+        if let Some((insn, k)) = self.hit(bytes, addr) {
+            return (insn, self.slots[k].2);
+        }
+        self.decode_miss(bytes, addr)
+    }
+
+    /// As `decode_sem`, copying only the op out of the cache.
+    fn decode_op(&mut self, bytes: &[u8], addr: u64) -> (Insn, SemOp) {
+        if let Some((insn, k)) = self.hit(bytes, addr) {
+            return (insn, self.slots[k].2.op);
+        }
+        let (insn, sem) = self.decode_miss(bytes, addr);
+        (insn, sem.op)
+    }
+
+    /// The instruction at `addr` and its slot, when its word is cached.
+    fn hit(&self, bytes: &[u8], addr: u64) -> Option<(Insn, usize)> {
+        let w = word(bytes)?;
         let k = TextCache::slot_bits(w, Self::BITS);
-        if self.tags[k] == w {
-            let (status, flow, sem) = self.slots[k];
+        (self.tags[k] == w).then(|| {
+            let (status, flow, _) = self.slots[k];
             let insn = Insn {
                 addr,
                 len: 4,
@@ -260,8 +294,17 @@ impl SemCache {
                 flow,
                 pc_ref: None,
             };
-            return (insn, sem);
-        }
+            (insn, k)
+        })
+    }
+
+    /// Decodes an instruction not in the cache, and keeps it there if its word alone says
+    /// what it means.
+    fn decode_miss(&mut self, bytes: &[u8], addr: u64) -> (Insn, Sem) {
+        let Some(w) = word(bytes) else {
+            return decode_sem_uncached(bytes, addr);
+        };
+        let k = TextCache::slot_bits(w, Self::BITS);
         let (insn, sem) = decode_sem_uncached(bytes, addr);
         if insn.pc_ref.is_none() && insn.len == 4 && Slot::flow_code(insn.flow).is_some() {
             self.tags[k] = w;
