@@ -402,6 +402,7 @@ pub fn write_text(
     let mut walker = Walker::new(image, dis, opts.syntax);
     let mut interleave = source.map(Interleave::new);
     let notes = notes.filter(|n| !n.is_empty());
+    let mut reader = notes.map(Annotations::reader);
     // Bytes, not a `String`: pieces are appended without UTF-8 checks (they are all `str`s).
     let mut buf: Vec<u8> = Vec::with_capacity(1 << 16);
     // The function heading a run of regions belongs to: data runs inside a function continue it.
@@ -442,7 +443,10 @@ pub fn write_text(
             if let Some(i) = &mut interleave {
                 i.before(&mut buf, insn.addr);
             }
-            for l in notes.map_or(&[][..], |n| n.labels(insn.addr)) {
+            let (labels, comments) = reader
+                .as_mut()
+                .map_or((&[][..], &[][..]), |r| r.at(insn.addr));
+            for l in labels {
                 buf.extend_from_slice(b"        ; ");
                 buf.extend_from_slice(l.as_bytes());
                 buf.push(b'\n');
@@ -457,7 +461,7 @@ pub fn write_text(
                 label_width,
                 opts,
             );
-            for c in notes.map_or(&[][..], |n| n.comments(insn.addr)) {
+            for c in comments {
                 buf.pop(); // the newline
                 buf.extend_from_slice(b"    ; ");
                 buf.extend_from_slice(c.as_bytes());
@@ -549,6 +553,7 @@ pub fn write_json(
     let paths: Vec<String> = source.map_or_else(Vec::new, |s| {
         s.lines.files().iter().map(SourceFile::path).collect()
     });
+    let mut reader = notes.map(Annotations::reader);
     #[derive(Serialize)]
     struct Head<'a> {
         name: &'a str,
@@ -591,9 +596,10 @@ pub fn write_json(
                     line: loc.line,
                 });
             }
-            if let Some(n) = notes {
-                l.comments = n.comments(insn.addr).to_vec();
-                l.labels = n.labels(insn.addr).to_vec();
+            if let Some(r) = &mut reader {
+                let (labels, comments) = r.at(insn.addr);
+                l.comments = comments.to_vec();
+                l.labels = labels.to_vec();
             }
             serde_json::to_writer(&mut *w, &l).map_err(io::Error::other)
         })?;
