@@ -15,9 +15,11 @@
 # Environment: JOBS (cargo build jobs, default 2), CPU (core to pin to, default 0),
 # CARGO_TARGET_DIR (where cargo builds; default target/).
 #
-# gloss is measured twice: `show --all` as users run it (since the listing shows switches, that
-# includes function discovery and jump-table recovery) and `show --all --no-analysis` (the
-# listing alone, what issue 2's throughput target was set for). The ratios are given for both.
+# gloss is measured as `show --all` as users run it (since the listing shows switches, that
+# includes function discovery and jump-table recovery), `show --all --no-analysis` (the
+# listing alone, what issue 2's throughput target was set for), `analyze --format text` (the
+# complete analysis: functions, CFG, jump tables; issue 3's target), `analyze --format json`
+# (also the idioms and the audit) and `analyze -j 0` on every core. Ratios are against objdump.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -84,12 +86,13 @@ fetch_arm64() {
     fetch_deb libllvm19:arm64 libLLVM-19-arm64.so
 }
 
-# Runs a command pinned to one core; prints "WALL_SECONDS PEAK_RSS_KB" (fastest of RUNS).
+# Runs a command pinned to one core (to CORES when set); prints "WALL_SECONDS PEAK_RSS_KB"
+# (fastest of RUNS).
 measure() {
     local best="" out
     out="$(mktemp)"
     for _ in $(seq "$RUNS"); do
-        taskset -c "$CPU" /usr/bin/time -f "%e %M" -o "$out" "$@" >/dev/null 2>/dev/null || {
+        taskset -c "${CORES:-$CPU}" /usr/bin/time -f "%e %M" -o "$out" "$@" >/dev/null 2>/dev/null || {
             echo "command failed: $*" >&2; cat "$out" >&2; exit 1; }
         local line
         line="$(tail -n1 "$out")"
@@ -119,14 +122,19 @@ bench_one() { # bench_one ARCH BIN
     printf '|%s|%s|%s|%s|%s|\n' "--------------------------------------" "-----------" "-----------" "--------------" "---------------"
     local name cmd res wall rss
     declare -A WALL
-    for name in gloss gloss-listing objdump llvm-objdump; do
+    local cores=""
+    for name in gloss gloss-listing analyze analyze-json analyze-all objdump llvm-objdump; do
+        cores=""
         case "$name" in
             gloss) cmd=("$GLOSS" show --all "$bin") ;;
             gloss-listing) cmd=("$GLOSS" show --all --no-analysis "$bin") ;;
+            analyze) cmd=("$GLOSS" analyze --format text "$bin") ;;
+            analyze-json) cmd=("$GLOSS" analyze --format json "$bin") ;;
+            analyze-all) cmd=("$GLOSS" analyze --format text -j 0 "$bin"); cores="0-$(($(nproc) - 1))" ;;
             objdump) cmd=("$objdump" -d "$bin") ;;
             llvm-objdump) cmd=(llvm-objdump-19 -d "$bin") ;;
         esac
-        res="$(measure "${cmd[@]}")"
+        res="$(CORES="$cores" measure "${cmd[@]}")"
         wall="${res% *}"; rss="${res#* }"
         WALL[$name]="$wall"
         local shown="${cmd[*]}"
@@ -136,11 +144,16 @@ bench_one() { # bench_one ARCH BIN
             'BEGIN{ww=(w>0?w:0.01); printf "| %-36s | %9.2f | %9.1f | %12.1f | %13.2f |\n", n, w, c/1e6/ww, r/1024, r*1024/f}'
     done
     echo
-    awk -v g="${WALL[gloss]}" -v n="${WALL[gloss-listing]}" -v o="${WALL[objdump]}" -v l="${WALL[llvm-objdump]}" 'BEGIN{
-        if (g <= 0) g = 0.01;
-        if (n <= 0) n = 0.01;
-        printf "throughput ratio gloss show --all: /objdump = %.1fx, /llvm-objdump = %.1fx\n", o/g, l/g
-        printf "throughput ratio gloss show --all --no-analysis: /objdump = %.1fx, /llvm-objdump = %.1fx\n", o/n, l/n }'
+    awk -v g="${WALL[gloss]}" -v n="${WALL[gloss-listing]}" -v a="${WALL[analyze]}" \
+        -v j="${WALL[analyze-json]}" -v m="${WALL[analyze-all]}" -v cores="$(nproc)" \
+        -v o="${WALL[objdump]}" -v l="${WALL[llvm-objdump]}" '
+        function ratio(x, y) { return y > 0 ? x / y : 0 }
+        BEGIN {
+        printf "throughput ratio gloss show --all: /objdump = %.1fx, /llvm-objdump = %.1fx\n", ratio(o, g), ratio(l, g)
+        printf "throughput ratio gloss show --all --no-analysis: /objdump = %.1fx, /llvm-objdump = %.1fx\n", ratio(o, n), ratio(l, n)
+        printf "throughput ratio gloss analyze --format text (functions, CFG, tables): /objdump = %.1fx\n", ratio(o, a)
+        printf "throughput ratio gloss analyze --format json (also idioms, audit, JSON): /objdump = %.1fx\n", ratio(o, j)
+        printf "throughput ratio gloss analyze --format text -j 0 on %d cores: /objdump on one core = %.1fx\n", cores, ratio(o, m) }'
 }
 
 if [ "$BENCH" = 1 ]; then

@@ -232,6 +232,8 @@ pub fn analyze(image: &Image, dis: &dyn Disassembler, hints: &[FunctionHint]) ->
     let mut starts = AddrSet::new(&code);
     starts.extend(seeds.evidence.keys().copied());
     let mut todo: Vec<u64> = starts.sorted();
+    // starts added since the bodies were last checked for swallowing one (`swallowed`)
+    let mut fresh: Vec<u64> = Vec::new();
 
     let mut passes = 0;
     // what each gap between covered code begins with, kept across rounds: most gaps (the
@@ -263,11 +265,12 @@ pub fn analyze(image: &Image, dis: &dyn Disassembler, hints: &[FunctionHint]) ->
             }
             for c in found {
                 starts.insert(c);
+                fresh.push(c);
                 todo.push(c);
             }
             // functions whose blocks swallowed a start found later are traversed again
             if todo.is_empty() {
-                todo = swallowed(&bodies, &starts);
+                todo = swallowed(&bodies, &starts, &mut fresh);
             }
         }
         // infer non-returning functions; re-traverse their callers
@@ -289,6 +292,7 @@ pub fn analyze(image: &Image, dis: &dyn Disassembler, hints: &[FunctionHint]) ->
             for &t in &left {
                 seeds.add(t, Evidence::TailCall);
                 starts.insert(t);
+                fresh.push(t);
             }
             todo = left;
             continue;
@@ -390,6 +394,7 @@ pub fn analyze(image: &Image, dis: &dyn Disassembler, hints: &[FunctionHint]) ->
         }
         for a in extra {
             starts.insert(a);
+            fresh.push(a);
             todo.push(a);
         }
     }
@@ -564,14 +569,22 @@ fn branch_relocs(image: &Image) -> Vec<(u64, Option<u64>)> {
 }
 
 /// Functions whose blocks contain another function's entry (found after they were traversed).
-fn swallowed(bodies: &BTreeMap<u64, FunctionBody>, starts: &AddrSet) -> Vec<u64> {
-    let sorted = starts.sorted();
-    bodies
+fn swallowed(
+    bodies: &BTreeMap<u64, FunctionBody>,
+    starts: &AddrSet,
+    fresh: &mut Vec<u64>,
+) -> Vec<u64> {
+    // A body never has a block at a start known when it was traversed (the traversal stops
+    // there), so only the starts added since the last check can be swallowed ones.
+    fresh.retain(|&s| starts.contains(s));
+    fresh.sort_unstable();
+    fresh.dedup();
+    let out = bodies
         .iter()
         .filter(|&(&a, b)| {
-            // only a body with another start among its blocks' addresses needs looking at
-            let i = sorted.partition_point(|&s| s < b.lo);
-            sorted[i..]
+            // only a body with another such start among its blocks' addresses needs looking at
+            let i = fresh.partition_point(|&s| s < b.lo);
+            fresh[i..]
                 .iter()
                 .take_while(|&&s| s < b.hi)
                 .any(|&s| s != a)
@@ -580,7 +593,9 @@ fn swallowed(bodies: &BTreeMap<u64, FunctionBody>, starts: &AddrSet) -> Vec<u64>
                     .any(|bl| bl.addr != a && starts.contains(bl.addr))
         })
         .map(|(&a, _)| a)
-        .collect()
+        .collect();
+    fresh.clear();
+    out
 }
 
 /// Marks functions that cannot return: no return, no indirect or unknown exit, every tail
