@@ -7,7 +7,10 @@ use gloss_core::sem::{
     Target, Value,
 };
 use iced_x86::Instruction;
-use iced_x86::{ConditionCode, InstructionInfoFactory, Mnemonic, OpAccess, OpKind, Register};
+use iced_x86::{
+    ConditionCode, InstructionInfoFactory, InstructionInfoOptions, Mnemonic, OpAccess, OpKind,
+    Register,
+};
 use std::cell::RefCell;
 
 thread_local! {
@@ -344,7 +347,8 @@ fn writes(a: OpAccess) -> bool {
 fn written(i: &Instruction) -> u64 {
     INFO.with(|f| {
         let mut f = f.borrow_mut();
-        let info = f.info(i);
+        // the registers alone: iced skips working out the memory accesses
+        let info = f.info_options(i, InstructionInfoOptions::NO_MEMORY_USAGE);
         let mut mask = 0u64;
         for u in info.used_registers() {
             if writes(u.access())
