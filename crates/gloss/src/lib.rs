@@ -9,10 +9,35 @@ pub use gloss_render as render;
 use analysis::regions::{Region, RegionKind};
 use std::path::Path;
 
-/// Reads and loads a file.
+/// Reads and loads a file: a regular file of at least [`MAP_FROM`] bytes is mapped into
+/// memory (docs/decisions/0006-mmap.md), anything else (a pipe, a small or unmappable file) is
+/// read.
 pub fn open(path: &Path) -> Result<Image, Error> {
-    let bytes = std::fs::read(path)?;
+    let file = std::fs::File::open(path)?;
+    let large = file
+        .metadata()
+        .is_ok_and(|m| m.is_file() && m.len() >= MAP_FROM);
+    if large && let Some(map) = map(&file) {
+        return gloss_load::load_shared(std::sync::Arc::new(map));
+    }
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut &file, &mut bytes)?;
     load(bytes)
+}
+
+/// Files from this size on are mapped rather than read: below it, reading costs less than
+/// setting up the map.
+pub const MAP_FROM: u64 = 1 << 20;
+
+/// A read-only private map of the whole file, or `None` where the system refuses one.
+#[allow(unsafe_code)]
+fn map(file: &std::fs::File) -> Option<memmap2::Mmap> {
+    // SAFETY: the map is read-only and private, and gloss never writes the file. What `Mmap`
+    // cannot rule out is another process truncating or rewriting the file while gloss runs:
+    // the bytes may then change under the analysis, or reading a page past the new end raises
+    // SIGBUS. objdump, llvm-objdump (LLVM's MemoryBuffer) and ripgrep take the same risk for
+    // large files; docs/decisions/0006-mmap.md weighs it.
+    unsafe { memmap2::MmapOptions::new().map(file) }.ok()
 }
 
 /// Finds the image's functions (symbols, unwind and function-start tables, calls, prologues)
