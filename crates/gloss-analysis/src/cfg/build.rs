@@ -130,17 +130,12 @@ pub fn build(cx: &Context<'_>, entry: u64) -> FunctionBody {
 
 impl Walker<'_, '_> {
     fn visit(&mut self, a: u64) {
-        if self.blocks.contains(a) {
-            return;
-        }
-        if let Some(s) = self
-            .blocks
-            .before(a)
-            .filter(|b| a < b.end())
-            .map(|b| b.addr)
-            && self.split(s, a)
-        {
-            return;
+        // the block at `a`, else the one before it (one search for both)
+        let at_or_before = self.blocks.at_or_before(a).map(|b| (b.addr, b.end()));
+        match at_or_before {
+            Some((s, _)) if s == a => return,
+            Some((s, end)) if a < end && self.split(s, a) => return,
+            _ => {}
         }
         self.decode_block(a);
     }
@@ -388,7 +383,7 @@ impl Walker<'_, '_> {
 
     fn block_ending_at(&self, jump: u64) -> Option<u64> {
         self.blocks
-            .before(jump + 1)
+            .at_or_before(jump)
             .filter(|b| jump < b.end())
             .map(|b| b.addr)
     }
@@ -564,10 +559,6 @@ impl Blocks {
         self.made.len()
     }
 
-    fn contains(&self, a: u64) -> bool {
-        self.by_addr.contains_key(&a)
-    }
-
     fn get(&self, a: u64) -> Option<&Block> {
         self.by_addr.get(&a).map(|&i| &self.made[i])
     }
@@ -576,10 +567,10 @@ impl Blocks {
         self.by_addr.get(&a).map(|&i| &mut self.made[i])
     }
 
-    /// The block with the highest address below `a`.
-    fn before(&self, a: u64) -> Option<&Block> {
+    /// The block with the highest address up to `a`.
+    fn at_or_before(&self, a: u64) -> Option<&Block> {
         self.by_addr
-            .range(..a)
+            .range(..=a)
             .next_back()
             .map(|(_, &i)| &self.made[i])
     }
@@ -591,10 +582,10 @@ impl Blocks {
 
     /// Adds a block, or replaces the one at its address.
     fn insert(&mut self, b: Block) {
-        match self.by_addr.get(&b.addr) {
-            Some(&i) => self.made[i] = b,
-            None => {
-                self.by_addr.insert(b.addr, self.made.len());
+        match self.by_addr.entry(b.addr) {
+            std::collections::btree_map::Entry::Occupied(e) => self.made[*e.get()] = b,
+            std::collections::btree_map::Entry::Vacant(e) => {
+                e.insert(self.made.len());
                 self.made.push(b);
             }
         }
