@@ -10,11 +10,14 @@ use std::fmt::Write as _;
 
 const UNRESOLVED: &str = "unresolved indirect jump: ";
 
+/// The notes at one address.
+type Notes = smallvec::SmallVec<[String; 1]>;
+
 #[derive(Default, Debug)]
 pub struct Annotations {
-    // looked up for every listed instruction: a fast integer hash
-    comments: FxHashMap<u64, Vec<String>>,
-    labels: FxHashMap<u64, Vec<String>>,
+    // most addresses have one note: held inline (a large binary has a million of them)
+    comments: FxHashMap<u64, Notes>,
+    labels: FxHashMap<u64, Notes>,
     /// `--explain`: a line per idiom, printed under the function's header; gathered only
     /// when `explain` is set.
     summaries: FxHashMap<u64, Vec<(u64, String)>>,
@@ -24,12 +27,12 @@ pub struct Annotations {
 impl Annotations {
     /// Comments for the instruction at `addr`, in the order they were added.
     pub fn comments(&self, addr: u64) -> &[String] {
-        self.comments.get(&addr).map_or(&[], Vec::as_slice)
+        self.comments.get(&addr).map_or(&[], |n| n.as_slice())
     }
 
     /// Label lines printed before the instruction at `addr`.
     pub fn labels(&self, addr: u64) -> &[String] {
-        self.labels.get(&addr).map_or(&[], Vec::as_slice)
+        self.labels.get(&addr).map_or(&[], |n| n.as_slice())
     }
 
     /// The `--explain` lines of the function starting at `addr`.
