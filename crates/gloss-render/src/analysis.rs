@@ -235,7 +235,7 @@ pub fn function_out(image: &Image, f: &Function, e: &Explained) -> FunctionOut {
             .iter()
             .map(|b| BlockOut {
                 addr: Addr(b.addr),
-                size: b.size,
+                size: u64::from(b.size),
                 insns: b.insns,
                 succs: b
                     .succs
@@ -319,9 +319,10 @@ pub fn cfg_dot(f: &Function) -> String {
         );
         for e in &b.succs {
             let kind = edge_kind(e.kind);
-            let internal = f.blocks.iter().any(|x| Some(x.addr) == e.to)
+            let to = e.to;
+            let internal = f.blocks.iter().any(|x| Some(x.addr) == to)
                 && !matches!(e.kind, EdgeKind::Call | EdgeKind::TailCall);
-            match e.to {
+            match to {
                 Some(t) if internal => {
                     let _ = writeln!(s, "  \"{:#x}\" -> \"{t:#x}\" [label=\"{kind}\"];", b.addr);
                 }

@@ -360,7 +360,7 @@ pub fn explain(image: &Image, dis: &dyn Disassembler, analysis: &Analysis) -> Ve
                 .iter()
                 .flat_map(|b| &b.succs)
                 .any(|e| match e.kind {
-                    EdgeKind::Call | EdgeKind::TailCall => e.to.is_none() || thunk(e.to),
+                    EdgeKind::Call | EdgeKind::TailCall => thunk(e.to) || { e.to }.is_none(),
                     EdgeKind::Unresolved | EdgeKind::IndirectResolved => true,
                     _ => false,
                 })

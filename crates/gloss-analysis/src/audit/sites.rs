@@ -159,7 +159,7 @@ impl<'a> Cx<'a> {
                     noreturn: false,
                     blocks: vec![crate::cfg::Block {
                         addr: a,
-                        size: off as u64,
+                        size: off as u32,
                         insns: 0,
                         succs,
                     }],

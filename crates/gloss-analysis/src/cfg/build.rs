@@ -160,13 +160,13 @@ impl Walker<'_, '_> {
         }
         let second = Block {
             addr: a,
-            size: b.end() - a,
+            size: span(a, b.end()),
             insns: b.insns - n,
             succs: b.succs.clone(),
         };
         let first = Block {
             addr: s,
-            size: a - s,
+            size: span(s, a),
             insns: n,
             succs: smallvec::smallvec![fall(a)],
         };
@@ -278,7 +278,7 @@ impl Walker<'_, '_> {
         }
         self.blocks.insert(Block {
             addr: start,
-            size: a - start,
+            size: span(start, a),
             insns,
             succs,
         });
@@ -680,6 +680,12 @@ fn exits(blocks: &[Block]) -> Vec<Exit> {
         }
     }
     out
+}
+
+/// A block's size from its start to its end (a block lies in one code section: it never
+/// reaches 4 GiB; saturated all the same, for a crafted file).
+fn span(from: u64, to: u64) -> u32 {
+    u32::try_from(to - from).unwrap_or(u32::MAX)
 }
 
 fn fall(to: u64) -> Edge {
