@@ -27,7 +27,7 @@ fn hex16(v: u64) -> [u8; 16] {
 }
 
 /// The last `n` (1 to 16) hex digits of `v`, moved to the front of the array.
-fn digits(v: u64, n: usize) -> [u8; 16] {
+pub(crate) fn digits(v: u64, n: usize) -> [u8; 16] {
     hex16(v << (4 * (16 - n)))
 }
 
