@@ -97,6 +97,24 @@ fn cases(default: u32) -> u32 {
         .unwrap_or(default)
 }
 
+/// `decode_run` gives the instructions that repeated `decode` calls give.
+fn run_matches_decode(arch: Arch, bytes: &[u8], addr: u64) {
+    let d = disassembler(arch);
+    let mut want = Vec::new();
+    let mut off = 0;
+    while off < bytes.len() {
+        let insn = d.decode(&bytes[off..], addr.wrapping_add(off as u64));
+        want.push((insn, bytes.len() - off));
+        off += (insn.len as usize).clamp(1, bytes.len() - off);
+    }
+    let mut got = Vec::new();
+    d.decode_run(bytes, addr, &mut |insn, rest| {
+        got.push((*insn, rest.len()));
+        true
+    });
+    assert_eq!(got, want, "{arch:?} on {bytes:02x?}");
+}
+
 /// `decode_op_run` gives the instructions and ops that `decode_sem_run` gives (the CFG
 /// traversal uses the first, the analyses the second).
 fn op_run_matches_sem_run(arch: Arch, bytes: &[u8], addr: u64) {
@@ -143,6 +161,11 @@ proptest! {
         addr in any::<u64>(),
     ) {
         sweep(Arch::X86_64, &bytes, addr);
+    }
+
+    #[test]
+    fn decode_run_matches_decode_x86_64(bytes in proptest::collection::vec(any::<u8>(), 0..96), addr in any::<u64>()) {
+        run_matches_decode(Arch::X86_64, &bytes, addr);
     }
 
     #[test]

@@ -96,6 +96,20 @@ pub trait Disassembler: Send + Sync {
     fn arch(&self) -> Arch;
     /// Decodes one instruction at `addr` from `bytes` (which start at `addr`).
     fn decode(&self, bytes: &[u8], addr: u64) -> Insn;
+    /// Decodes the instructions of `bytes` (which start at `addr`) one after the other, as
+    /// repeated [`Disassembler::decode`] calls would (an instruction's length is clamped to
+    /// `1..=` the bytes left), calling `f` with each and the bytes from its address on until
+    /// it returns `false` or the bytes run out: a decoder can keep its state for the run.
+    fn decode_run(&self, bytes: &[u8], addr: u64, f: &mut dyn FnMut(&Insn, &[u8]) -> bool) {
+        let mut off = 0;
+        while off < bytes.len() {
+            let insn = self.decode(&bytes[off..], addr.wrapping_add(off as u64));
+            if !f(&insn, &bytes[off..]) {
+                return;
+            }
+            off += (insn.len as usize).clamp(1, bytes.len() - off);
+        }
+    }
     /// Decodes and formats one instruction into `out` (cleared first).
     fn decode_text(&self, bytes: &[u8], addr: u64, syntax: Syntax, out: &mut InsnText) -> Insn;
     /// Decodes and formats the instructions of `bytes` (which start at `addr`) one after the

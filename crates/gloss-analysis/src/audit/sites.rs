@@ -252,14 +252,17 @@ impl<'a> Cx<'a> {
         let bytes = self.code.bytes(start)?;
         let len = ((end - start) as usize).min(bytes.len());
         let (mut last, mut prev) = (None, None);
-        let mut off = 0;
-        while off < len {
-            let insn = self.dis.decode(&bytes[off..len], start + off as u64);
-            if insn.status != InsnStatus::Valid {
-                return None;
+        let mut valid = true;
+        // one decoder for the block (a decoder per instruction cost more than decoding)
+        self.dis.decode_run(&bytes[..len], start, &mut |insn, _| {
+            valid = insn.status == InsnStatus::Valid;
+            if valid {
+                prev = last.replace(*insn);
             }
-            prev = last.replace(insn);
-            off += insn.len.max(1) as usize;
+            valid
+        });
+        if !valid {
+            return None;
         }
         Some((last?, prev))
     }

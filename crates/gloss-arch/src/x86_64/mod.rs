@@ -208,6 +208,10 @@ impl Disassembler for X86_64 {
         lowered_run(bytes, addr, sem::lower_op, Op::None, f);
     }
 
+    fn decode_run(&self, bytes: &[u8], addr: u64, f: &mut dyn FnMut(&Insn, &[u8]) -> bool) {
+        lowered_run(bytes, addr, |_| (), (), &mut |insn, _, rest| f(insn, rest));
+    }
+
     fn decode_text(&self, bytes: &[u8], addr: u64, syntax: Syntax, out: &mut InsnText) -> Insn {
         let i = decode_one(bytes, addr);
         FORMATTERS.with(|f| format_insn(&mut f.borrow_mut(), &i, addr, syntax, out))
