@@ -76,10 +76,7 @@ pub struct ImageEnv<'a> {
 
 impl Memory for ImageEnv<'_> {
     fn read(&self, addr: u64, size: u8) -> Option<u64> {
-        let b = self.image.read_loaded(addr, size as usize)?;
-        let mut v = [0u8; 8];
-        v[..b.len()].copy_from_slice(b);
-        Some(u64::from_le_bytes(v))
+        self.image.read_loaded_uint(addr, usize::from(size))
     }
 }
 

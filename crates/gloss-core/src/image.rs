@@ -214,6 +214,18 @@ impl Image {
         self.read_in(addr, len, Image::loaded_bytes)
     }
 
+    /// The little-endian number in the `size` (1 to 8) bytes at `addr`, as
+    /// [`Image::read_loaded`] gives them.
+    pub fn read_loaded_uint(&self, addr: u64, size: usize) -> Option<u64> {
+        if !(1..=8).contains(&size) {
+            return None;
+        }
+        let b = self.read_loaded(addr, size)?;
+        let mut v = [0u8; 8];
+        v[..size].copy_from_slice(b);
+        Some(u64::from_le_bytes(v))
+    }
+
     /// Up to `max` bytes at `addr`, as [`Image::read_loaded`] gives them, fewer where its
     /// section ends; empty outside sections.
     pub fn read_loaded_upto(&self, addr: u64, max: usize) -> &[u8] {
@@ -277,8 +289,7 @@ impl Image {
         if self.facts.macho.as_ref().is_some_and(|m| m.chained_fixups) {
             return None;
         }
-        let b = self.read_loaded(addr, 8)?;
-        Some(u64::from_le_bytes(b.try_into().ok()?))
+        self.read_loaded_uint(addr, 8)
     }
 
     /// Whether `addr` lies in a `$d` run of the mapping symbols.

@@ -232,8 +232,7 @@ fn slot_name(image: &Image, a: u64) -> Option<String> {
         });
     }
     image.section_at(a).filter(|s| s.name == ".got")?;
-    let v = image.read_loaded(a, 8)?;
-    let v = u64::from_le_bytes(v.try_into().ok()?);
+    let v = image.read_loaded_uint(a, 8)?;
     let s = image.symbols.at(v).next()?;
     Some(format!("{}@got", s.display_name()))
 }

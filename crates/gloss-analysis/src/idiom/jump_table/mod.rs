@@ -445,8 +445,8 @@ impl Switch {
         let Some((p, w)) = self.index_table else {
             return Some(n);
         };
-        let bytes = image.read_loaded(p + n as u64 * u64::from(w), usize::from(w))?;
-        Some(bytes.iter().rev().fold(0, |v, &b| v << 8 | usize::from(b)))
+        let k = image.read_loaded_uint(p + n as u64 * u64::from(w), usize::from(w))?;
+        usize::try_from(k).ok()
     }
 
     /// Each slot some index reads, in slot order, with the target recovered for it.

@@ -177,9 +177,7 @@ impl Guards {
         !self.named.is_empty()
             && image.section_at(a).is_some_and(|s| s.name == ".got")
             && image
-                .read_loaded(a, 8)
-                .and_then(|v| v.try_into().ok())
-                .map(u64::from_le_bytes)
+                .read_loaded_uint(a, 8)
                 .is_some_and(|v| self.named.contains(&v))
     }
 }
