@@ -115,9 +115,10 @@ fn aarch64(out: &mut [u8], off: usize, r_type: u32, sa: u64, p: u64) -> bool {
 
 /// COFF (PE/COFF specification, "COFF Relocations (Object Only)"): the field itself holds the
 /// addend (`object` adds -4..-9 for the REL32 family). Image-relative (ADDR32NB) fields are
-/// written against gloss's layout base, 0 (`coff_image_base`); section forms are left alone. ARM64 instruction fields reuse the ELF
-/// encodings: BRANCH26 is CALL26, PAGEBASE_REL21 is ADR_PREL_PG_HI21, PAGEOFFSET_12A is
-/// ADD_ABS_LO12_NC; PAGEOFFSET_12L scales by the load/store size in bits 30-31.
+/// written against gloss's layout base, 0 (`coff_image_base`); section forms are left alone.
+/// ARM64 instruction fields reuse the ELF encodings: BRANCH26 is CALL26, PAGEBASE_REL21 is
+/// ADR_PREL_PG_HI21, PAGEOFFSET_12A is ADD_ABS_LO12_NC; PAGEOFFSET_12L scales by the
+/// load/store size in bits 30-31.
 fn coff(out: &mut [u8], off: usize, r: &Reloc, s: u64, arch: Arch) -> bool {
     let field = |n: usize| -> Option<u64> {
         let b = out.get(off..off.checked_add(n)?)?;

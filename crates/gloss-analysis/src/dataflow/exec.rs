@@ -420,8 +420,7 @@ impl Exec {
 
     /// Notes `v` as escaped if it is a stack address.
     fn escape(&mut self, v: E) {
-        let sp = self.reg(self.sp);
-        if self.x.offset_from(v, sp).is_none() {
+        if !self.on_stack(v) {
             return;
         }
         let (base, k) = self.x.split_offset(v);

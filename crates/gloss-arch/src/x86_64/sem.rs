@@ -529,7 +529,8 @@ fn sub_compare(i: &Instruction) -> Option<(Reg, i64, u8)> {
 fn mem_access(i: &Instruction) -> Option<bool> {
     INFO.with(|f| {
         let mut f = f.borrow_mut();
-        let info = f.info(i);
+        // the memory accesses alone
+        let info = f.info_options(i, InstructionInfoOptions::NO_REGISTER_USAGE);
         let mut any = None;
         for m in info.used_memory() {
             let a = m.access();
