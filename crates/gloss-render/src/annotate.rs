@@ -10,31 +10,52 @@ use std::fmt::Write as _;
 
 const UNRESOLVED: &str = "unresolved indirect jump: ";
 
-/// The notes at one address.
-type Notes = smallvec::SmallVec<[String; 1]>;
+/// Whether a note is a label line printed before its instruction or a comment after it (in
+/// this order at one address); `Dropped`: a comment taken back.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+enum Place {
+    Label,
+    Comment,
+    Dropped,
+}
 
+/// One note: its text is `text[start..start + len]` of its [`Annotations`]. A large binary has
+/// a million: all their texts share one buffer, and the notes, sorted once by address, are
+/// read in order by the listing (held per address in hash tables of strings, they cost 200 MB
+/// for libLLVM and a cache miss per listed note).
+#[derive(Clone, Copy, Debug)]
+struct Note {
+    addr: u64,
+    start: usize,
+    len: u32,
+    place: Place,
+}
+
+/// Collects the notes of an analysis ([`Annotator::add_function`] and the like), in any order;
+/// [`Annotator::finish`] makes them [`Annotations`].
 #[derive(Default, Debug)]
-pub struct Annotations {
-    // most addresses have one note: held inline (a large binary has a million of them)
-    comments: FxHashMap<u64, Notes>,
-    labels: FxHashMap<u64, Notes>,
+pub struct Annotator {
+    notes: Vec<Note>,
+    text: String,
+    /// The `unresolved indirect jump` comments by address: a call site that explains the jump
+    /// takes its comment back.
+    unresolved: FxHashMap<u64, Vec<usize>>,
     /// `--explain`: a line per idiom, printed under the function's header; gathered only
     /// when `explain` is set.
     summaries: FxHashMap<u64, Vec<(u64, String)>>,
     pub explain: bool,
 }
 
+/// The labels and comments of every noted address, in address order.
+#[derive(Default, Debug)]
+pub struct Annotations {
+    /// Sorted by address, then place (labels first), then in the order they were added.
+    notes: Vec<Note>,
+    text: String,
+    summaries: FxHashMap<u64, Vec<(u64, String)>>,
+}
+
 impl Annotations {
-    /// Comments for the instruction at `addr`, in the order they were added.
-    pub fn comments(&self, addr: u64) -> &[String] {
-        self.comments.get(&addr).map_or(&[], |n| n.as_slice())
-    }
-
-    /// Label lines printed before the instruction at `addr`.
-    pub fn labels(&self, addr: u64) -> &[String] {
-        self.labels.get(&addr).map_or(&[], |n| n.as_slice())
-    }
-
     /// The `--explain` lines of the function starting at `addr`.
     pub fn summary(&self, addr: u64) -> impl Iterator<Item = &str> {
         self.summaries
@@ -42,6 +63,52 @@ impl Annotations {
             .into_iter()
             .flatten()
             .map(|(_, s)| s.as_str())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.notes.is_empty()
+    }
+
+    /// A reader for a listing, which asks for addresses in increasing order.
+    pub fn reader(&self) -> Reader<'_> {
+        Reader {
+            notes: self,
+            next: 0,
+        }
+    }
+}
+
+impl Annotator {
+    /// The notes sorted for reading; a label repeated at one address is kept once.
+    pub fn finish(self) -> Annotations {
+        let Annotator {
+            mut notes,
+            text,
+            summaries,
+            ..
+        } = self;
+        // stable: the notes of one kind at one address stay in the order they were added
+        notes.sort_by_key(|n| (n.addr, n.place));
+        let body = |n: &Note| &text[n.start..n.start + n.len as usize];
+        let mut kept: Vec<Note> = Vec::with_capacity(notes.len());
+        for n in notes {
+            let repeated = || {
+                kept.iter()
+                    .rev()
+                    .take_while(|k| k.addr == n.addr && k.place == Place::Label)
+                    .any(|k| body(k) == body(&n))
+            };
+            match n.place {
+                Place::Dropped => {}
+                Place::Label if repeated() => {}
+                _ => kept.push(n),
+            }
+        }
+        Annotations {
+            notes: kept,
+            text,
+            summaries,
+        }
     }
 
     /// Adds a `--explain` line, in address order.
@@ -53,35 +120,39 @@ impl Annotations {
         }
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.comments.is_empty() && self.labels.is_empty()
+    fn note(&mut self, addr: u64, place: Place, text: &str) {
+        // a note longer than 4 GiB is cut (none is near)
+        let len = u32::try_from(text.len()).unwrap_or(u32::MAX);
+        let start = self.text.len();
+        self.text.push_str(&text[..len as usize]);
+        self.notes.push(Note {
+            addr,
+            start,
+            len,
+            place,
+        });
     }
 
-    /// A reader for a listing, which asks for addresses in increasing order.
-    pub fn reader(&self) -> Reader<'_> {
-        let mut noted: Vec<u64> = self
-            .comments
-            .keys()
-            .chain(self.labels.keys())
-            .copied()
-            .collect();
-        noted.sort_unstable();
-        noted.dedup();
-        Reader {
-            notes: self,
-            noted,
-            next: 0,
-        }
+    fn comment(&mut self, addr: u64, text: &str) {
+        self.note(addr, Place::Comment, text);
     }
 
-    fn comment(&mut self, addr: u64, text: String) {
-        self.comments.entry(addr).or_default().push(text);
+    fn label(&mut self, addr: u64, text: &str) {
+        self.note(addr, Place::Label, text);
     }
 
-    fn label(&mut self, addr: u64, text: String) {
-        let v = self.labels.entry(addr).or_default();
-        if !v.contains(&text) {
-            v.push(text);
+    fn unresolved_jump(&mut self, addr: u64, why: &str) {
+        self.unresolved
+            .entry(addr)
+            .or_default()
+            .push(self.notes.len());
+        self.comment(addr, &format!("{UNRESOLVED}{why}"));
+    }
+
+    /// Drops the `unresolved indirect jump` comments at `addr` made so far.
+    fn take_back_unresolved(&mut self, addr: u64) {
+        for i in self.unresolved.remove(&addr).unwrap_or_default() {
+            self.notes[i].place = Place::Dropped;
         }
     }
 
@@ -97,13 +168,10 @@ impl Annotations {
         // With several switches in one function, each label says which jump it belongs to.
         let qualify = switches.len() > 1;
         for s in switches {
-            self.add_switch(image, s, qualify);
-            if let Some(c) = self.comments(s.jump_addr).first().cloned() {
-                self.summarise(function, s.jump_addr, &c);
-            }
+            self.add_switch(image, function, s, qualify);
         }
         for &(at, why) in unresolved {
-            self.comment(at, format!("{UNRESOLVED}{why}"));
+            self.unresolved_jump(at, why);
         }
     }
 
@@ -121,25 +189,23 @@ impl Annotations {
                     let how = if is_adrp(image, from) { "adrp" } else { "movz" };
                     self.summarise(function, r.addr, &format!("{c} ({how} at {from:#x})"));
                 }
-                self.comment(r.addr, c);
+                self.comment(r.addr, &c);
             }
         }
         for c in &e.calls {
             if let Some(text) = crate::explain::call_comment(image, c, &addresses) {
                 // a jump the call site explains is no longer just an unresolved one
-                if let Some(v) = self.comments.get_mut(&c.addr) {
-                    v.retain(|t| !t.starts_with(UNRESOLVED));
-                }
+                self.take_back_unresolved(c.addr);
                 if c.kind != gloss_analysis::idiom::call_site::Kind::Direct || !c.mech.is_empty() {
                     self.summarise(function, c.addr, &text);
                 }
-                self.comment(c.addr, text);
+                self.comment(c.addr, &text);
             }
         }
         for a in &e.atomics {
             let text = crate::explain::atomic_comment(a);
             self.summarise(function, a.addr, &text);
-            self.comment(a.addr, text);
+            self.comment(a.addr, &text);
         }
         for (at, text) in crate::explain::frame_comments(image, &e.frame) {
             if text.starts_with("stack protector: guard")
@@ -147,7 +213,7 @@ impl Annotations {
             {
                 self.summarise(function, at, &text);
             }
-            self.comment(at, text);
+            self.comment(at, &text);
         }
     }
 
@@ -174,11 +240,11 @@ impl Annotations {
                 Verdict::Unchecked if !has.is_empty() => format!("protections: {has}"),
                 Verdict::Unchecked => continue,
             };
-            self.comment(b.addr, text);
+            self.comment(b.addr, &text);
         }
     }
 
-    fn add_switch(&mut self, image: &Image, s: &Switch, qualify: bool) {
+    fn add_switch(&mut self, image: &Image, function: u64, s: &Switch, qualify: bool) {
         let mut c = String::from("switch");
         if let Some((reg, width)) = s.selector {
             let _ = write!(c, " ({})", reg.name(image.arch, width));
@@ -207,7 +273,8 @@ impl Annotations {
                 s.entries.len()
             );
         }
-        self.comment(s.jump_addr, c);
+        self.summarise(function, s.jump_addr, &c);
+        self.comment(s.jump_addr, &c);
 
         let whose = if qualify {
             format!(" (switch at {:#x})", s.jump_addr)
@@ -220,7 +287,7 @@ impl Annotations {
         }
         for (target, mut values) in by_target {
             values.sort_unstable();
-            self.label(target, format!("case {}{whose}", case_values(&values)));
+            self.label(target, &format!("case {}{whose}", case_values(&values)));
         }
         self.add_table_entries(image, s);
         if let Some(d) = s.default {
@@ -229,7 +296,7 @@ impl Annotations {
             } else {
                 format!(" (reached by {})", case_values(&s.default_values))
             };
-            self.label(d, format!("default{reached}{whose}"));
+            self.label(d, &format!("default{reached}{whose}"));
         }
     }
 
@@ -247,54 +314,72 @@ impl Annotations {
         if let Some((p, w)) = s.index_table {
             for n in 0..s.entries.len() {
                 if let Some(k) = s.index_slot(image, n) {
-                    self.comment(p + n as u64 * u64::from(w), format!("-> entry {k}"));
+                    self.comment(p + n as u64 * u64::from(w), &format!("-> entry {k}"));
                 }
             }
         }
         for (k, target) in s.slot_targets(image) {
             let mut c = format!("-> {target:#x}");
             write_label(&mut c, image, target);
-            self.comment(s.table_addr + k as u64 * u64::from(s.entry_size), c);
+            self.comment(s.table_addr + k as u64 * u64::from(s.entry_size), &c);
         }
     }
 }
 
-/// The labels and comments of addresses asked in increasing order, as a listing asks: the
-/// tables are looked up only where an address has notes. (A lookup for every listed
-/// instruction missed the CPU caches on a large binary: a sixth of the default `show --all`'s
-/// time on libLLVM.)
+/// The labels and comments of addresses asked in increasing order, as a listing asks: one
+/// comparison for an address without notes.
 pub struct Reader<'a> {
     notes: &'a Annotations,
-    /// The addresses with labels or comments, sorted.
-    noted: Vec<u64>,
-    /// The first of `noted` not yet passed.
+    /// The first note not yet passed.
     next: usize,
 }
 
-impl<'a> Reader<'a> {
-    /// The label lines and the comments at `addr` (empty where it has none).
-    pub fn at(&mut self, addr: u64) -> (&'a [String], &'a [String]) {
-        if self.noted_at(addr) {
-            (self.notes.labels(addr), self.notes.comments(addr))
-        } else {
-            (&[], &[])
-        }
+/// The notes at one address.
+#[derive(Clone, Copy)]
+pub struct Noted<'a> {
+    notes: &'a [Note],
+    text: &'a str,
+}
+
+impl<'a> Noted<'a> {
+    /// The label lines, in the order they were added.
+    pub fn labels(self) -> impl Iterator<Item = &'a str> {
+        self.of(Place::Label)
     }
 
-    fn noted_at(&mut self, addr: u64) -> bool {
-        let k = &self.noted;
+    /// The comments, in the order they were added.
+    pub fn comments(self) -> impl Iterator<Item = &'a str> {
+        self.of(Place::Comment)
+    }
+
+    fn of(self, place: Place) -> impl Iterator<Item = &'a str> {
+        self.notes
+            .iter()
+            .filter(move |n| n.place == place)
+            .map(move |n| &self.text[n.start..n.start + n.len as usize])
+    }
+}
+
+impl<'a> Reader<'a> {
+    /// The notes at `addr` (none where it has none).
+    pub fn at(&mut self, addr: u64) -> Noted<'a> {
+        let all = &self.notes.notes;
         // asked again or out of order (a selection's regions): search from the start
-        if self.next > 0 && k[self.next - 1] >= addr {
-            self.next = k.partition_point(|&x| x < addr);
+        if self.next > 0 && all[self.next - 1].addr >= addr {
+            self.next = all.partition_point(|n| n.addr < addr);
         }
-        // usually the next noted address; else one further on
-        if k.get(self.next).is_some_and(|&x| x < addr) {
+        // usually the next note is further on; else search on
+        if all.get(self.next).is_some_and(|n| n.addr < addr) {
+            self.next += all[self.next..].partition_point(|n| n.addr < addr);
+        }
+        let from = self.next;
+        while all.get(self.next).is_some_and(|n| n.addr == addr) {
             self.next += 1;
-            self.next += k[self.next..].partition_point(|&x| x < addr);
         }
-        let hit = k.get(self.next) == Some(&addr);
-        self.next += usize::from(hit);
-        hit
+        Noted {
+            notes: &all[from..self.next],
+            text: &self.notes.text,
+        }
     }
 }
 
@@ -330,28 +415,47 @@ fn case_values(values: &[i64]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{Annotations, case_values};
+    use super::{Annotator, case_values};
 
-    /// The reader answers as the tables do, for addresses asked in order, again, backwards
-    /// and past the last noted one.
+    /// The reader answers for addresses asked in order, again, backwards and past the last
+    /// noted one: labels before comments, each in the order added, a repeated label once, a
+    /// dropped comment not at all.
     #[test]
-    fn reader_agrees_with_the_tables_in_any_order() {
-        let mut n = Annotations::default();
-        for a in [0x10, 0x14, 0x30, 0x31, 0x80] {
-            n.comment(a, format!("c{a:x}"));
+    fn reader_answers_in_any_order() {
+        let mut n = Annotator::default();
+        for a in [0x80, 0x10, 0x14, 0x30, 0x31] {
+            n.comment(a, &format!("c{a:x}"));
         }
-        n.label(0x14, "l14".into());
-        n.label(0x20, "l20".into());
+        n.label(0x14, "l14");
+        n.unresolved_jump(0x14, "d14");
+        n.take_back_unresolved(0x14);
+        n.comment(0x14, "c14b");
+        n.unresolved_jump(0x30, "kept");
+        n.label(0x20, "l20");
+        n.label(0x14, "l14b");
+        n.label(0x14, "l14");
+        let n = n.finish();
+        let expected = |a: u64| -> (Vec<&str>, Vec<&str>) {
+            match a {
+                0x10 => (vec![], vec!["c10"]),
+                0x14 => (vec!["l14", "l14b"], vec!["c14", "c14b"]),
+                0x20 => (vec!["l20"], vec![]),
+                0x30 => (vec![], vec!["c30", "unresolved indirect jump: kept"]),
+                0x31 => (vec![], vec!["c31"]),
+                0x80 => (vec![], vec!["c80"]),
+                _ => (vec![], vec![]),
+            }
+        };
         let asked = [
             0x0, 0x10, 0x11, 0x14, 0x20, 0x30, 0x31, 0x40, 0x80, 0x81, 0x31, 0x31, 0x10, 0x90,
-            0x20, 0x14,
+            0x20, 0x14, 0x14,
         ];
         let mut r = n.reader();
         for a in asked {
-            assert_eq!(r.at(a), (n.labels(a), n.comments(a)), "at {a:#x}");
+            let got = r.at(a);
+            let got = (got.labels().collect(), got.comments().collect());
+            assert_eq!(got, expected(a), "at {a:#x}");
         }
-        assert_eq!(r.at(0x14).0, ["l14"]);
-        assert_eq!(r.at(0x14).1, ["c14"]);
     }
 
     #[test]

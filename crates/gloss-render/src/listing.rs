@@ -447,10 +447,8 @@ pub fn write_text(
             if let Some(i) = &mut interleave {
                 i.before(&mut buf, insn.addr);
             }
-            let (labels, comments) = reader
-                .as_mut()
-                .map_or((&[][..], &[][..]), |r| r.at(insn.addr));
-            for l in labels {
+            let noted = reader.as_mut().map(|r| r.at(insn.addr));
+            for l in noted.into_iter().flat_map(|n| n.labels()) {
                 buf.extend_from_slice(b"        ; ");
                 buf.extend_from_slice(l.as_bytes());
                 buf.push(b'\n');
@@ -465,7 +463,7 @@ pub fn write_text(
                 label_width,
                 opts,
             );
-            for c in comments {
+            for c in noted.into_iter().flat_map(|n| n.comments()) {
                 buf.pop(); // the newline
                 buf.extend_from_slice(b"    ; ");
                 buf.extend_from_slice(c.as_bytes());
@@ -601,9 +599,9 @@ pub fn write_json(
                 });
             }
             if let Some(r) = &mut reader {
-                let (labels, comments) = r.at(insn.addr);
-                l.comments = comments.to_vec();
-                l.labels = labels.to_vec();
+                let noted = r.at(insn.addr);
+                l.comments = noted.comments().map(str::to_owned).collect();
+                l.labels = noted.labels().map(str::to_owned).collect();
             }
             serde_json::to_writer(&mut *w, &l).map_err(io::Error::other)
         })?;

@@ -95,14 +95,14 @@ pub fn annotations(
     explain_lines: bool,
     audit: Option<&[analysis::audit::Mitigation]>,
 ) -> (render::annotate::Annotations, Vec<String>) {
-    let mut out = render::annotate::Annotations::default();
+    let mut out = render::annotate::Annotator::default();
     out.explain = explain_lines;
     let notes = if whole || audit.is_some() {
         annotate_analysis(image, regions, whole, audit, &mut out)
     } else {
         annotate_selected(image, regions, &mut out)
     };
-    (out, notes)
+    (out.finish(), notes)
 }
 
 /// [`annotations`] from the whole analysis.
@@ -111,7 +111,7 @@ fn annotate_analysis(
     regions: &mut Vec<Region>,
     whole: bool,
     audit: Option<&[analysis::audit::Mitigation]>,
-    out: &mut render::annotate::Annotations,
+    out: &mut render::annotate::Annotator,
 ) -> Vec<String> {
     let (analysis, notes) = analyze(image);
     if whole {
@@ -150,7 +150,7 @@ fn annotate_analysis(
 fn annotate_selected(
     image: &mut Image,
     regions: &mut Vec<Region>,
-    out: &mut render::annotate::Annotations,
+    out: &mut render::annotate::Annotator,
 ) -> Vec<String> {
     // an address in bytes no symbol covers (`show BIN 0x...` of a stripped binary): the
     // function that starts there
