@@ -19,16 +19,66 @@ enum Place {
     Dropped,
 }
 
-/// One note: its text is `text[start..start + len]` of its [`Annotations`]. A large binary has
-/// a million: all their texts share one buffer, and the notes, sorted once by address, are
-/// read in order by the listing (held per address in hash tables of strings, they cost 200 MB
-/// for libLLVM and a cache miss per listed note).
+/// One note. A large binary has a million: their texts share the pages of one [`Texts`], and
+/// the notes, sorted once by address, are read in order by the listing (held per address in
+/// hash tables of strings, they cost 200 MB for libLLVM and a cache miss per listed note).
 #[derive(Clone, Copy, Debug)]
 struct Note {
     addr: u64,
-    start: usize,
-    len: u32,
+    text: TextRef,
     place: Place,
+}
+
+/// Where a note's text is in its [`Texts`].
+#[derive(Clone, Copy, Debug)]
+struct TextRef {
+    page: u32,
+    offset: u32,
+    len: u32,
+}
+
+/// Texts in pages of at least [`Texts::PAGE`] bytes, never moved once written: one growing
+/// buffer would be copied at each doubling, and held twice while it is (libLLVM has 53 MB of
+/// notes).
+#[derive(Default, Debug)]
+struct Texts {
+    pages: Vec<String>,
+}
+
+impl Texts {
+    const PAGE: usize = 1 << 20;
+
+    fn push(&mut self, text: &str) -> TextRef {
+        // a text of 4 GiB or more (none is near) is left out
+        let text = if u32::try_from(text.len()).is_ok() {
+            text
+        } else {
+            ""
+        };
+        if !self
+            .pages
+            .last()
+            .is_some_and(|p| p.capacity() - p.len() >= text.len())
+        {
+            self.pages
+                .push(String::with_capacity(Self::PAGE.max(text.len())));
+        }
+        let page = self.pages.len() - 1;
+        let p = &mut self.pages[page];
+        let offset = p.len();
+        p.push_str(text);
+        // a page's capacity is at most 4 GiB: the offset fits
+        TextRef {
+            page: page as u32,
+            offset: offset as u32,
+            len: text.len() as u32,
+        }
+    }
+
+    fn get(&self, t: TextRef) -> &str {
+        let (from, len) = (t.offset as usize, t.len as usize);
+        &self.pages[t.page as usize][from..from + len]
+    }
 }
 
 /// Collects the notes of an analysis ([`Annotator::add_function`] and the like), in any order;
@@ -36,7 +86,7 @@ struct Note {
 #[derive(Default, Debug)]
 pub struct Annotator {
     notes: Vec<Note>,
-    text: String,
+    text: Texts,
     /// The `unresolved indirect jump` comments by address: a call site that explains the jump
     /// takes its comment back.
     unresolved: FxHashMap<u64, Vec<usize>>,
@@ -51,7 +101,7 @@ pub struct Annotator {
 pub struct Annotations {
     /// Sorted by address, then place (labels first), then in the order they were added.
     notes: Vec<Note>,
-    text: String,
+    text: Texts,
     summaries: FxHashMap<u64, Vec<(u64, String)>>,
 }
 
@@ -89,23 +139,29 @@ impl Annotator {
         } = self;
         // stable: the notes of one kind at one address stay in the order they were added
         notes.sort_by_key(|n| (n.addr, n.place));
-        let body = |n: &Note| &text[n.start..n.start + n.len as usize];
-        let mut kept: Vec<Note> = Vec::with_capacity(notes.len());
-        for n in notes {
+        // kept in place: `notes[..kept]`
+        let mut kept = 0;
+        for i in 0..notes.len() {
+            let n = notes[i];
             let repeated = || {
-                kept.iter()
+                notes[..kept]
+                    .iter()
                     .rev()
                     .take_while(|k| k.addr == n.addr && k.place == Place::Label)
-                    .any(|k| body(k) == body(&n))
+                    .any(|k| text.get(k.text) == text.get(n.text))
             };
             match n.place {
                 Place::Dropped => {}
                 Place::Label if repeated() => {}
-                _ => kept.push(n),
+                _ => {
+                    notes[kept] = n;
+                    kept += 1;
+                }
             }
         }
+        notes.truncate(kept);
         Annotations {
-            notes: kept,
+            notes,
             text,
             summaries,
         }
@@ -121,16 +177,8 @@ impl Annotator {
     }
 
     fn note(&mut self, addr: u64, place: Place, text: &str) {
-        // a note longer than 4 GiB is cut (none is near)
-        let len = u32::try_from(text.len()).unwrap_or(u32::MAX);
-        let start = self.text.len();
-        self.text.push_str(&text[..len as usize]);
-        self.notes.push(Note {
-            addr,
-            start,
-            len,
-            place,
-        });
+        let text = self.text.push(text);
+        self.notes.push(Note { addr, text, place });
     }
 
     fn comment(&mut self, addr: u64, text: &str) {
@@ -338,7 +386,7 @@ pub struct Reader<'a> {
 #[derive(Clone, Copy)]
 pub struct Noted<'a> {
     notes: &'a [Note],
-    text: &'a str,
+    text: &'a Texts,
 }
 
 impl<'a> Noted<'a> {
@@ -356,7 +404,7 @@ impl<'a> Noted<'a> {
         self.notes
             .iter()
             .filter(move |n| n.place == place)
-            .map(move |n| &self.text[n.start..n.start + n.len as usize])
+            .map(move |n| self.text.get(n.text))
     }
 }
 
@@ -455,6 +503,28 @@ mod tests {
             let got = r.at(a);
             let got = (got.labels().collect(), got.comments().collect());
             assert_eq!(got, expected(a), "at {a:#x}");
+        }
+    }
+
+    /// Texts fill pages and go on in new ones, a text larger than a page gets its own: each
+    /// reads back as written.
+    #[test]
+    fn texts_read_back_across_pages() {
+        let mut t = super::Texts::default();
+        let big = "x".repeat(super::Texts::PAGE + 3);
+        let texts: Vec<String> = (0..40_000)
+            .map(|i| {
+                if i == 20_000 {
+                    big.clone()
+                } else {
+                    format!("note {i} ")
+                }
+            })
+            .collect();
+        let refs: Vec<_> = texts.iter().map(|s| t.push(s)).collect();
+        assert!(t.pages.len() > 2);
+        for (s, r) in texts.iter().zip(refs) {
+            assert_eq!(t.get(r), s);
         }
     }
 
