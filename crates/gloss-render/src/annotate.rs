@@ -55,10 +55,10 @@ impl Texts {
         } else {
             ""
         };
-        if !self
+        if self
             .pages
             .last()
-            .is_some_and(|p| p.capacity() - p.len() >= text.len())
+            .is_none_or(|p| p.capacity() - p.len() < text.len())
         {
             self.pages
                 .push(String::with_capacity(Self::PAGE.max(text.len())));
