@@ -210,7 +210,9 @@ impl Exprs {
                 }
                 _ => self.intern(Node::Add(a, b)),
             },
-            _ => self.intern(Node::Add(a, b)),
+            // in one order, so that `base + index` is one node however it was computed
+            // (`mov (%rax,%rcx),%rax` and `add %rcx,%rdi` with rdi = rax)
+            _ => self.intern(Node::Add(a.min(b), a.max(b))),
         }
     }
     pub fn sub(&mut self, a: E, b: E) -> E {

@@ -419,11 +419,19 @@ impl<'a> Finder<'a> {
 
     /// A value as another register (plus a constant) or a load from a fixed address.
     fn shape(&self, ex: &mut Exec, v: E, not: Reg) -> ArgValue {
+        // a register that holds the value: a callee-saved one if any (the variable the
+        // function keeps, which outlives the call), else the lowest
+        let held = |ex: &Exec, e: E| {
+            let m = ex.holders_mask(e) & !not.bit();
+            lowest(m & !ex.caller_saved()).or_else(|| lowest(m))
+        };
         // a narrowed register (`add w0, w20, #2`, `lea 0x2(%rdi),%ecx`) reads as the register
         let wide = |ex: &Exec, e: E| match ex.x.node(e) {
             Node::Zext(p, _) | Node::Sext(p, _) => p,
             _ => e,
         };
+        // the value as another register holds it (`mov w0, w19` after `sub w19, w19, #1`)
+        let same = held(ex, v);
         let v = wide(ex, v);
         let (base, k) = match ex.x.node(v) {
             Node::Add(p, q) => match ex.x.as_const(q) {
@@ -432,16 +440,23 @@ impl<'a> Finder<'a> {
             },
             _ => (v, 0),
         };
+        // the register that holds the base as it is (`lea 0x20(%rdx),%rdi` after `movslq
+        // %edx,%rdx`), else narrowed
+        let whole = held(ex, base);
         let base = wide(ex, base);
         let sp = Reg(self.abi.sp);
         let on_stack = matches!(ex.x.node(base),
             Node::Input(r) | Node::Opaque(_, r) | Node::Join(_, r) if r == sp);
-        if let Some(h) = lowest(ex.holders_mask(base) & !not.bit()) {
+        if let Some(h) = whole.or_else(|| held(ex, base)) {
             return match (k, on_stack) {
                 (_, true) => ArgValue::Frame(h, k),
                 (0, false) => ArgValue::Reg(h),
                 _ => ArgValue::RegPlus(h, k),
             };
+        }
+        // no register holds what it is made of, one holds it
+        if let Some(h) = same.filter(|_| !on_stack) {
+            return ArgValue::Reg(h);
         }
         match ex.x.node(base) {
             Node::Input(q) if k == 0 => ArgValue::Reg(q),
