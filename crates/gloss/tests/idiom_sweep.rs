@@ -272,7 +272,9 @@ fn truth(file: &str, image: &Image) -> Option<Truth> {
         // one shape of virtual call per function (the table in vshapes.cpp): its slots, and
         // the constant arguments after `this`
         let msvc = image.format == gloss::Format::Pe;
-        let calls: [(&'static str, &[u64], &[(u8, u64)]); 13] = [
+        // (function, its calls' slots, (argument index, constant))
+        type Shape = (&'static str, &'static [u64], &'static [(u8, u64)]);
+        let calls: [Shape; 13] = [
             ("s_param", &[2], &[(1, 1)]),
             ("s_tail", &[4], &[]),
             ("s_ref", &[3], &[(1, 1), (2, 2)]),
