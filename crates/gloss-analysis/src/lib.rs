@@ -3,6 +3,7 @@
 
 pub mod addr_set;
 pub mod audit;
+pub mod callgraph;
 pub mod cfg;
 
 /// Sets and maps keyed by addresses, hashed with rustc-hash's FxHash: analysis looks up

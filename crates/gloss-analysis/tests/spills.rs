@@ -34,7 +34,7 @@ fn run(bytes: Vec<u8>, arch: Arch, starts: &[u64]) -> (Image, Analysis, Vec<Expl
     (image, a, e)
 }
 
-/// x86-64, functions at 0 (`f`), 0x51 (`g`: `ret`), 0x78 (`sw`), 0xd8 (`sw2`); `data` at 0x60.
+/// x86-64, functions at 0 (`f`), 0x51 (`g`), 0x78 (`sw`), 0xd8 (`sw2`); `data` at 0x60.
 /// ```text
 /// f:  push %rbp; mov %rsp,%rbp; sub $0x20,%rsp
 ///     mov %rdi,-0x8(%rbp); mov %rsi,-0x18(%rbp)
@@ -46,7 +46,7 @@ fn run(bytes: Vec<u8>, arch: Arch, starts: &[u64]) -> (Image, Analysis, Vec<Expl
 ///     mov -0x8(%rbp),%rdi; call g       # and what lies above it
 ///     add data+0x8(%rip),%eax; addl $1,data+0x10(%rip)
 ///     leave; ret
-/// g:  ret
+/// g:  mov (%rdi),%eax; ret             # one parameter
 /// sw: push %rbp; mov %rsp,%rbp; sub $0x20,%rsp; mov %edi,-0x14(%rbp)
 ///     cmpl $3,-0x14(%rbp); ja 9f        # gcc -O0: the bound checked in the slot
 ///     mov -0x14(%rbp),%eax; lea (,%rax,4),%rdx; lea tab(%rip),%rax; mov (%rdx,%rax),%eax
@@ -58,7 +58,7 @@ fn run(bytes: Vec<u8>, arch: Arch, starts: &[u64]) -> (Image, Analysis, Vec<Expl
 ///     jmp *%rax; (4 cases) 9: pop %rbp; ret; tab2: ...
 /// ```
 const X86: &str = "554889e54883ec2048897df8488975e8e83c000000488b45f8488b084889c7be2a000000ff51\
-08488d7de8e821000000488b7de8e818000000488b7df8e80f00000003052000000083052100000001c9c3c366666666\
+08488d7de8e821000000488b7de8e818000000488b7df8e80f00000003052000000083052100000001c9c38b07c36666\
 662e0f1f840000000000000000000000000000000000000000000000000000000000554889e54883ec20897dec837dec\
 03773d8b45ec488d148500000000488d052d0000008b04024898488d15210000004801d0ffe0e8a0ffffffeb13e899ff\
 ffffeb0ce892ffffffeb05e88bffffffc9c3e4ffffffebfffffff2fffffff9ffffff554889e5897df88b45f8488945e8\

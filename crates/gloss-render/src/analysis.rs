@@ -57,6 +57,16 @@ pub struct FunctionOut {
     pub calls: Vec<CallOut>,
     pub atomics: Vec<AtomicOut>,
     pub frame: FrameOut,
+    pub params: ParamsOut,
+}
+
+/// The argument registers a function reads (issue 4, idiom 8): its callers' calls pass that
+/// many.
+#[derive(Serialize)]
+pub struct ParamsOut {
+    pub count: u8,
+    pub exact: bool,
+    pub variadic: bool,
 }
 
 #[derive(Serialize)]
@@ -229,6 +239,11 @@ pub fn function_out(image: &Image, f: &Function, e: &Explained) -> FunctionOut {
             .collect(),
         atomics: e.atomics.iter().map(explain::atomic_out).collect(),
         frame: explain::frame_out(image, &e.frame),
+        params: ParamsOut {
+            count: e.params.count,
+            exact: e.params.exact,
+            variadic: e.params.variadic,
+        },
         summary: function_summary(f),
         blocks: f
             .blocks

@@ -118,8 +118,10 @@ fn annotate_analysis(
         name_found_functions(image, &analysis.functions);
     }
     let image = &*image;
-    let mut comment = |first: usize, explained: Vec<analysis::idiom::Explained>| {
-        for (f, e) in analysis.functions[first..].iter().zip(explained) {
+    // (the notes are sorted when finished: functions come in any order)
+    let mut comment = |which: &[usize], explained: Vec<analysis::idiom::Explained>| {
+        for (&i, e) in which.iter().zip(explained) {
+            let f = &analysis.functions[i];
             out.add_function(image, f.addr, &f.switches, &f.unresolved);
             out.add_explained(image, f.addr, &e);
         }
@@ -128,7 +130,8 @@ fn annotate_analysis(
         // the audit reads every function's findings
         let explained = explain(image, &analysis);
         let audited = self::audit(image, &analysis, &explained, require);
-        comment(0, explained);
+        let all: Vec<usize> = (0..explained.len()).collect();
+        comment(&all, explained);
         out.add_audit(&audited.branches);
     } else {
         // findings turned into comments a few thousand functions at a time, so that the

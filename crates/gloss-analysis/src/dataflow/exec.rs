@@ -161,6 +161,14 @@ pub struct Exec {
     /// Stack addresses that escaped (passed to a callee, stored outside the frame), as (base,
     /// lowest offset) of each base seen: a callee may write from there up.
     escaped: smallvec::SmallVec<[(E, i64); 2]>,
+    /// Registers whose value on entry to the function an instruction read ([`Exec::step`]), or
+    /// a callee does ([`Exec::note_read`]): among the argument registers, the parameters.
+    pub entry_reads: u64,
+    /// `Join`s that a register's entry value flows into (a merge where some path left the
+    /// register as it was): reading one reads the entry value.
+    pub(crate) entry_joins: rustc_hash::FxHashSet<E>,
+    /// Inside [`Exec::step`]: reads are the instruction's own.
+    in_step: bool,
 }
 
 /// Registers that may pass an address to a callee (the union of the ABIs': SysV rdi, rsi, rdx,
@@ -202,10 +210,46 @@ impl Exec {
             }),
             arg_regs: arg_regs(arch),
             escaped: Default::default(),
+            entry_reads: 0,
+            entry_joins: Default::default(),
+            in_step: false,
         }
     }
 
     pub fn reg(&mut self, r: Reg) -> E {
+        let e = self.value_of(r);
+        if self.in_step
+            && let Some(q) = self.entry_of(e)
+        {
+            self.entry_reads |= q.bit();
+        }
+        e
+    }
+
+    /// Notes that something reads `r` here (a callee its parameter): an entry read if `r`
+    /// holds a register's entry value.
+    pub fn note_read(&mut self, r: Reg) {
+        let e = self.value_of(r);
+        if let Some(q) = self.entry_of(e) {
+            self.entry_reads |= q.bit();
+        }
+    }
+
+    /// The register whose entry value `e` is (or may be, at a merge), maybe narrowed: a copy
+    /// (`mov %edi,%ebx`) or a spill read back holds the parameter as its register does.
+    pub fn entry_of(&self, e: E) -> Option<Reg> {
+        match self.x.node(e) {
+            Node::Input(q) => Some(q),
+            Node::Join(_, q) if self.entry_joins.contains(&e) => Some(q),
+            Node::Zext(p, _) | Node::Sext(p, _) => match self.x.node(p) {
+                Node::Input(q) => Some(q),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    fn value_of(&mut self, r: Reg) -> E {
         if let Some(&e) = self.st.regs.get(&r) {
             if e & LAZY == 0 {
                 return e;
@@ -341,6 +385,8 @@ impl Exec {
         self.guards.clear();
         self.calls.clear();
         self.escaped.clear();
+        self.entry_reads = 0;
+        self.entry_joins.clear();
     }
 
     /// The registers a call may change.
@@ -438,6 +484,8 @@ impl Exec {
         if self.st.stored.iter().next().is_none() {
             return;
         }
+        // looking for escaped addresses is no read of the call's
+        let in_step = std::mem::replace(&mut self.in_step, false);
         for r in 0..32u8 {
             // registers this function set (an entry value or what a call left is no stack
             // address of this frame)
@@ -459,15 +507,36 @@ impl Exec {
                     .iter()
                     .all(|&(b, low)| b != base || k + i64::from(size) <= low)
         });
+        self.in_step = in_step;
     }
 
     /// Executes one instruction. `taken` says, for a conditional branch, which way the path
     /// continues (`None` for the path's last instruction or non-branches).
     pub fn step(&mut self, insn: &Insn, sem: &Sem, taken: Option<bool>) {
+        self.in_step = true;
+        // (the registers that can be parameters, and rax: System V's count of vector
+        // arguments to a variadic function)
+        let mut reads = u64::from(sem.reads) & (self.arg_regs | 1);
+        while reads != 0 {
+            self.reg(Reg(reads.trailing_zeros() as u8));
+            reads &= reads - 1;
+        }
+        self.step_op(insn, sem, taken);
+        self.in_step = false;
+    }
+
+    fn step_op(&mut self, insn: &Insn, sem: &Sem, taken: Option<bool>) {
         // flags of `subs`/`adds` compare the old register value, read before the write
         let flags_cmp = sem.flags_as_compare.map(|(r, k, w)| (self.reg(r), k, w));
         match sem.op {
-            Op::None | Op::Indirect { .. } => {}
+            Op::None => {}
+            // the target is read (a function pointer parameter called)
+            Op::Indirect { target } => match target {
+                Target::Reg(r) => {
+                    self.reg(r);
+                }
+                Target::Mem(m) => self.touch_address(m),
+            },
             Op::Store { src, mem, size } => {
                 let a = self.address(mem);
                 let v = self.value(src);
@@ -578,7 +647,11 @@ impl Exec {
                 self.compare(a, b, width, test, insn.addr);
                 return;
             }
-            Op::Select { dst, width, .. } => {
+            Op::Select {
+                dst, width, a, b, ..
+            } => {
+                self.touch_value(a);
+                self.touch_value(b);
                 let o = self.x.opaque(insn.addr, dst);
                 self.set(dst, o, width);
             }

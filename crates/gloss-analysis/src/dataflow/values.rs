@@ -112,12 +112,17 @@ pub fn walk<'s>(
     let input = State::default();
     for &i in order.iter() {
         let block = blocks[i].addr;
-        // the block's `Join`s, made once (here only: no other code makes a `Join` of it)
+        // the block's `Join`s, made once (here only: no other code makes a `Join` of it), and
+        // those the register's entry value flows into
         let mut joins = [NONE; 32];
-        let mut join = |x: &mut Exprs, r: u8| {
+        let entry_joins = &mut ex.entry_joins;
+        let mut join = |x: &mut Exprs, r: u8, entry: bool| {
             let j = &mut joins[r as usize];
             if *j == NONE {
                 *j = x.fresh(Node::Join(block, Reg(r)));
+            }
+            if entry {
+                entry_joins.insert(*j);
             }
             *j
         };
@@ -143,7 +148,10 @@ pub fn walk<'s>(
                 .fold(0u64, |m, &j| m | writes[j]);
             for r in 0..32u8 {
                 if mask & (1 << r) != 0 {
-                    let j = join(&mut ex.x, r);
+                    // the value entering the loop is the entry value: no path before it wrote it
+                    let before = ex.st.regs.raw(Reg(r));
+                    let entry = before == NONE || before == ex.x.input(Reg(r));
+                    let j = join(&mut ex.x, r, entry);
                     ex.st.regs.insert(Reg(r), j);
                 }
             }
@@ -248,7 +256,7 @@ fn meet(
     x: &mut Exprs,
     states: &[&State],
     out: &mut State,
-    join: &mut impl FnMut(&mut Exprs, u8) -> E,
+    join: &mut impl FnMut(&mut Exprs, u8, bool) -> E,
 ) {
     match states {
         [] => out.clear(),
@@ -270,7 +278,15 @@ fn meet(
                 let same = rest
                     .iter()
                     .all(|s| s.regs.get(&reg).copied().unwrap_or(input) == v);
-                let v = if same { v } else { join(x, r) };
+                // a path that left the register alone brings its entry value
+                let v = if same {
+                    v
+                } else {
+                    let entry = states
+                        .iter()
+                        .any(|s| s.regs.get(&reg).is_none_or(|&e| e == input));
+                    join(x, r, entry)
+                };
                 if v != input {
                     out.regs.insert(reg, v);
                 }

@@ -19,6 +19,8 @@ pub struct Explained {
     pub calls: Vec<call_site::Call>,
     pub atomics: Vec<atomic::AtomicOp>,
     pub frame: prologue::Frame,
+    /// The argument registers the function reads: its parameters.
+    pub params: call_site::Params,
 }
 
 /// [`explain`] for every function of an analysis, in parallel (rayon's pool), in its order.
@@ -27,37 +29,68 @@ pub fn explain_all(
     dis: &dyn Disassembler,
     analysis: &crate::discover::Analysis,
 ) -> Vec<Explained> {
-    let mut all = Vec::with_capacity(analysis.functions.len());
-    explain_chunked(image, dis, analysis, usize::MAX, |_, some| all.extend(some));
-    all
+    let mut all: Vec<Option<Explained>> = Vec::new();
+    all.resize_with(analysis.functions.len(), || None);
+    explain_chunked(image, dis, analysis, usize::MAX, |which, some| {
+        for (&i, e) in which.iter().zip(some) {
+            all[i] = Some(e);
+        }
+    });
+    all.into_iter().map(Option::unwrap_or_default).collect()
 }
 
-/// [`explain_all`], handed over `chunk` functions at a time, in order, with the index of the
-/// first: a caller that turns the results into something else need not hold them all.
+/// [`explain_all`], handed over at most `chunk` functions at a time with their indices in the
+/// analysis: a caller that turns the results into something else need not hold them all.
+/// Callees come before their callers ([`crate::callgraph::levels`]), so that a call's
+/// arguments are as many as the callee reads ([`call_site::Params`]); the order of the
+/// chunks is that, not the analysis's.
 pub fn explain_chunked(
     image: &Image,
     dis: &dyn Disassembler,
     analysis: &crate::discover::Analysis,
     chunk: usize,
-    mut take: impl FnMut(usize, Vec<Explained>),
+    mut take: impl FnMut(&[usize], Vec<Explained>),
 ) {
     use rayon::prelude::*;
+    let functions = &analysis.functions;
     let code = CodeMap::new(image);
     let shared = Shared::new(image, dis, &code);
-    let chunk = chunk.max(1);
-    for (k, functions) in analysis.functions.chunks(chunk).enumerate() {
-        let some = functions
-            .par_iter()
-            .map_init(
-                || PerThread::new(&shared),
-                |t, f| t.explain(dis, &code, f.addr, &f.blocks),
-            )
-            .collect();
-        take(k * chunk, some);
+    let levels = crate::callgraph::levels(functions);
+    let mut level = vec![0usize; functions.len()];
+    for (l, members) in levels.iter().enumerate() {
+        for &i in members {
+            level[i] = l;
+        }
+    }
+    // each function's parameters once it is explained; a function reads only those of lower
+    // levels (not of its own cycle), so the chunks' sizes and order change nothing
+    let mut params: Vec<Option<call_site::Params>> = vec![None; functions.len()];
+    for (l, members) in levels.iter().enumerate() {
+        for which in members.chunks(chunk.max(1)) {
+            let params_of = |a: u64| {
+                let j = functions.binary_search_by_key(&a, |f| f.addr).ok()?;
+                if level[j] < l { params[j] } else { None }
+            };
+            let some: Vec<Explained> = which
+                .par_iter()
+                .map_init(
+                    || PerThread::new(&shared),
+                    |t, &i| {
+                        let f = &functions[i];
+                        t.explain(dis, &code, f.addr, &f.blocks, &params_of)
+                    },
+                )
+                .collect();
+            for (&i, e) in which.iter().zip(&some) {
+                params[i] = Some(e.params);
+            }
+            take(which, some);
+        }
     }
 }
 
-/// Runs the address, call-site, atomic and prologue idioms over one function's blocks.
+/// Runs the address, call-site, atomic and prologue idioms over one function's blocks (the
+/// callees' parameters unknown: each call's arguments are those its block sets).
 pub fn explain(
     image: &Image,
     dis: &dyn Disassembler,
@@ -66,7 +99,7 @@ pub fn explain(
     blocks: &[Block],
 ) -> Explained {
     let shared = Shared::new(image, dis, code);
-    PerThread::new(&shared).explain(dis, code, entry, blocks)
+    PerThread::new(&shared).explain(dis, code, entry, blocks, &|_| None)
 }
 
 /// What the idioms know of the image, found once: the outline-atomics helpers, the call
@@ -116,6 +149,7 @@ impl<'s, 'i> PerThread<'s, 'i> {
         code: &CodeMap,
         entry: u64,
         blocks: &[Block],
+        callee: &dyn Fn(u64) -> Option<call_site::Params>,
     ) -> Explained {
         let shared = self.shared;
         let image = shared.image;
@@ -144,9 +178,13 @@ impl<'s, 'i> PerThread<'s, 'i> {
                             .iter()
                             .any(|e| matches!(e.kind, EdgeKind::TailCall | EdgeKind::Unresolved))
                 };
-                calls.visit(insn, sem, tail, ex);
+                calls.visit(insn, sem, tail, ex, callee);
+                if is_syscall(image.arch, bytes) {
+                    calls.syscall();
+                }
             },
         );
+        let params = calls.params(&self.ex);
         let frame = prologue::find(
             &shared.guards,
             image,
@@ -164,6 +202,17 @@ impl<'s, 'i> PerThread<'s, 'i> {
             calls: calls.calls.drain(..).collect(),
             atomics: shared.atomics.find_decoded(insns),
             frame,
+            params,
         }
+    }
+}
+
+/// x86-64 `syscall` (0f 05), AArch64 `svc #imm`.
+fn is_syscall(arch: gloss_core::Arch, bytes: &[u8]) -> bool {
+    match arch {
+        gloss_core::Arch::X86_64 => bytes.starts_with(&[0x0f, 0x05]),
+        gloss_core::Arch::Aarch64 => bytes.get(..4).is_some_and(|b| {
+            u32::from_le_bytes([b[0], b[1], b[2], b[3]]) & 0xffe0_001f == 0xd400_0001
+        }),
     }
 }

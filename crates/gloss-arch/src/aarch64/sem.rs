@@ -764,6 +764,42 @@ fn reg_branch(i: &bad64::Instruction) -> Option<RegBranch> {
     })
 }
 
+/// General registers an unmodelled instruction reads: those of its operands but, when it
+/// `writes` registers, the destinations `written` takes (the first, a load pair's second); and
+/// every address register.
+fn read(i: &bad64::Instruction, writes: bool) -> u32 {
+    let name = i.op().mnem();
+    let stores = name.starts_with("st") && !name.starts_with("stx") && !name.starts_with("stlx");
+    let pair_load = name.starts_with("ld") && name.ends_with('p');
+    let mut mask = 0u32;
+    let mut add = |r: R| {
+        if let Some((Some(r), _)) = gpr(r) {
+            mask |= 1u32 << (r.0 & 31);
+        }
+    };
+    for (n, o) in i.operands().iter().enumerate() {
+        match *o {
+            Operand::Reg { reg, .. }
+            | Operand::ShiftReg { reg, .. }
+            | Operand::QualReg { reg, .. } => {
+                let destination = writes && ((n == 0 && !stores) || (n == 1 && pair_load));
+                if !destination {
+                    add(reg)
+                }
+            }
+            Operand::MemReg(reg)
+            | Operand::MemOffset { reg, .. }
+            | Operand::MemPreIdx { reg, .. }
+            | Operand::MemPostIdxImm { reg, .. } => add(reg),
+            Operand::MemPostIdxReg(regs) | Operand::MemExt { regs, .. } => {
+                regs.into_iter().for_each(&mut add)
+            }
+            _ => {}
+        }
+    }
+    mask
+}
+
 pub(super) fn lower(i: &bad64::Instruction) -> Sem {
     let writes_flags = i.flags_set().is_some();
     let atomic = atomic(i);
@@ -801,9 +837,18 @@ pub(super) fn lower(i: &bad64::Instruction) -> Sem {
         }
         _ => None,
     };
+    // what an unmodelled instruction reads (`cbz x0`, `scvtf d0, w1`; a branch's operand is
+    // a label, `ret`'s x30)
+    let reads = match op {
+        // nothing written: every register operand is read (`cbz x0`, `ccmp w0, #1, ...`)
+        Op::None => read(i, false),
+        Op::Clobber(_) => read(i, true),
+        _ => 0,
+    };
     Sem {
         op,
         writes_flags,
+        reads,
         flags_as_compare,
         writeback: writeback(ops),
         atomic,

@@ -361,6 +361,47 @@ fn written(i: &Instruction) -> u64 {
     })
 }
 
+/// General registers an instruction reads (its operands' and its addresses'). Addresses are
+/// read off the operands; iced's instruction info (slower) says which register operands are
+/// read, and what string instructions read.
+fn read(i: &Instruction) -> u32 {
+    let bit = |r: Register| gpr(r).map_or(0, |r| 1u32 << (r.0 & 31));
+    let mut mask = 0u32;
+    let mut ask = false;
+    for n in 0..i.op_count() {
+        match i.op_kind(n) {
+            OpKind::Register => ask |= gpr(i.op_register(n)).is_some(),
+            OpKind::Memory => mask |= bit(i.memory_base()) | bit(i.memory_index()),
+            OpKind::MemorySegSI
+            | OpKind::MemorySegESI
+            | OpKind::MemorySegRSI
+            | OpKind::MemorySegDI
+            | OpKind::MemorySegEDI
+            | OpKind::MemorySegRDI
+            | OpKind::MemoryESDI
+            | OpKind::MemoryESEDI
+            | OpKind::MemoryESRDI => ask = true,
+            _ => {}
+        }
+    }
+    if !ask {
+        return mask;
+    }
+    INFO.with(|f| {
+        let mut f = f.borrow_mut();
+        let info = f.info_options(i, InstructionInfoOptions::NO_MEMORY_USAGE);
+        for u in info.used_registers() {
+            if matches!(
+                u.access(),
+                OpAccess::Read | OpAccess::CondRead | OpAccess::ReadWrite | OpAccess::ReadCondWrite
+            ) {
+                mask |= bit(u.register());
+            }
+        }
+        mask
+    })
+}
+
 /// The register operand `n` as a general register (`None` for immediates and others).
 fn reg_op(i: &Instruction, n: u32) -> Option<Reg> {
     if i.op_kind(n) != OpKind::Register {
@@ -499,9 +540,20 @@ pub(super) fn lower(i: &Instruction) -> Sem {
     } else {
         None
     };
+    // what an unmodelled instruction reads (not a branch's: their targets are read as such;
+    // not a push's: gcc -Os and clang push a scratch register only to align the stack)
+    let reads = if matches!(op, Op::None | Op::Clobber(_))
+        && i.flow_control() == iced_x86::FlowControl::Next
+        && i.mnemonic() != Mnemonic::Push
+    {
+        read(i)
+    } else {
+        0
+    };
     Sem {
         op,
         writes_flags,
+        reads,
         flags_as_compare: sub_compare(i),
         atomic: atomic(i),
         alu: alu(i),

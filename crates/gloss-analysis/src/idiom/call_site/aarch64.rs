@@ -10,5 +10,6 @@ pub(super) fn abi() -> Abi {
         sp: 31,
         cfg_check: 15,
         cfg_dispatch: None,
+        varargs_count: None,
     }
 }

@@ -17,9 +17,10 @@
 //!   that register's value.
 //!
 //! The arguments are the values the ABI's argument registers hold at the call (`x86_64.rs`,
-//! `aarch64.rs`), up to the last one the call's own block set (a callee's arity is not in the
-//! code, and registers set further back may hold anything); one not set at all before it
-//! passes the function's own argument on.
+//! `aarch64.rs`): as many as the callee reads ([`Params`], when the callee was looked at
+//! first: [`crate::callgraph`]), else up to the last one the call's own block set (registers
+//! set further back may hold anything). One not set at all passes the function's own argument
+//! on.
 //!
 //! Fixtures: globals-* (`CreateWidget(&c_info, ...)`, imports), vcall-* (slot 1 of `call`),
 //! vknown-* (methods of known vtables),
@@ -148,6 +149,22 @@ pub(crate) struct Abi {
     pub cfg_check: u8,
     /// The register `__guard_dispatch_icall_fptr` calls.
     pub cfg_dispatch: Option<u8>,
+    /// The register a variadic function reads on entry for its callers' vector arguments.
+    pub varargs_count: Option<u8>,
+}
+
+/// A function's parameters as its callers see them: how many argument registers it reads
+/// (itself, or by passing them on to a callee that does), and whether that is all of them. It
+/// is not (`exact: false`) when the function is variadic, or called a function whose
+/// parameters are unknown (an import, a function pointer, itself) while an argument register
+/// still held this function's own argument. `variadic`: the function reads al (System V's count
+/// of vector arguments), or every argument register, as a variadic function's register save
+/// area does (Windows x64, AArch64): how many its callers pass is not its `count`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct Params {
+    pub count: u8,
+    pub exact: bool,
+    pub variadic: bool,
 }
 
 fn abi(image: &Image) -> Abi {
@@ -210,6 +227,9 @@ pub struct Finder<'a> {
     /// The calls seen so far: what a register holds after one of them is its result.
     call_sites: rustc_hash::FxHashSet<u64>,
     pub calls: Vec<Call>,
+    /// A call passed on registers that may hold this function's own arguments to a callee
+    /// whose parameters are unknown ([`Params::exact`]).
+    uncertain: bool,
     /// Retpoline thunks by address, with the register each jumps to (x86-64): named ones,
     /// and (as calls reach them) those known by their code.
     retpolines: rustc_hash::FxHashMap<u64, u8>,
@@ -228,6 +248,7 @@ impl<'a> Finder<'a> {
             checked: None,
             call_sites: Default::default(),
             calls: Vec::new(),
+            uncertain: false,
             retpolines: retpolines(image),
             shaped: Default::default(),
         }
@@ -238,6 +259,34 @@ impl<'a> Finder<'a> {
         self.checked = None;
         self.call_sites.clear();
         self.calls.clear();
+        self.uncertain = false;
+    }
+
+    /// A system call (x86-64 `syscall`, AArch64 `svc`): the kernel reads as many argument
+    /// registers as the call number says, which this function may have passed on unseen.
+    pub fn syscall(&mut self) {
+        self.uncertain = true;
+    }
+
+    /// The function's parameters, once every instruction was visited and executed in `ex`.
+    pub fn params(&self, ex: &Exec) -> Params {
+        let read = ex.entry_reads;
+        let count = self
+            .abi
+            .args
+            .iter()
+            .rposition(|&r| read & Reg(r).bit() != 0)
+            .map_or(0, |i| i + 1) as u8;
+        let variadic = self
+            .abi
+            .varargs_count
+            .is_some_and(|r| read & Reg(r).bit() != 0)
+            || usize::from(count) == self.abi.args.len();
+        Params {
+            count,
+            exact: !self.uncertain && !variadic,
+            variadic,
+        }
     }
 
     fn import_by_slot(&self, slot: u64) -> Option<usize> {
@@ -249,8 +298,16 @@ impl<'a> Finder<'a> {
     }
 
     /// Looks at one instruction before it executes; `tail` says whether a jump there leaves
-    /// the function (the CFG's tail-call edges).
-    pub fn visit(&mut self, insn: &Insn, sem: &Sem, tail: bool, ex: &mut Exec) {
+    /// the function (the CFG's tail-call edges); `callee` gives the parameters of the functions
+    /// looked at before this one.
+    pub fn visit(
+        &mut self,
+        insn: &Insn,
+        sem: &Sem,
+        tail: bool,
+        ex: &mut Exec,
+        callee: &dyn Fn(u64) -> Option<Params>,
+    ) {
         let (t, is_tail) = match (insn.flow, sem.op) {
             (Flow::Call(t), _) => (ex.x.konst(t), false),
             (Flow::Jump(t), _) if tail => (ex.x.konst(t), true),
@@ -259,6 +316,12 @@ impl<'a> Finder<'a> {
             _ => return,
         };
         self.call_sites.insert(insn.addr);
+        // what a direct callee reads (not a retpoline thunk's or an import stub's: the real
+        // callee is behind them)
+        let params = ex.x.as_const(t).and_then(|f| {
+            let behind = self.retpoline_reg(f).is_some() || self.import_by_stub(f).is_some();
+            if behind { None } else { callee(f) }
+        });
         let mut call = Call {
             addr: insn.addr,
             kind: Kind::Indirect,
@@ -271,7 +334,7 @@ impl<'a> Finder<'a> {
             vtable_offset: None,
             vtable: None,
             check_mismatch: false,
-            args: self.args(ex),
+            args: self.args(ex, params),
         };
         if let Some(f) = ex.x.as_const(t) {
             // a retpoline thunk: an indirect call of the register it names
@@ -492,11 +555,12 @@ impl<'a> Finder<'a> {
         }
     }
 
-    /// The argument registers' values, up to the last one the call's block set: a register
-    /// set further back may hold anything the function keeps there (a callee's arity is not
-    /// in the code), and one not set at all before the last passes the function's own value
-    /// on (`Reg` of itself).
-    fn args(&self, ex: &mut Exec) -> Vec<Arg> {
+    /// The argument registers' values: as many as the callee's `params` when they are known
+    /// exactly, else up to the last one the call's block set (a register set further back
+    /// may hold anything the function keeps there), and at least as many as the callee is
+    /// known to read. One not set at all passes the function's own value on (`Reg` of
+    /// itself): the callee reads this function's parameter ([`Exec::note_read`]).
+    fn args(&mut self, ex: &mut Exec, params: Option<Params>) -> Vec<Arg> {
         let sp = ex.reg(Reg(self.abi.sp));
         // the block's own assignments, and a result of the call just before passed straight on
         // (`ResetDoodad(CreateWidget(...))`: the block starts after that call)
@@ -512,8 +576,27 @@ impl<'a> Finder<'a> {
             .max(usize::from(
                 passes_result && ex.written & (1 << self.abi.ret) == 0,
             ));
-        let mut out = Vec::with_capacity(last_set);
-        for (i, &r) in self.abi.args[..last_set].iter().enumerate() {
+        let count = match params {
+            Some(p) if p.exact => usize::from(p.count),
+            Some(p) if !p.variadic => last_set.max(usize::from(p.count)),
+            _ => last_set,
+        }
+        .min(self.abi.args.len());
+        if params.is_some_and(|p| p.exact) {
+            // the callee reads these: where one still holds this function's own argument, so
+            // does this function
+            for &r in &self.abi.args[..count] {
+                ex.note_read(Reg(r));
+            }
+        } else if self.abi.args.iter().any(|&r| {
+            let e = ex.reg(Reg(r));
+            ex.entry_of(e).is_some_and(|q| self.abi.args.contains(&q.0))
+        }) {
+            // a callee of unknown parameters may read this function's own argument
+            self.uncertain = true;
+        }
+        let mut out = Vec::with_capacity(count);
+        for (i, &r) in self.abi.args[..count].iter().enumerate() {
             let v = ex.reg(Reg(r));
             // a 32-bit copy of a value is the value (`mov %eax,%ecx` after a call)
             let narrow = match ex.x.node(v) {

@@ -1,6 +1,7 @@
 //! x86-64 calling conventions: System V (ELF, Mach-O) passes integer arguments in rdi, rsi,
 //! rdx, rcx, r8, r9; Windows x64 in rcx, rdx, r8, r9. Control Flow Guard's check function
-//! takes the target in rcx; its dispatch function calls rax.
+//! takes the target in rcx; its dispatch function calls rax. A System V variadic function
+//! reads al on entry: the number of arguments passed in vector registers.
 use super::Abi;
 
 const RAX: u8 = 0;
@@ -23,6 +24,8 @@ pub(super) fn abi(windows: bool) -> Abi {
         sp: RSP,
         cfg_check: RCX,
         cfg_dispatch: Some(RAX),
+        // System V: a variadic function reads al (how many vector registers carry arguments)
+        varargs_count: (!windows).then_some(RAX),
     }
 }
 
