@@ -2,12 +2,13 @@
 //! callee-saved one first: the variable the function keeps), whatever order the code computed
 //! a sum in. Bytes from `llvm-mc-19 -filetype=obj` (one section, so every label is resolved),
 //! listed before the array; the meaning comes from the instructions themselves.
-use gloss_analysis::discover::analyze;
-use gloss_analysis::idiom::call_site::Params;
-use gloss_analysis::idiom::call_site::{ArgValue, Call, Kind};
+mod common;
+
+use common::{analyze_at, hex};
+use gloss_analysis::idiom::call_site::{ArgValue, Call, Kind, Params};
 use gloss_analysis::idiom::{Explained, explain_all};
+use gloss_core::Arch;
 use gloss_core::sem::Reg;
-use gloss_core::{Addr, Arch, FunctionHint, HintSource};
 
 const BASE: u64 = 0x1000;
 const RBX: Reg = Reg(3);
@@ -40,23 +41,8 @@ const STARTS: [u64; 7] = [0, 0x31, 0x35, 0x64, 0x66, 0x69, 0x76];
 
 /// Each function's findings, in `STARTS` order.
 fn explained() -> Vec<Explained> {
-    let bytes: Vec<u8> = (0..X86.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&X86[i..i + 2], 16).unwrap())
-        .collect();
-    let image = gloss_load::load_raw(bytes, Arch::X86_64, BASE);
-    let hints: Vec<FunctionHint> = STARTS
-        .iter()
-        .map(|&s| FunctionHint {
-            addr: Addr(BASE + s),
-            size: None,
-            source: HintSource::EhFrame,
-            fragment: false,
-        })
-        .collect();
-    let dis = gloss_arch::disassembler(Arch::X86_64);
-    let a = analyze(&image, dis, &hints);
-    let mut e = explain_all(&image, dis, &a);
+    let (image, a) = analyze_at(hex(X86), Arch::X86_64, BASE, &STARTS);
+    let mut e = explain_all(&image, gloss_arch::disassembler(Arch::X86_64), &a);
     STARTS
         .iter()
         .map(|&s| {

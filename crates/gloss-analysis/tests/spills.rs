@@ -2,35 +2,20 @@
 //! and reloads it after, bounds a switch index in its slot, and reads globals with ALU
 //! operations on memory. Bytes from `llvm-mc-19 -filetype=obj` (one section, so every label is
 //! resolved), listed before each array; the meaning comes from the instructions themselves.
-use gloss_analysis::discover::{Analysis, analyze};
+mod common;
+
+use common::{analyze_at, hex};
+use gloss_analysis::discover::Analysis;
 use gloss_analysis::idiom::addr_mat::Access;
 use gloss_analysis::idiom::call_site::{ArgValue, Kind};
 use gloss_analysis::idiom::{Explained, explain_all};
-use gloss_core::{Addr, Arch, FunctionHint, HintSource, Image};
+use gloss_core::{Arch, Image};
 
 const BASE: u64 = 0x1000;
 
-fn hex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
-}
-
 fn run(bytes: Vec<u8>, arch: Arch, starts: &[u64]) -> (Image, Analysis, Vec<Explained>) {
-    let image = gloss_load::load_raw(bytes, arch, BASE);
-    let hints: Vec<FunctionHint> = starts
-        .iter()
-        .map(|&s| FunctionHint {
-            addr: Addr(BASE + s),
-            size: None,
-            source: HintSource::EhFrame,
-            fragment: false,
-        })
-        .collect();
-    let dis = gloss_arch::disassembler(arch);
-    let a = analyze(&image, dis, &hints);
-    let e = explain_all(&image, dis, &a);
+    let (image, a) = analyze_at(bytes, arch, BASE, starts);
+    let e = explain_all(&image, gloss_arch::disassembler(arch), &a);
     (image, a, e)
 }
 

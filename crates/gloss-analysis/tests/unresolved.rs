@@ -2,22 +2,13 @@
 //! `llvm-mc-19 -show-encoding`; the meaning comes from the instructions themselves:
 //! `mov 0x48(%rdi),%rax; jmp *%rax` jumps through a pointer field of the struct in rdi (a tail
 //! call through a function pointer), `jmp *%rsi` to a pointer the caller passed.
-use gloss_analysis::discover::analyze;
-use gloss_core::{Addr, Arch, FunctionHint, HintSource};
+mod common;
+
+use common::analyze_at;
+use gloss_core::Arch;
 
 fn reasons(bytes: &[u8], arch: Arch, starts: &[u64]) -> Vec<&'static str> {
-    let base = 0x1000;
-    let image = gloss_load::load_raw(bytes.to_vec(), arch, base);
-    let hints: Vec<FunctionHint> = starts
-        .iter()
-        .map(|&s| FunctionHint {
-            addr: Addr(base + s),
-            size: None,
-            source: HintSource::EhFrame,
-            fragment: false,
-        })
-        .collect();
-    let a = analyze(&image, gloss_arch::disassembler(arch), &hints);
+    let (_, a) = analyze_at(bytes.to_vec(), arch, 0x1000, starts);
     let mut out: Vec<(u64, &'static str)> = a
         .functions
         .iter()
