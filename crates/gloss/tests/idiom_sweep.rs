@@ -110,20 +110,25 @@ fn fixtures() -> Vec<String> {
 
 /// The address of the function or object the source calls `name`: by its C name, Mach-O's
 /// `_name`, or a C++ symbol whose demangled name is `name(...)` (Itanium `opaque(void*)`,
-/// MSVC `void * __cdecl opaque(void *)`).
+/// MSVC `void * __cdecl opaque(void *)`) or, for an object, ends in ` name` (MSVC `struct A
+/// the_a`) or is mangled as `?name@@...`.
 fn lookup(image: &Image, name: &str) -> Option<u64> {
     if let Some(s) = image.symbol_named(name) {
         return Some(s.addr.0);
     }
     let call = format!("{name}(");
     let msvc = format!(" {name}(");
+    let object = format!(" {name}");
+    // (msvc-demangler renders `?the_a2@@3UA2@@A` as `struct A2the_a2`)
+    let mangled = format!("?{name}@@");
     image
         .symbols
         .iter()
         .find(|s| {
             s.demangled
                 .as_deref()
-                .is_some_and(|d| d.starts_with(&call) || d.contains(&msvc))
+                .is_some_and(|d| d.starts_with(&call) || d.contains(&msvc) || d.ends_with(&object))
+                || s.name.starts_with(&mangled)
         })
         .map(|s| s.addr.0)
 }
@@ -167,8 +172,9 @@ struct Truth {
 /// Calls a compiler or runtime adds that the source does not have: allowed in any function,
 /// neither counted nor extra.
 fn allowed_callee(name: &str) -> bool {
-    // libgcc's outline atomics (gcc AArch64), MinGW's constructor run at the top of main
-    name.starts_with("__aarch64_") || name == "__main"
+    // libgcc's outline atomics (gcc AArch64), MinGW's constructor run at the top of main, C++
+    // methods (a constructor main calls at -O0: vshapes's `V::V()`)
+    name.starts_with("__aarch64_") || name == "__main" || name.contains("::")
 }
 
 /// The source's facts for one build (`imports`: what the binary imports).
@@ -308,11 +314,36 @@ fn truth(file: &str, image: &Image) -> Option<Truth> {
             add("args", format!("{f}: ? arg0 = {k}"));
             t.checked_args.extend([(f, "?", 0), (f, "virtual", 0)]);
         }
-        t.functions = calls
+        // main calls each shape with the objects it names (a global's address, the Windows
+        // x64 builds keeping one in rsi or rdi, which a call preserves there)
+        for (callee, objects) in [
+            ("s_param", &["&the_a"][..]),
+            ("s_tail", &["&the_a2", "5"]),
+            ("s_ref", &["&the_a2"]),
+            ("s_two", &["&the_c"]),
+            ("s_far_slot", &["&the_a"]),
+            ("s_second_base", &["&the_c"]),
+            ("s_override_b", &["&the_c"]),
+            ("s_fnptr", &["&twice"]),
+        ] {
+            for (i, v) in objects.iter().enumerate() {
+                add("args", format!("main: {callee} arg{i} = {v}"));
+                t.checked_args.push(("main", callee, i as u8));
+            }
+        }
+        for f in calls
             .iter()
             .map(|c| c.0)
             .chain(["s_fnptr", "s_callback", "s_nested_fnptr"])
+        {
+            add("callee", format!("main -> {f}"));
+        }
+        t.functions = calls
+            .iter()
+            .map(|c| c.0)
+            .chain(["s_fnptr", "s_callback", "s_nested_fnptr", "main"])
             .collect();
+        t.names = vec!["the_a", "the_a2", "the_c", "twice"];
         t.this_named = false;
     } else if file.starts_with("hello-") {
         // main: puts("hello from gloss"); printf("argc=%d\n", argc)

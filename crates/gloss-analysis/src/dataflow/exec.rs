@@ -183,7 +183,7 @@ fn arg_regs(arch: Arch) -> u64 {
 }
 
 /// Registers a call may change: SysV x86-64 (rax, rcx, rdx, rsi, rdi, r8-r11; Windows x64
-/// preserves rsi/rdi, but assuming less is safe) and AAPCS64 (x0-x18, x30).
+/// preserves rsi and rdi: [`Exec::windows_x64`]) and AAPCS64 (x0-x18, x30).
 fn caller_saved(arch: Arch) -> u64 {
     match arch {
         Arch::X86_64 => [0u8, 1, 2, 6, 7, 8, 9, 10, 11]
@@ -387,6 +387,12 @@ impl Exec {
         self.escaped.clear();
         self.entry_reads = 0;
         self.entry_joins.clear();
+    }
+
+    /// For code of the Windows x64 calling convention, where a call preserves rsi and rdi.
+    pub fn windows_x64(mut self) -> Exec {
+        self.caller_saved &= !(Reg(6).bit() | Reg(7).bit());
+        self
     }
 
     /// The registers a call may change.

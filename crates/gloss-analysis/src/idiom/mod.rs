@@ -136,7 +136,16 @@ impl<'s, 'i> PerThread<'s, 'i> {
     fn new(shared: &'s Shared<'i>) -> PerThread<'s, 'i> {
         PerThread {
             shared,
-            ex: Exec::new(shared.image.arch),
+            ex: {
+                let image = shared.image;
+                let ex = Exec::new(image.arch);
+                if image.arch == gloss_core::Arch::X86_64 && image.format == gloss_core::Format::Pe
+                {
+                    ex.windows_x64()
+                } else {
+                    ex
+                }
+            },
             scratch: values::Scratch::default(),
             refs: addr_mat::Finder::new(shared.image),
             calls: shared.calls.clone(),
