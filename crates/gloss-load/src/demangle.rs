@@ -24,13 +24,36 @@ pub fn demangle(name: &str) -> Option<String> {
     if name.starts_with('?') {
         // msvc-demangler 0.11 can panic on malformed names (u8 underflow on `??_C@_000?$0`
         // with overflow checks on); names come from untrusted files.
-        return std::panic::catch_unwind(|| {
+        let d = std::panic::catch_unwind(|| {
             msvc_demangler::demangle(name, msvc_demangler::DemangleFlags::llvm())
         })
         .ok()?
-        .ok();
+        .ok()?;
+        return Some(space_before_variable(name, d));
     }
     None
+}
+
+/// msvc-demangler 0.11 writes a variable's type and name with no space between them when the
+/// type ends in a digit (`?the_a2@@3UA2@@A` -> `struct A2the_a2`): the space put back, for a
+/// variable (storage class 0-4 after the scope) whose name is plain identifiers.
+fn space_before_variable(mangled: &str, d: String) -> String {
+    let Some((scope, rest)) = mangled.strip_prefix('?').and_then(|m| m.split_once("@@")) else {
+        return d;
+    };
+    let parts: Vec<&str> = scope.split('@').collect();
+    let plain =
+        |p: &&str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if !rest.starts_with(['0', '1', '2', '3', '4']) || !parts.iter().all(plain) {
+        return d;
+    }
+    let qualified = parts.iter().rev().copied().collect::<Vec<_>>().join("::");
+    match d.strip_suffix(qualified.as_str()) {
+        Some(head) if head.ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_') => {
+            format!("{head} {qualified}")
+        }
+        _ => d,
+    }
 }
 
 /// Legacy Rust mangling ends with a `17h<16 hex digits>E` hash segment.
@@ -69,6 +92,15 @@ mod tests {
         assert_eq!(
             demangle("?method@Base@@UEAAXH@Z").as_deref(),
             Some("public: virtual void __cdecl Base::method(int)")
+        );
+        // a variable whose type ends in a digit keeps its space (msvc-demangler drops it)
+        assert_eq!(
+            demangle("?the_a2@@3UA2@@A").as_deref(),
+            Some("struct A2 the_a2")
+        );
+        assert_eq!(
+            demangle("?the_a@@3UA@@A").as_deref(),
+            Some("struct A the_a")
         );
         assert_eq!(demangle("main"), None);
         assert_eq!(demangle("_Zgarbage"), None);

@@ -111,7 +111,7 @@ fn fixtures() -> Vec<String> {
 /// The address of the function or object the source calls `name`: by its C name, Mach-O's
 /// `_name`, or a C++ symbol whose demangled name is `name(...)` (Itanium `opaque(void*)`,
 /// MSVC `void * __cdecl opaque(void *)`) or, for an object, ends in ` name` (MSVC `struct A
-/// the_a`) or is mangled as `?name@@...`.
+/// the_a`).
 fn lookup(image: &Image, name: &str) -> Option<u64> {
     if let Some(s) = image.symbol_named(name) {
         return Some(s.addr.0);
@@ -119,8 +119,6 @@ fn lookup(image: &Image, name: &str) -> Option<u64> {
     let call = format!("{name}(");
     let msvc = format!(" {name}(");
     let object = format!(" {name}");
-    // (msvc-demangler renders `?the_a2@@3UA2@@A` as `struct A2the_a2`)
-    let mangled = format!("?{name}@@");
     image
         .symbols
         .iter()
@@ -128,7 +126,6 @@ fn lookup(image: &Image, name: &str) -> Option<u64> {
             s.demangled
                 .as_deref()
                 .is_some_and(|d| d.starts_with(&call) || d.contains(&msvc) || d.ends_with(&object))
-                || s.name.starts_with(&mangled)
         })
         .map(|s| s.addr.0)
 }
