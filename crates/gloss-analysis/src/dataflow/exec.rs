@@ -218,10 +218,8 @@ impl Exec {
 
     pub fn reg(&mut self, r: Reg) -> E {
         let e = self.value_of(r);
-        if self.in_step
-            && let Some(q) = self.entry_of(e)
-        {
-            self.entry_reads |= q.bit();
+        if self.in_step {
+            self.count_entry(e);
         }
         e
     }
@@ -230,6 +228,11 @@ impl Exec {
     /// holds a register's entry value.
     pub fn note_read(&mut self, r: Reg) {
         let e = self.value_of(r);
+        self.count_entry(e);
+    }
+
+    /// `e` was read: an entry read if it is a register's entry value.
+    fn count_entry(&mut self, e: E) {
         if let Some(q) = self.entry_of(e) {
             self.entry_reads |= q.bit();
         }

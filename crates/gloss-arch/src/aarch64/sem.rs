@@ -449,7 +449,6 @@ fn modelled(i: &bad64::Instruction) -> Option<Op> {
 fn written(i: &bad64::Instruction) -> u64 {
     let ops = i.operands();
     let name = i.op().mnem();
-    let stores = name.starts_with("st") && !name.starts_with("stx") && !name.starts_with("stlx");
     let mut mask = 0u64;
     let mut add = |r: R| {
         if let Some((Some(r), _)) = gpr(r) {
@@ -458,13 +457,7 @@ fn written(i: &bad64::Instruction) -> u64 {
     };
     for (n, o) in ops.iter().enumerate() {
         match o {
-            Operand::Reg { reg, arrspec: None } if n == 0 && !stores => add(*reg),
-            // ldp/ldxp: the second destination
-            Operand::Reg { reg, arrspec: None }
-                if n == 1 && name.starts_with("ld") && name.ends_with('p') =>
-            {
-                add(*reg)
-            }
+            Operand::Reg { reg, arrspec: None } if is_destination(name, n) => add(*reg),
             Operand::MemPostIdxReg(regs) => add(regs[0]),
             _ => {}
         }
@@ -764,13 +757,17 @@ fn reg_branch(i: &bad64::Instruction) -> Option<RegBranch> {
     })
 }
 
+/// Whether operand `n` of the instruction named `name` is a destination register: the first
+/// (not a store's: it stores it), and a load pair's second (ldp/ldxp).
+fn is_destination(name: &str, n: usize) -> bool {
+    let stores = name.starts_with("st") && !name.starts_with("stx") && !name.starts_with("stlx");
+    (n == 0 && !stores) || (n == 1 && name.starts_with("ld") && name.ends_with('p'))
+}
+
 /// General registers an unmodelled instruction reads: those of its operands but, when it
-/// `writes` registers, the destinations `written` takes (the first, a load pair's second); and
-/// every address register.
+/// `writes` registers, the destinations `written` takes; and every address register.
 fn read(i: &bad64::Instruction, writes: bool) -> u32 {
     let name = i.op().mnem();
-    let stores = name.starts_with("st") && !name.starts_with("stx") && !name.starts_with("stlx");
-    let pair_load = name.starts_with("ld") && name.ends_with('p');
     let mut mask = 0u32;
     let mut add = |r: R| {
         if let Some((Some(r), _)) = gpr(r) {
@@ -781,11 +778,10 @@ fn read(i: &bad64::Instruction, writes: bool) -> u32 {
         match *o {
             Operand::Reg { reg, .. }
             | Operand::ShiftReg { reg, .. }
-            | Operand::QualReg { reg, .. } => {
-                let destination = writes && ((n == 0 && !stores) || (n == 1 && pair_load));
-                if !destination {
-                    add(reg)
-                }
+            | Operand::QualReg { reg, .. }
+                if !(writes && is_destination(name, n)) =>
+            {
+                add(reg)
             }
             Operand::MemReg(reg)
             | Operand::MemOffset { reg, .. }

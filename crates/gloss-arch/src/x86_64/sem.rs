@@ -343,15 +343,24 @@ fn writes(a: OpAccess) -> bool {
     )
 }
 
-/// General registers an unmodelled instruction writes.
-fn written(i: &Instruction) -> u64 {
+/// Whether an access (may) read.
+fn reads(a: OpAccess) -> bool {
+    matches!(
+        a,
+        OpAccess::Read | OpAccess::CondRead | OpAccess::ReadWrite | OpAccess::ReadCondWrite
+    )
+}
+
+/// General registers iced's instruction info says the instruction uses with an access `keep`
+/// accepts.
+fn used(i: &Instruction, keep: fn(OpAccess) -> bool) -> u64 {
     INFO.with(|f| {
         let mut f = f.borrow_mut();
         // the registers alone: iced skips working out the memory accesses
         let info = f.info_options(i, InstructionInfoOptions::NO_MEMORY_USAGE);
         let mut mask = 0u64;
         for u in info.used_registers() {
-            if writes(u.access())
+            if keep(u.access())
                 && let Some(r) = gpr(u.register())
             {
                 mask |= r.bit();
@@ -359,6 +368,11 @@ fn written(i: &Instruction) -> u64 {
         }
         mask
     })
+}
+
+/// General registers an unmodelled instruction writes.
+fn written(i: &Instruction) -> u64 {
+    used(i, writes)
 }
 
 /// General registers an instruction reads (its operands' and its addresses'). Addresses are
@@ -384,22 +398,11 @@ fn read(i: &Instruction) -> u32 {
             _ => {}
         }
     }
-    if !ask {
-        return mask;
+    if ask {
+        // (general registers are 0-31)
+        mask |= used(i, reads) as u32;
     }
-    INFO.with(|f| {
-        let mut f = f.borrow_mut();
-        let info = f.info_options(i, InstructionInfoOptions::NO_MEMORY_USAGE);
-        for u in info.used_registers() {
-            if matches!(
-                u.access(),
-                OpAccess::Read | OpAccess::CondRead | OpAccess::ReadWrite | OpAccess::ReadCondWrite
-            ) {
-                mask |= bit(u.register());
-            }
-        }
-        mask
-    })
+    mask
 }
 
 /// The register operand `n` as a general register (`None` for immediates and others).
