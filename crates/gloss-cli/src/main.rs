@@ -161,9 +161,14 @@ fn main() -> ExitCode {
         Ok(status) => ExitCode::from(status),
         Err(e) => {
             // A closed pipe (`gloss show ... | head`) is the reader's choice, not an error.
+            // serde_json wraps the I/O error of its writer in its own.
             if e.chain().any(|c| {
-                c.downcast_ref::<io::Error>()
-                    .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+                let kind = c.downcast_ref::<io::Error>().map(io::Error::kind);
+                let kind = kind.or_else(|| {
+                    c.downcast_ref::<serde_json::Error>()
+                        .and_then(serde_json::Error::io_error_kind)
+                });
+                kind == Some(io::ErrorKind::BrokenPipe)
             }) {
                 return ExitCode::SUCCESS;
             }

@@ -603,7 +603,7 @@ pub fn write_json(
                 l.comments = noted.comments().map(str::to_owned).collect();
                 l.labels = noted.labels().map(str::to_owned).collect();
             }
-            serde_json::to_writer(&mut *w, &l).map_err(io::Error::other)
+            serde_json::to_writer(&mut *w, &l).map_err(io::Error::from)
         })?;
         w.write_all(b"]}")?;
     }
