@@ -331,8 +331,8 @@ fn bad_input_exits_2_naming_the_file() {
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(2), "{path}: {err}");
         assert!(
-            err.contains(&path) && err.contains(msg),
-            "{path}: want `{msg}` in: {err}"
+            err.contains(&path) && err.matches(msg).count() == 1,
+            "{path}: want `{msg}` once in: {err}"
         );
     }
     let o = gloss(&[

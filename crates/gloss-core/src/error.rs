@@ -38,7 +38,8 @@ pub enum Error {
     /// The user asked for something the image does not have.
     #[error("{0}")]
     NotFound(String),
-    #[error("{0}")]
+    /// (transparent: the I/O error's own message once, not again as its source)
+    #[error(transparent)]
     Io(#[from] std::io::Error),
 }
 

@@ -18,14 +18,15 @@
 //!
 //! The arguments are the values the ABI's argument registers hold at the call (`x86_64.rs`,
 //! `aarch64.rs`): as many as the callee reads ([`Params`], when the callee was looked at
-//! first: [`crate::callgraph`]), else up to the last one the call's own block set (registers
-//! set further back may hold anything). One not set at all passes the function's own argument
-//! on.
+//! first: [`crate::callgraph`]) or, for an import of a system library, as its declaration
+//! says (`prototypes.rs`), else up to the last one the call's own block set (registers set
+//! further back may hold anything). One not set at all passes the function's own argument on.
 //!
 //! Fixtures: globals-* (`CreateWidget(&c_info, ...)`, imports), vcall-* (slot 1 of `call`),
 //! vknown-* (methods of known vtables),
 //! vcall-*-cfg.exe (Control Flow Guard), hello-* (`puts`/`printf` through PLT, GOT, IAT).
 mod aarch64;
+mod prototypes;
 pub mod vtable;
 mod x86_64;
 pub(crate) use x86_64::{retpoline_named_reg, retpoline_shape_reg};
@@ -334,7 +335,7 @@ impl<'a> Finder<'a> {
             vtable_offset: None,
             vtable: None,
             check_mismatch: false,
-            args: self.args(ex, params),
+            args: Vec::new(),
         };
         if let Some(f) = ex.x.as_const(t) {
             // a retpoline thunk: an indirect call of the register it names
@@ -358,6 +359,7 @@ impl<'a> Finder<'a> {
             self.checked = Some(ex.reg(Reg(self.abi.cfg_check)));
             call.slot = Some(slot);
             call.mech.push(Mech::CfgCheck);
+            call.args = self.args(ex, params);
             self.calls.push(call);
             return;
         } else if let Node::Load(a, 8, _) = ex.x.node(t)
@@ -375,6 +377,23 @@ impl<'a> Finder<'a> {
                 call.check_mismatch = c != t;
             }
             self.classify(&mut call, t, ex);
+        }
+        // an import's parameters: its declaration's, for a system library function
+        let params = params.or_else(|| {
+            let i = call.import?;
+            prototypes::declared(self.image, &self.image.imports[i].name)
+        });
+        call.args = self.args(ex, params);
+        if call.tail {
+            // a tail call passes on what this function received: registers it did not set
+            // after the last one it did say nothing more (a PLT entry's `free(rdi)`)
+            while call
+                .args
+                .last()
+                .is_some_and(|a| a.value == ArgValue::Reg(a.reg))
+            {
+                call.args.pop();
+            }
         }
         self.calls.push(call);
     }
