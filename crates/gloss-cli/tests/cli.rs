@@ -852,3 +852,34 @@ fn show_audit_marks_each_indirect_branch() {
         assert!(line.contains(want), "{file}: {line}");
     }
 }
+
+#[test]
+fn one_function_reads_as_in_the_whole_listing() {
+    // `show BIN FUNC` traverses FUNC's callees for their parameters and names the unnamed
+    // ones as the whole analysis does: the comments of every fixture's `main` are the whole
+    // listing's (52 of 190 differed before: arguments counted without the callees' parameters)
+    let dir = format!("{}/../../fixtures/bin", env!("CARGO_MANIFEST_DIR"));
+    let mut compared = 0;
+    let mut paths: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path().display().to_string())
+        .filter(|p| !p.ends_with(".o") && !p.ends_with(".obj"))
+        .collect();
+    paths.sort();
+    for path in paths {
+        let one = gloss(&["show", &path, "main"]);
+        if one.status.code() != Some(0) {
+            continue; // no main
+        }
+        let one = String::from_utf8(one.stdout).unwrap();
+        let all = ok_stdout(&["show", "--all", &path]);
+        let whole: std::collections::HashSet<&str> = all.lines().collect();
+        let differ: Vec<&str> = one
+            .lines()
+            .filter(|l| l.contains("; ") && !whole.contains(l))
+            .collect();
+        assert!(differ.is_empty(), "{path}: {differ:#?}");
+        compared += 1;
+    }
+    assert!(compared >= 150, "only {compared} fixtures with a main");
+}

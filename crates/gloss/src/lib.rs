@@ -79,9 +79,10 @@ pub fn audit(
 /// What the analysis says about the instructions of `regions` (switches, unresolved jumps,
 /// addresses, call sites), for the listing, and with `explain_lines` a summary line per idiom
 /// for each function; with the notes of reading the hint tables. `whole`: the regions are the whole
-/// image, so the whole analysis runs ([`analyze`]); otherwise only the listed functions are
-/// traversed (fast on large binaries), with every function start the file states known so
-/// that traversal stops at the next function ([`analysis::discover::traverse_functions`]).
+/// image, so the whole analysis runs ([`analyze`]); otherwise only the listed functions and
+/// their callees (for the callees' parameters) are traversed (fast on large binaries), with
+/// every function start the file states known so that traversal stops at the next function
+/// ([`analysis::discover::traverse_functions`]); callees no symbol covers are named.
 /// `audit`: also each indirect branch's audit verdict with these mitigations required (the
 /// audit needs the whole analysis: which functions escape, every landing pad).
 /// `regions` are refined with what the analysis found ([`analysis::regions::refine`]): jump
@@ -162,17 +163,25 @@ fn annotate_selected(
         .filter(|r| r.kind == RegionKind::Unnamed)
         .map(|r| (r.start.0, r.end.0));
     let hints = gloss_load::function_hints(image);
-    let entries = regions
+    let entries: Vec<u64> = regions
         .iter()
         .filter(|r| r.kind == RegionKind::Function)
         .map(|r| r.start.0)
         .chain(unnamed.map(|u| u.0))
         .collect();
-    let bodies = analysis::discover::traverse_functions(
+    let selected: std::collections::HashSet<u64> = entries.iter().copied().collect();
+    let mut bodies = analysis::discover::traverse_functions(
         image,
         disassembler(image.arch),
         &hints.hints,
         entries,
+        SELECTED_CALLEES,
+    );
+    let callees = bodies.split_off(
+        bodies
+            .iter()
+            .take_while(|(e, _)| selected.contains(e))
+            .count(),
     );
     let tables = switch_tables(bodies.iter().flat_map(|(_, b)| &b.switches));
     let mut found = Vec::new();
@@ -192,14 +201,46 @@ fn annotate_selected(
         found.push((a, end, name.clone()));
         image.symbols.extend([synthetic_function(a, size, name)]);
     }
+    // callees no symbol covers are named as the whole analysis names them
+    let unnamed_callees: Vec<Symbol> = callees
+        .iter()
+        .filter(|(e, _)| image.symbols.containing(*e).is_none())
+        .map(|(e, b)| {
+            let size = analysis::discover::extent(*e, u64::MAX, &b.blocks);
+            synthetic_function(*e, size, analysis::discover::found_name(*e))
+        })
+        .collect();
+    image.symbols.extend(unnamed_callees);
     let image = &*image;
-    let code = analysis::code::CodeMap::new(image);
-    for (entry, body) in &bodies {
-        out.add_function(image, *entry, &body.switches, &body.unresolved);
-        let e =
-            analysis::idiom::explain(image, disassembler(image.arch), &code, *entry, &body.blocks);
-        out.add_explained(image, *entry, &e);
-    }
+    // the selected functions with their callees, explained callees first (as the whole
+    // analysis does), so that each call passes as many arguments as its callee reads
+    let mut functions: Vec<analysis::discover::Function> = bodies
+        .into_iter()
+        .chain(callees)
+        .map(|(addr, b)| analysis::discover::Function {
+            addr,
+            size: 0,
+            name: None,
+            evidence: Default::default(),
+            noreturn: false,
+            blocks: b.blocks,
+            switches: b.switches,
+            unresolved: b.unresolved,
+            calls: b.calls,
+        })
+        .collect();
+    functions.sort_unstable_by_key(|f| f.addr);
+    let part = analysis::discover::Analysis { functions };
+    let dis = disassembler(image.arch);
+    analysis::idiom::explain_chunked(image, dis, &part, usize::MAX, |which, explained| {
+        for (&i, e) in which.iter().zip(explained) {
+            let f = &part.functions[i];
+            if selected.contains(&f.addr) {
+                out.add_function(image, f.addr, &f.switches, &f.unresolved);
+                out.add_explained(image, f.addr, &e);
+            }
+        }
+    });
     let funcs: Vec<_> = found
         .iter()
         .map(|(start, end, name)| analysis::regions::Found {
@@ -214,6 +255,11 @@ fn annotate_selected(
     }
     hints.notes
 }
+
+/// How many callees (and theirs) `show FUNC` traverses besides the functions it lists, for
+/// their parameters: enough for most functions' whole call tree, little next to a large
+/// binary's analysis.
+const SELECTED_CALLEES: usize = 4096;
 
 /// A symbol for a function the analysis found where the file names none.
 fn synthetic_function(addr: u64, size: u64, name: String) -> Symbol {

@@ -169,12 +169,16 @@ pub fn found_name_addr(name: &str) -> Option<u64> {
 /// Traverses only the functions at `entries` (each taken as a function start, as a reader who
 /// asks for a function at an address means it), knowing every start the file states (so that
 /// a traversal stops at the next function) and the non-returning callees known by name;
-/// nothing is discovered or inferred. For listings of a few functions of a large binary.
+/// nothing is discovered or inferred. Then their direct callees (calls and tail calls), and
+/// theirs, breadth first, until `callees` more functions were traversed: the idioms need a
+/// callee's parameters to count a call's arguments. For listings of a few functions of a
+/// large binary. The entries' bodies come first.
 pub fn traverse_functions(
     image: &Image,
     dis: &dyn Disassembler,
     hints: &[FunctionHint],
     entries: Vec<u64>,
+    callees: usize,
 ) -> Vec<(u64, FunctionBody)> {
     let code = CodeMap::new(image);
     let mut starts = AddrSet::new(&code);
@@ -192,7 +196,24 @@ pub fn traverse_functions(
         noreturn: &noreturn::by_name(image),
         branch_relocs: &branch_relocs(image),
     };
-    traverse(&cx, entries)
+    let mut seen: FxHashSet<u64> = entries.iter().copied().collect();
+    let mut bodies = traverse(&cx, entries);
+    let (mut from, limit) = (0, bodies.len().saturating_add(callees));
+    while bodies.len() < limit {
+        let mut next: Vec<u64> = bodies[from..]
+            .iter()
+            .flat_map(|(_, b)| b.calls.iter().chain(&b.tail_calls))
+            .copied()
+            .filter(|&a| code.bytes(a).is_some() && seen.insert(a))
+            .collect();
+        if next.is_empty() {
+            break;
+        }
+        next.truncate(limit - bodies.len());
+        from = bodies.len();
+        bodies.extend(traverse(&cx, next));
+    }
+    bodies
 }
 
 /// Finds every function of the image and builds its CFG.
