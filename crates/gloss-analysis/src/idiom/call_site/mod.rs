@@ -34,7 +34,7 @@ pub(crate) use x86_64::{retpoline_named_reg, retpoline_shape_reg};
 use crate::dataflow::exec::Exec;
 use crate::dataflow::expr::{E, Node};
 use gloss_core::sem::{Op, Reg, Sem};
-use gloss_core::{Arch, Flow, Image, Insn};
+use gloss_core::{Arch, Flow, Image, Insn, SymbolKind, SymbolSource};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Kind {
@@ -290,6 +290,17 @@ impl<'a> Finder<'a> {
         }
     }
 
+    /// The ifunc whose PLT entry is at `f` (the loader's `name@plt`, which no import has).
+    fn ifunc_plt(&self, f: u64) -> Option<&'a str> {
+        let image: &'a Image = self.image;
+        image
+            .symbols
+            .at(f)
+            .find(|s| s.source == SymbolSource::Synthetic && s.kind == SymbolKind::Import)?
+            .name
+            .strip_suffix("@plt")
+    }
+
     fn import_by_slot(&self, slot: u64) -> Option<usize> {
         self.image.import_by_slot(slot)
     }
@@ -378,11 +389,16 @@ impl<'a> Finder<'a> {
             }
             self.classify(&mut call, t, ex);
         }
-        // an import's parameters: its declaration's, for a system library function
-        let params = params.or_else(|| {
-            let i = call.import?;
-            prototypes::declared(self.image, &self.image.imports[i].name)
-        });
+        // an import's parameters: its declaration's, for a system library function (also
+        // behind a PLT entry of the library's own ifunc, `memcpy@plt` in libc)
+        let declared = match call.import {
+            Some(i) => prototypes::declared(self.image, &self.image.imports[i].name),
+            None => call
+                .target
+                .and_then(|t| self.ifunc_plt(t))
+                .and_then(|name| prototypes::declared(self.image, name)),
+        };
+        let params = declared.or(params);
         call.args = self.args(ex, params);
         if call.tail {
             // a tail call passes on what this function received: registers it did not set
