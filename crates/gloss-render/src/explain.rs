@@ -315,6 +315,14 @@ fn callee_name(image: &Image, c: &Call) -> Option<String> {
         return Some(image.imports[i].name.clone());
     }
     let t = c.target?;
+    // a library's own ifunc through its PLT entry (`memcpy@plt`, no import) reads as a call
+    // of the ifunc, as an import's PLT entry reads as a call of the import
+    if let Some(s) = image.symbols.at(t).next()
+        && s.source == gloss_core::SymbolSource::Synthetic
+        && let Some(ifunc) = s.name.strip_suffix("@plt")
+    {
+        return Some(ifunc.to_string());
+    }
     // a function without a symbol goes by its address, as `gloss functions` names it
     let name = match image.symbols.at(t).next() {
         Some(_) => label_string(image, t)?,
