@@ -52,6 +52,14 @@ impl Symbol {
     pub fn contains(&self, addr: u64) -> bool {
         addr == self.addr.0 || (addr > self.addr.0 && addr - self.addr.0 < self.size)
     }
+    /// What a PLT entry the loader named (`memcpy@plt`) jumps to: an import's, or the
+    /// library's own ifunc's name.
+    pub fn plt_of(&self) -> Option<&str> {
+        if self.source != SymbolSource::Synthetic {
+            return None;
+        }
+        self.name.strip_suffix("@plt")
+    }
 }
 
 /// A resolved reference: a symbol and the offset into it.

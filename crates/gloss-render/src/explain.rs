@@ -317,10 +317,7 @@ fn callee_name(image: &Image, c: &Call) -> Option<String> {
     let t = c.target?;
     // a library's own ifunc through its PLT entry (`memcpy@plt`, no import) reads as a call
     // of the ifunc, as an import's PLT entry reads as a call of the import
-    if let Some(s) = image.symbols.at(t).next()
-        && s.source == gloss_core::SymbolSource::Synthetic
-        && let Some(ifunc) = s.name.strip_suffix("@plt")
-    {
+    if let Some(ifunc) = image.symbols.at(t).next().and_then(|s| s.plt_of()) {
         return Some(ifunc.to_string());
     }
     // a function without a symbol goes by its address, as `gloss functions` names it

@@ -16,14 +16,13 @@
 //! (what the other evidence finds alone). The misses and false positives are printed by kind;
 //! `GLOSS_FUNCS_DUMP=DIR` writes every one of them to `DIR/{amd64,arm64}[-no-eh-frame].txt`.
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+mod libc_debug;
+
+use libc_debug::{debug_file, real_binaries};
+use std::path::Path;
 
 /// Both figures must stay above this, per architecture (percent).
 const TARGET: f64 = 99.5;
-
-fn real_binaries() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/real-binaries")
-}
 
 // ---------------------------------------------------------------------------------------------
 // A minimal ELF64 little-endian reader: section headers, notes, .symtab.
@@ -254,18 +253,7 @@ fn measure(arch: &'static str, lib: &Path, mode: Mode) -> Option<Score> {
     let bytes = std::fs::read(lib).ok()?;
     let stripped = Elf::parse(&bytes);
     let id = stripped.build_id().expect("libc.so.6 has a build-id");
-    let debug_path = real_binaries().join(format!(
-        "dbg/{arch}/usr/lib/debug/.build-id/{}/{}.debug",
-        &id[..2],
-        &id[2..]
-    ));
-    let Ok(debug_bytes) = std::fs::read(&debug_path) else {
-        eprintln!(
-            "function_starts: {} is missing: {arch} skipped (run scripts/fetch-real-binaries.sh)",
-            debug_path.display()
-        );
-        return None;
-    };
+    let debug_bytes = debug_file("function_starts", arch, &id)?;
     let debug = Elf::parse(&debug_bytes);
     assert_eq!(debug.build_id().as_deref(), Some(id.as_str()));
     assert!(

@@ -19,11 +19,10 @@ use gimli::{AttributeValue, EndianSlice, RunTimeEndian};
 use object::{Object, ObjectSection};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+mod libc_debug;
 
-fn real_binaries() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/real-binaries")
-}
+use libc_debug::{debug_file, real_binaries};
+use std::path::Path;
 
 /// What the prototype says of one function.
 #[derive(Clone, Copy, Debug)]
@@ -207,18 +206,7 @@ fn measure(arch: &str, lib: &Path, max_regs: usize) -> Option<Score> {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    let debug_path = real_binaries().join(format!(
-        "dbg/{arch}/usr/lib/debug/.build-id/{}/{}.debug",
-        &id[..2],
-        &id[2..]
-    ));
-    let Ok(debug) = std::fs::read(&debug_path) else {
-        eprintln!(
-            "params_dwarf: {} is missing: {arch} skipped (run scripts/fetch-real-binaries.sh)",
-            debug_path.display()
-        );
-        return None;
-    };
+    let debug = debug_file("params_dwarf", arch, &id)?;
     let truth = prototypes(&debug, max_regs);
     assert!(truth.len() > 1000, "{arch}: {} prototypes", truth.len());
 

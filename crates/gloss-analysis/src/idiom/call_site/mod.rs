@@ -34,7 +34,7 @@ pub(crate) use x86_64::{retpoline_named_reg, retpoline_shape_reg};
 use crate::dataflow::exec::Exec;
 use crate::dataflow::expr::{E, Node};
 use gloss_core::sem::{Op, Reg, Sem};
-use gloss_core::{Arch, Flow, Image, Insn, SymbolKind, SymbolSource};
+use gloss_core::{Arch, Flow, Image, Insn};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Kind {
@@ -194,6 +194,16 @@ fn retpolines(image: &Image) -> rustc_hash::FxHashMap<u64, u8> {
     out
 }
 
+/// The PLT entries no import has, by address, with the ifunc each jumps to.
+fn ifunc_plts(image: &Image) -> rustc_hash::FxHashMap<u64, &str> {
+    image
+        .symbols
+        .iter()
+        .filter(|s| image.import_by_stub(s.addr.0).is_none())
+        .filter_map(|s| Some((s.addr.0, s.plt_of()?)))
+        .collect()
+}
+
 /// `__guard_check_icall_fptr`'s and `__guard_dispatch_icall_fptr`'s slots: as the PE load
 /// config states them, else by symbol.
 pub(crate) fn guard_slots(image: &Image) -> (Option<u64>, Option<u64>) {
@@ -236,6 +246,9 @@ pub struct Finder<'a> {
     retpolines: rustc_hash::FxHashMap<u64, u8>,
     /// Call targets looked at for a retpoline's code, and what they were.
     shaped: rustc_hash::FxHashMap<u64, Option<u8>>,
+    /// PLT entries of the library's own ifuncs (`memcpy@plt` in libc: no import), with the
+    /// ifunc's name.
+    ifunc_plts: rustc_hash::FxHashMap<u64, &'a str>,
 }
 
 impl<'a> Finder<'a> {
@@ -252,6 +265,7 @@ impl<'a> Finder<'a> {
             uncertain: false,
             retpolines: retpolines(image),
             shaped: Default::default(),
+            ifunc_plts: ifunc_plts(image),
         }
     }
 
@@ -288,17 +302,6 @@ impl<'a> Finder<'a> {
             exact: !self.uncertain && !variadic,
             variadic,
         }
-    }
-
-    /// The ifunc whose PLT entry is at `f` (the loader's `name@plt`, which no import has).
-    fn ifunc_plt(&self, f: u64) -> Option<&'a str> {
-        let image: &'a Image = self.image;
-        image
-            .symbols
-            .at(f)
-            .find(|s| s.source == SymbolSource::Synthetic && s.kind == SymbolKind::Import)?
-            .name
-            .strip_suffix("@plt")
     }
 
     fn import_by_slot(&self, slot: u64) -> Option<usize> {
@@ -395,7 +398,7 @@ impl<'a> Finder<'a> {
             Some(i) => prototypes::declared(self.image, &self.image.imports[i].name),
             None => call
                 .target
-                .and_then(|t| self.ifunc_plt(t))
+                .and_then(|t| self.ifunc_plts.get(&t).copied())
                 .and_then(|name| prototypes::declared(self.image, name)),
         };
         let params = declared.or(params);
