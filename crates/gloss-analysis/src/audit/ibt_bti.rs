@@ -150,10 +150,10 @@ pub fn entries(cx: &Cx) -> Vec<Finding> {
 /// Why the function's address may reach an indirect branch, if it may: the code takes it, a
 /// pointer to it lies in data, a relocation takes it (objects), or a shared object exports it.
 pub fn escapes(cx: &Cx, f: &Function) -> Option<&'static str> {
-    if f.evidence.contains(&Evidence::DataPointer) {
+    if f.evidence.contains(Evidence::DataPointer) {
         return Some("a pointer to it is in data");
     }
-    if f.evidence.contains(&Evidence::AddressTaken) {
+    if f.evidence.contains(Evidence::AddressTaken) {
         return Some("code takes its address");
     }
     if cx.in_object.contains(&f.addr) {

@@ -23,7 +23,7 @@ use crate::idiom::jump_table::Switch;
 use gloss_core::{Disassembler, FunctionHint, HintSource, Image};
 use rayon::prelude::*;
 use rustc_hash::{FxHashMap, FxHashSet};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 /// Traversal passes over the pending functions: new call targets and re-traversals of
 /// functions that swallowed a later-found entry converge in a few; the cap keeps pathological
@@ -58,6 +58,21 @@ pub enum Evidence {
 }
 
 impl Evidence {
+    /// Every kind, in the order sets list them.
+    const ALL: [Evidence; 11] = [
+        Evidence::Symbol,
+        Evidence::Entry,
+        Evidence::EhFrame,
+        Evidence::Pdata,
+        Evidence::FunctionStarts,
+        Evidence::Call,
+        Evidence::TailCall,
+        Evidence::AddressTaken,
+        Evidence::DataPointer,
+        Evidence::Prologue,
+        Evidence::Aligned,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             Evidence::Symbol => "symbol",
@@ -75,6 +90,32 @@ impl Evidence {
     }
 }
 
+/// A set of [`Evidence`], listed in the enum's order: one bit each (every seed has one, and
+/// the discovery rounds ask them often).
+#[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
+pub struct EvidenceSet(u16);
+
+impl EvidenceSet {
+    /// Adds `e`; whether it was not there.
+    pub fn insert(&mut self, e: Evidence) -> bool {
+        let new = !self.contains(e);
+        self.0 |= 1 << e as u16;
+        new
+    }
+
+    pub fn contains(self, e: Evidence) -> bool {
+        self.0 & 1 << e as u16 != 0
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    pub fn iter(self) -> impl Iterator<Item = Evidence> {
+        Evidence::ALL.into_iter().filter(move |&e| self.contains(e))
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Function {
     pub addr: u64,
@@ -82,7 +123,7 @@ pub struct Function {
     /// the blocks from the entry.
     pub size: u64,
     pub name: Option<String>,
-    pub evidence: BTreeSet<Evidence>,
+    pub evidence: EvidenceSet,
     pub noreturn: bool,
     pub blocks: Vec<Block>,
     pub switches: Vec<Switch>,
@@ -105,7 +146,7 @@ impl Analysis {
 }
 
 struct Seeds {
-    evidence: BTreeMap<u64, BTreeSet<Evidence>>,
+    evidence: BTreeMap<u64, EvidenceSet>,
     size: FxHashMap<u64, u64>,
 }
 
@@ -658,12 +699,12 @@ fn infer_noreturn(bodies: &BTreeMap<u64, FunctionBody>, noreturn: &mut FxHashSet
 /// routine's own dispatch), not another function. (Fragments' FDEs are left out: a signal
 /// trampoline's begins a byte before the trampoline.)
 struct Extents {
-    /// Starts, sorted.
+    /// Starts, sorted (equal starts in the order given).
     starts: Vec<u64>,
     /// The furthest end among the extents up to each index.
     reach: Vec<u64>,
-    /// The end of the (first) extent at each start.
-    ends: FxHashMap<u64, u64>,
+    /// The end of the extent at each index.
+    ends: Vec<u64>,
 }
 
 impl Extents {
@@ -677,12 +718,9 @@ impl Extents {
             far = far.max(e);
             reach.push(far);
         }
-        let mut ends = FxHashMap::default();
-        for &(a, e) in &r {
-            ends.entry(a).or_insert(e);
-        }
+        let (starts, ends) = r.into_iter().unzip();
         Extents {
-            starts: r.into_iter().map(|x| x.0).collect(),
+            starts,
             reach,
             ends,
         }
@@ -694,9 +732,12 @@ impl Extents {
         i > 0 && a < self.reach[i - 1]
     }
 
-    /// The end of the extent stated for a function starting at `a`.
-    fn end_of(&self, a: u64) -> Option<u64> {
-        self.ends.get(&a).copied()
+    /// The end of the (first) extent stated for a function starting at `a`, found from index
+    /// `*from` on and leaving `*from` there: callers asking in increasing order of `a` walk
+    /// the starts once instead of searching them each time.
+    fn end_of_from(&self, a: u64, from: &mut usize) -> Option<u64> {
+        *from += self.starts[*from..].partition_point(|&s| s < a);
+        (self.starts.get(*from) == Some(&a)).then(|| self.ends[*from])
     }
 
     /// Whether `a` lies inside a stated extent or at its start.
@@ -742,16 +783,18 @@ fn leaving_jumps(
         })
         .map(|(&a, _)| a)
         .collect();
-    let trusted = |a: u64| sorted.binary_search(&a).is_ok();
     let mut out = Vec::new();
-    for (&f, body) in bodies.iter().filter(|(f, _)| trusted(**f)) {
-        let own_end = stated.end_of(f);
+    // bodies in address order: `sorted` and the stated extents are walked along with them
+    let (mut at, mut stated_at) = (0, 0);
+    for (&f, body) in bodies {
+        at += sorted[at..].partition_point(|&s| s < f);
+        if sorted.get(at) != Some(&f) {
+            continue; // not trusted
+        }
+        let own_end = stated.end_of_from(f, &mut stated_at);
         // the function's own range: blocks beyond it may be code of a function it jumped
         // into before that jump was known to leave (this round judges the first jump only)
-        let next = sorted[sorted.partition_point(|&s| s <= f)..]
-            .first()
-            .copied()
-            .unwrap_or(u64::MAX);
+        let next = sorted.get(at + 1).copied().unwrap_or(u64::MAX);
         let range_end = own_end.unwrap_or(next);
         if body.lo >= f && body.hi <= range_end {
             continue; // every jump lands in its own range (jump targets are its blocks)
@@ -774,11 +817,8 @@ fn leaving_jumps(
                 }
                 let leaves = match own_end {
                     Some(end) => t < f || t >= end,
-                    None => {
-                        // another function's start in (f, t]
-                        let i = sorted.partition_point(|&s| s <= f);
-                        t < f || sorted.get(i).is_some_and(|&s| s <= t)
-                    }
+                    // another function's start in (f, t]
+                    None => t < f || next <= t,
                 };
                 if leaves {
                     out.push(t);

@@ -13,10 +13,6 @@ use iced_x86::{
 };
 use std::cell::RefCell;
 
-thread_local! {
-    static INFO: RefCell<InstructionInfoFactory> = RefCell::new(InstructionInfoFactory::new());
-}
-
 /// The 64-bit register a general-purpose register belongs to (`%dil` -> rdi = 7).
 fn gpr(r: Register) -> Option<Reg> {
     if !r.is_gpr() {
@@ -351,28 +347,78 @@ fn reads(a: OpAccess) -> bool {
     )
 }
 
-/// General registers iced's instruction info says the instruction uses with an access `keep`
-/// accepts.
-fn used(i: &Instruction, keep: fn(OpAccess) -> bool) -> u64 {
-    INFO.with(|f| {
-        let mut f = f.borrow_mut();
+/// General registers iced's instruction info says the instruction writes and reads, as two
+/// masks. Asking iced is slow (about as long as decoding), and the same few thousand
+/// instructions make up most of a binary, so the answer is remembered per thread, by what the
+/// info's register part depends on (`usage_key`), in a direct-mapped table.
+fn used(i: &Instruction) -> (u64, u64) {
+    let key = usage_key(i);
+    let slot = ((((key >> 64) as u64) ^ (key as u64)).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        >> (64 - USAGE_BITS)) as usize;
+    USAGE.with(|u| {
+        let mut u = u.borrow_mut();
+        let (k, w, r) = u.memo[slot];
+        if k == key {
+            return (w, r);
+        }
         // the registers alone: iced skips working out the memory accesses
-        let info = f.info_options(i, InstructionInfoOptions::NO_MEMORY_USAGE);
-        let mut mask = 0u64;
-        for u in info.used_registers() {
-            if keep(u.access())
-                && let Some(r) = gpr(u.register())
-            {
-                mask |= r.bit();
+        let info = u
+            .info
+            .info_options(i, InstructionInfoOptions::NO_MEMORY_USAGE);
+        let (mut w, mut r) = (0u64, 0u64);
+        for used in info.used_registers() {
+            if let Some(g) = gpr(used.register()) {
+                if writes(used.access()) {
+                    w |= g.bit();
+                }
+                if reads(used.access()) {
+                    r |= g.bit();
+                }
             }
         }
-        mask
+        u.memo[slot] = (key, w, r);
+        (w, r)
     })
+}
+
+/// log2 of the register-usage table's entries (4096 entries of 32 bytes per thread).
+const USAGE_BITS: u32 = 12;
+
+struct Usage {
+    info: InstructionInfoFactory,
+    /// `(usage_key, written, read)`; key 0 (never made) marks an empty entry.
+    memo: Box<[(u128, u64, u64)]>,
+}
+
+thread_local! {
+    static USAGE: RefCell<Usage> = RefCell::new(Usage {
+        info: InstructionInfoFactory::new(),
+        memo: vec![(0, 0, 0); 1 << USAGE_BITS].into_boxed_slice(),
+    });
+}
+
+/// Everything iced's register usage of a 64-bit-mode instruction depends on: its code, its
+/// register operands, the registers of its address, its `rep` prefixes (string instructions
+/// use rcx with them) and its opmask; the first two operand kinds (a string instruction's
+/// address size) too. Bit 127 is set so that no key is 0.
+fn usage_key(i: &Instruction) -> u128 {
+    let reg = |n: u32| u128::from(i.op_register(n) as u8);
+    let mut key = 1u128 << 127;
+    key |= i.code() as u128; // < 2^13
+    key |= (reg(0) | reg(1) << 8 | reg(2) << 16 | reg(3) << 24 | reg(4) << 32) << 13;
+    key |= u128::from(i.memory_base() as u8) << 53;
+    key |= u128::from(i.memory_index() as u8) << 61;
+    key |= u128::from(i.op_mask() as u8) << 69;
+    key |= u128::from(i.has_rep_prefix()) << 77;
+    key |= u128::from(i.has_repne_prefix()) << 78;
+    key |= u128::from(i.op_kind(0) as u8) << 79;
+    key |= u128::from(i.op_kind(1) as u8) << 87;
+    key
 }
 
 /// General registers an unmodelled instruction writes.
 fn written(i: &Instruction) -> u64 {
-    used(i, writes)
+    used(i).0
 }
 
 /// General registers an instruction reads (its operands' and its addresses'). Addresses are
@@ -400,7 +446,7 @@ fn read(i: &Instruction) -> u32 {
     }
     if ask {
         // (general registers are 0-31)
-        mask |= used(i, reads) as u32;
+        mask |= used(i).1 as u32;
     }
     mask
 }
@@ -582,10 +628,12 @@ fn sub_compare(i: &Instruction) -> Option<(Reg, i64, u8)> {
 /// Whether the instruction writes its memory operand (`None`: it does not access it, as
 /// `prefetch` and hint `nop`s do not), from iced's instruction info.
 fn mem_access(i: &Instruction) -> Option<bool> {
-    INFO.with(|f| {
-        let mut f = f.borrow_mut();
+    USAGE.with(|u| {
+        let mut u = u.borrow_mut();
         // the memory accesses alone
-        let info = f.info_options(i, InstructionInfoOptions::NO_REGISTER_USAGE);
+        let info = u
+            .info
+            .info_options(i, InstructionInfoOptions::NO_REGISTER_USAGE);
         let mut any = None;
         for m in info.used_memory() {
             let a = m.access();
@@ -615,6 +663,54 @@ mod tests {
     const RAX: u8 = 0;
     const RDX: u8 = 2;
     const RDI: u8 = 7;
+
+    /// The remembered register usage is iced's own answer for every instruction, whatever the
+    /// table held before: random bytes decode to thousands of different instructions (and
+    /// `rep` string instructions, whose rcx use the key must tell apart), far more than the
+    /// table has entries, so entries are replaced and keys collide on slots.
+    #[test]
+    fn remembered_register_usage_is_iceds() {
+        use iced_x86::{Decoder, DecoderOptions, InstructionInfoFactory};
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut bytes: Vec<u8> = (0..400_000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        // movsb, rep movsb, repne scasb, rep stosq, twice each; andn %ecx,%ebx,%eax and
+        // andn %edx,%ebx,%eax (they differ in their third operand only)
+        bytes.extend_from_slice(&[0xa4, 0xf3, 0xa4, 0xf2, 0xae, 0xf3, 0x48, 0xab].repeat(2));
+        bytes.extend_from_slice(&[0xc4, 0xe2, 0x60, 0xf2, 0xc1, 0xc4, 0xe2, 0x60, 0xf2, 0xc2]);
+        let mut info = InstructionInfoFactory::new();
+        let mut d = Decoder::with_ip(64, &bytes, 0, DecoderOptions::NONE);
+        let (mut checked, mut rep) = (0, 0);
+        for i in &mut d {
+            if i.is_invalid() {
+                continue;
+            }
+            let mut want = (0u64, 0u64);
+            for u in info
+                .info_options(&i, super::InstructionInfoOptions::NO_MEMORY_USAGE)
+                .used_registers()
+            {
+                if let Some(g) = super::gpr(u.register()) {
+                    if super::writes(u.access()) {
+                        want.0 |= g.bit();
+                    }
+                    if super::reads(u.access()) {
+                        want.1 |= g.bit();
+                    }
+                }
+            }
+            assert_eq!(super::used(&i), want, "{i} ({:?})", i.code());
+            checked += 1;
+            rep += usize::from(i.has_rep_prefix() && i.is_string_instruction());
+        }
+        assert!(checked > 100_000 && rep >= 2, "{checked} {rep}");
+    }
 
     /// Bytes as GNU as encodes the AT&T text in each comment; meanings from the Intel SDM.
     #[test]
