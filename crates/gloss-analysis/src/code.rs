@@ -61,6 +61,22 @@ impl<'a> CodeMap<'a> {
         bytes.get((addr - start) as usize..(stop - start) as usize)
     }
 
+    /// The stretch of code `addr` lies in, as `(start, bytes)`: from the section's start or
+    /// the end of the data run before `addr`, to where [`CodeMap::bytes`] stops. For every
+    /// address `b` in it, `bytes(b)` is the stretch's bytes from `b` on.
+    pub fn stretch(&self, addr: u64) -> Option<(u64, &'a [u8])> {
+        let rest = self.bytes(addr)?;
+        let &(start, _, section) = self.range(addr)?;
+        let after_data = self
+            .data_runs
+            .partition_point(|r| r.0 <= addr)
+            .checked_sub(1)
+            .map_or(start, |i| self.data_runs[i].1.max(start));
+        let from = (after_data - start) as usize;
+        let to = (addr - start) as usize + rest.len();
+        Some((after_data, &section[from..to]))
+    }
+
     /// Code section ranges, sorted.
     pub fn sections(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
         self.ranges.iter().map(|r| (r.0, r.1))

@@ -132,8 +132,55 @@ fn op_run_matches_sem_run(arch: Arch, bytes: &[u8], addr: u64) {
     assert_eq!(got, want, "{arch:?} on {bytes:02x?}");
 }
 
+/// An `op_decoder` over `bytes`, asked for runs at the given offsets in any order (and with
+/// some stopped early), gives each run as `decode_op_run` on the bytes from that offset; an
+/// address outside the bytes gives nothing.
+fn op_decoder_matches_op_run(arch: Arch, bytes: &[u8], addr: u64, starts: &[(usize, usize)]) {
+    let d = disassembler(arch);
+    let mut runs = d.op_decoder(bytes, addr);
+    for &(start, stop_after) in starts {
+        let off = start % (bytes.len() + 1);
+        let at = addr.wrapping_add(off as u64);
+        let mut want = Vec::new();
+        d.decode_op_run(&bytes[off..], at, &mut |insn, op, rest| {
+            want.push((*insn, *op, rest.len()));
+            want.len() <= stop_after
+        });
+        let mut got = Vec::new();
+        runs.run(at, &mut |insn, op, rest| {
+            got.push((*insn, *op, rest.len()));
+            got.len() <= stop_after
+        });
+        assert_eq!(got, want, "{arch:?} at +{off} on {bytes:02x?}");
+    }
+    let mut outside = 0;
+    runs.run(addr.wrapping_sub(1), &mut |_, _, _| {
+        outside += 1;
+        true
+    });
+    assert_eq!(outside, 0);
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(cases(2048)))]
+
+    #[test]
+    fn op_decoder_matches_decode_op_run_x86_64(
+        bytes in proptest::collection::vec(any::<u8>(), 1..96),
+        addr in 1..u64::MAX / 2,
+        starts in proptest::collection::vec((any::<usize>(), 0..8usize), 1..6),
+    ) {
+        op_decoder_matches_op_run(Arch::X86_64, &bytes, addr, &starts);
+    }
+
+    #[test]
+    fn op_decoder_matches_decode_op_run_aarch64(
+        bytes in proptest::collection::vec(any::<u8>(), 1..64),
+        addr in 1..u64::MAX / 2,
+        starts in proptest::collection::vec((any::<usize>(), 0..8usize), 1..6),
+    ) {
+        op_decoder_matches_op_run(Arch::Aarch64, &bytes, addr & !3, &starts);
+    }
 
     #[test]
     fn decode_never_panics_x86_64(bytes in proptest::collection::vec(any::<u8>(), 0..64), addr in any::<u64>()) {

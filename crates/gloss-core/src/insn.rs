@@ -159,6 +159,36 @@ pub trait Disassembler: Send + Sync {
     fn decode_op_run(&self, bytes: &[u8], addr: u64, f: &mut dyn FnMut(&Insn, &Op, &[u8]) -> bool) {
         self.decode_sem_run(bytes, addr, &mut |insn, sem, b| f(insn, &sem.op, b));
     }
+    /// An [`OpDecoder`] over `bytes`, which start at `addr`.
+    fn op_decoder<'b>(&'b self, bytes: &'b [u8], addr: u64) -> Box<dyn OpDecoder + 'b>;
+}
+
+/// Runs of [`Disassembler::decode_op_run`] from any address of one stretch of code, with the
+/// decoder kept between runs: the CFG traversal decodes a function block by block, and making
+/// an x86 decoder for each block cost about as much as decoding two instructions.
+pub trait OpDecoder {
+    /// As `decode_op_run` on the bytes from `addr` to the end of the stretch (nothing when
+    /// `addr` lies outside it).
+    fn run(&mut self, addr: u64, f: &mut dyn FnMut(&Insn, &Op, &[u8]) -> bool);
+}
+
+/// An [`OpDecoder`] that calls [`Disassembler::decode_op_run`] for each run, for decoders
+/// that keep nothing worth reusing.
+pub struct EachRun<'b, D: ?Sized> {
+    pub dis: &'b D,
+    pub bytes: &'b [u8],
+    pub addr: u64,
+}
+
+impl<D: Disassembler + ?Sized> OpDecoder for EachRun<'_, D> {
+    fn run(&mut self, addr: u64, f: &mut dyn FnMut(&Insn, &Op, &[u8]) -> bool) {
+        let rest = addr
+            .checked_sub(self.addr)
+            .and_then(|off| self.bytes.get(usize::try_from(off).ok()?..));
+        if let Some(rest) = rest {
+            self.dis.decode_op_run(rest, addr, f);
+        }
+    }
 }
 
 #[cfg(test)]

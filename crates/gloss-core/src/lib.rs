@@ -24,7 +24,7 @@ pub use facts::{
 };
 pub use hint::{FunctionHint, HintSource};
 pub use image::{Image, Import, Reloc, Section, SectionKind, Segment};
-pub use insn::{Disassembler, Flow, Insn, InsnStatus, InsnText, Symbolizer};
+pub use insn::{Disassembler, EachRun, Flow, Insn, InsnStatus, InsnText, OpDecoder, Symbolizer};
 pub use sem::Sem;
 pub use source::{
     LineRow, LineSequence, SourceFile, SourceLines, SourceLoc, is_absolute_path, join_path,

@@ -6,7 +6,7 @@ use crate::addr_set::AddrSet;
 use crate::code::CodeMap;
 use crate::idiom::jump_table::{self, Resolution, Step, Switch};
 use gloss_core::sem::{BinOp, Op, Reg, Target, Value};
-use gloss_core::{Disassembler, Flow, Image, InsnStatus};
+use gloss_core::{Disassembler, Flow, Image, InsnStatus, OpDecoder};
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::BTreeMap;
 
@@ -83,6 +83,16 @@ struct Walker<'c, 'a> {
     body: FunctionBody,
     /// Constants held by registers within the block being decoded.
     consts: Consts,
+    /// The decoder of the stretch of code the last block lay in: most blocks of a function
+    /// lie in one, and an x86 decoder costs as much to make as two instructions to decode.
+    stretch: Option<Stretch<'a>>,
+}
+
+/// An [`OpDecoder`] over the code from `start` to `end`.
+struct Stretch<'a> {
+    start: u64,
+    end: u64,
+    decoder: Box<dyn OpDecoder + 'a>,
 }
 
 pub fn build(cx: &Context<'_>, entry: u64) -> FunctionBody {
@@ -94,6 +104,7 @@ pub fn build(cx: &Context<'_>, entry: u64) -> FunctionBody {
         work: vec![entry],
         body: FunctionBody::default(),
         consts: Consts::default(),
+        stretch: None,
     };
     loop {
         while let Some(a) = w.work.pop() {
@@ -128,7 +139,7 @@ pub fn build(cx: &Context<'_>, entry: u64) -> FunctionBody {
     body
 }
 
-impl Walker<'_, '_> {
+impl<'a> Walker<'_, 'a> {
     fn visit(&mut self, a: u64) {
         // the block at `a`, else the one before it (one search for both)
         let at_or_before = self.blocks.at_or_before(a).map(|b| (b.addr, b.end()));
@@ -187,12 +198,12 @@ impl Walker<'_, '_> {
         // data run), each with one decoder; a run that ends mid-block continues after it
         let mut ended = false;
         while !ended {
-            let Some(bytes) = cx.code.bytes(a).filter(|b| !b.is_empty()) else {
+            let Some(mut stretch) = self.stretch_at(a) else {
                 self.body.broken.push(a);
                 break;
             };
             let run = a;
-            cx.dis.decode_op_run(bytes, a, &mut |insn, op, bytes| {
+            stretch.decoder.run(a, &mut |insn, op, bytes| {
                 ended = true;
                 if a >= limit || a != start && a != run && self.is_other_function(a) {
                     // the next block, or the next function: the last call did not return
@@ -269,6 +280,7 @@ impl Walker<'_, '_> {
                 }
                 false
             });
+            self.stretch = Some(stretch);
             // a run that ended on a plain instruction: the block goes on in the next code,
             // unless that is the next block or function
             if !ended && (a >= limit || self.is_other_function(a)) {
@@ -282,6 +294,23 @@ impl Walker<'_, '_> {
             insns,
             succs,
         });
+    }
+
+    /// The decoder of the code `a` lies in (taken out of the walker while it runs): the last
+    /// one when `a` lies in its stretch, else a new one; `None` where no code is.
+    fn stretch_at(&mut self, a: u64) -> Option<Stretch<'a>> {
+        if let Some(s) = self.stretch.take()
+            && s.start <= a
+            && a < s.end
+        {
+            return Some(s);
+        }
+        let (start, bytes) = self.cx.code.stretch(a)?;
+        Some(Stretch {
+            start,
+            end: start + bytes.len() as u64,
+            decoder: self.cx.dis.op_decoder(bytes, start),
+        })
     }
 
     /// Another function's entry: a branch there leaves this function.

@@ -9,7 +9,9 @@ mod sem;
 use crate::short::Short;
 use gloss_core::hex::{self, TextOut};
 use gloss_core::sem::Op as SemOp;
-use gloss_core::{Arch, Disassembler, Flow, Insn, InsnStatus, InsnText, Sem, Syntax};
+use gloss_core::{
+    Arch, Disassembler, EachRun, Flow, Insn, InsnStatus, InsnText, OpDecoder, Sem, Syntax,
+};
 use num_traits::FromPrimitive;
 use std::cell::RefCell;
 use std::io::Write;
@@ -135,6 +137,15 @@ impl Disassembler for Aarch64 {
             }
             off += (insn.len as usize).clamp(1, bytes.len() - off);
         }
+    }
+
+    fn op_decoder<'b>(&'b self, bytes: &'b [u8], addr: u64) -> Box<dyn OpDecoder + 'b> {
+        // bad64 keeps no decoder state: each run decodes as `decode_op_run` does
+        Box::new(EachRun {
+            dis: self,
+            bytes,
+            addr,
+        })
     }
 
     fn decode_text(&self, bytes: &[u8], addr: u64, _syntax: Syntax, out: &mut InsnText) -> Insn {

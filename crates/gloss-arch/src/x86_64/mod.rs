@@ -10,7 +10,7 @@ mod fast_intel;
 mod sem;
 
 use gloss_core::sem::Op;
-use gloss_core::{Arch, Disassembler, Flow, Insn, InsnStatus, InsnText, Sem, Syntax};
+use gloss_core::{Arch, Disassembler, Flow, Insn, InsnStatus, InsnText, OpDecoder, Sem, Syntax};
 use iced_x86::{
     Code, Decoder, DecoderOptions, FlowControl, Formatter, FormatterOutput, FormatterTextKind,
     GasFormatter, Instruction, IntelFormatter, MemorySizeOptions, Mnemonic,
@@ -98,6 +98,19 @@ fn lowered_run<T>(
     T: Copy,
 {
     let mut d = Decoder::with_ip(64, bytes, addr, DecoderOptions::NONE);
+    lowered(&mut d, bytes, addr, lower, invalid, f);
+}
+
+/// The loop of [`lowered_run`], from the decoder's position on; `bytes` are the decoder's and
+/// start at `addr`.
+fn lowered<T: Copy>(
+    d: &mut Decoder<'_>,
+    bytes: &[u8],
+    addr: u64,
+    lower: fn(&Instruction) -> T,
+    invalid: T,
+    f: &mut dyn FnMut(&Insn, &T, &[u8]) -> bool,
+) {
     let mut i = Instruction::default();
     while d.can_decode() {
         let pos = d.position();
@@ -118,6 +131,37 @@ fn lowered_run<T>(
             }
             d.set_ip(ip.wrapping_add(1));
         }
+    }
+}
+
+/// One iced decoder over a stretch of code, moved to each run's start.
+struct OpRuns<'b> {
+    d: Decoder<'b>,
+    bytes: &'b [u8],
+    addr: u64,
+}
+
+impl OpDecoder for OpRuns<'_> {
+    fn run(&mut self, addr: u64, f: &mut dyn FnMut(&Insn, &Op, &[u8]) -> bool) {
+        let Some(pos) = addr
+            .checked_sub(self.addr)
+            .and_then(|off| usize::try_from(off).ok())
+            .filter(|&pos| pos < self.bytes.len())
+        else {
+            return;
+        };
+        if self.d.set_position(pos).is_err() {
+            return;
+        }
+        self.d.set_ip(addr);
+        lowered(
+            &mut self.d,
+            self.bytes,
+            self.addr,
+            sem::lower_op,
+            Op::None,
+            f,
+        );
     }
 }
 
@@ -206,6 +250,14 @@ impl Disassembler for X86_64 {
 
     fn decode_op_run(&self, bytes: &[u8], addr: u64, f: &mut dyn FnMut(&Insn, &Op, &[u8]) -> bool) {
         lowered_run(bytes, addr, sem::lower_op, Op::None, f);
+    }
+
+    fn op_decoder<'b>(&'b self, bytes: &'b [u8], addr: u64) -> Box<dyn OpDecoder + 'b> {
+        Box::new(OpRuns {
+            d: Decoder::with_ip(64, bytes, addr, DecoderOptions::NONE),
+            bytes,
+            addr,
+        })
     }
 
     fn decode_run(&self, bytes: &[u8], addr: u64, f: &mut dyn FnMut(&Insn, &[u8]) -> bool) {
