@@ -240,8 +240,9 @@ impl Annotator {
                 self.comment(r.addr, &c);
             }
         }
+        let mut text = String::new();
         for c in &e.calls {
-            if let Some(text) = crate::explain::call_comment(image, c, &addresses) {
+            if crate::explain::write_call_comment(&mut text, image, c, &addresses) {
                 // a jump the call site explains is no longer just an unresolved one
                 self.take_back_unresolved(c.addr);
                 if c.kind != gloss_analysis::idiom::call_site::Kind::Direct || !c.mech.is_empty() {

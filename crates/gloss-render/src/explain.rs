@@ -9,6 +9,7 @@ use gloss_analysis::idiom::addr_mat::{Access, Ref};
 use gloss_analysis::idiom::atomic::AtomicOp;
 use gloss_analysis::idiom::call_site::{ArgValue, Call, Kind, Mech, vtable};
 use gloss_analysis::idiom::prologue::Frame;
+use gloss_core::hex::{push_dec_signed, push_hex_prefixed};
 use gloss_core::{Addr, Format, Image};
 use serde::Serialize;
 use std::fmt::Write as _;
@@ -340,30 +341,52 @@ fn callee_name(image: &Image, c: &Call) -> Option<String> {
 /// An argument as the listing writes it; `addresses` are the function's ref targets, the
 /// constants known to be addresses.
 fn arg_text(image: &Image, v: ArgValue, addresses: &[u64]) -> String {
+    let mut s = String::new();
+    write_arg(&mut s, image, v, addresses);
+    s
+}
+
+/// [`arg_text`] appended to `s` (without `core::fmt`: the listing writes one per argument of
+/// every call).
+fn write_arg(s: &mut String, image: &Image, v: ArgValue, addresses: &[u64]) {
+    let reg = |r: gloss_core::sem::Reg| r.name(image.arch, 64);
+    // `+0x10` / `-0x10`
+    let signed_hex = |s: &mut String, k: i64| {
+        s.push_str(if k >= 0 { "+" } else { "-" });
+        push_hex_prefixed(s, k.unsigned_abs());
+    };
     match v {
         ArgValue::Const(k) if addresses.binary_search(&k).is_ok() => {
-            describe_target(image, k, Access::Address)
+            s.push_str(&describe_target(image, k, Access::Address));
         }
-        ArgValue::Const(k) if (k as i64).unsigned_abs() < 0x10000 => format!("{}", k as i64),
-        ArgValue::Const(k) => format!("{k:#x}"),
-        ArgValue::Stack(k) if k >= 0 => format!("sp+{k:#x}"),
-        ArgValue::Stack(k) => format!("sp-{:#x}", k.unsigned_abs()),
-        ArgValue::Reg(r) => r.name(image.arch, 64).to_string(),
-        ArgValue::Returned(at) => format!("result of {at:#x}"),
-        ArgValue::RegPlus(r, k) | ArgValue::Frame(r, k) if k >= 0 => {
-            format!("{}+{k:#x}", r.name(image.arch, 64))
+        ArgValue::Const(k) if (k as i64).unsigned_abs() < 0x10000 => push_dec_signed(s, k as i64),
+        ArgValue::Const(k) => push_hex_prefixed(s, k),
+        ArgValue::Stack(k) => {
+            s.push_str("sp");
+            signed_hex(s, k);
+        }
+        ArgValue::Reg(r) => s.push_str(reg(r)),
+        ArgValue::Returned(at) => {
+            s.push_str("result of ");
+            push_hex_prefixed(s, at);
         }
         ArgValue::RegPlus(r, k) | ArgValue::Frame(r, k) => {
-            format!("{}-{:#x}", r.name(image.arch, 64), k.unsigned_abs())
+            s.push_str(reg(r));
+            signed_hex(s, k);
         }
-        ArgValue::Deref(r, 0) => format!("[{}]", r.name(image.arch, 64)),
-        ArgValue::Deref(r, k) if k > 0 => format!("[{}+{k:#x}]", r.name(image.arch, 64)),
-        ArgValue::Deref(r, k) => format!("[{}-{:#x}]", r.name(image.arch, 64), k.unsigned_abs()),
-        ArgValue::Load(a) => format!(
-            "*{}",
-            describe_target(image, a, Access::Address).trim_start_matches('&')
-        ),
-        ArgValue::Other => "?".to_string(),
+        ArgValue::Deref(r, k) => {
+            s.push('[');
+            s.push_str(reg(r));
+            if k != 0 {
+                signed_hex(s, k);
+            }
+            s.push(']');
+        }
+        ArgValue::Load(a) => {
+            s.push('*');
+            s.push_str(describe_target(image, a, Access::Address).trim_start_matches('&'));
+        }
+        ArgValue::Other => s.push('?'),
     }
 }
 
@@ -422,28 +445,47 @@ pub fn call_out(image: &Image, c: &Call, addresses: &[u64]) -> CallOut {
 /// The listing's comment for a call, or `None` when it would only repeat the operand (a
 /// direct call with no argument the function set).
 pub fn call_comment(image: &Image, c: &Call, addresses: &[u64]) -> Option<String> {
-    let args: Vec<String> = c
-        .args
-        .iter()
-        .map(|a| arg_text(image, a.value, addresses))
-        .collect();
-    // no parentheses when the function set no argument: the callee may take some it passes on
-    let call_text = |name: &str| {
-        if args.is_empty() {
-            name.to_string()
-        } else {
-            format!("{name}({})", args.join(", "))
-        }
-    };
     let mut s = String::new();
+    write_call_comment(&mut s, image, c, addresses).then_some(s)
+}
+
+/// [`call_comment`] written into `s` (cleared first), in one buffer: the listing writes one
+/// for most calls. False (and `s` left empty) when there is no comment.
+pub fn write_call_comment(s: &mut String, image: &Image, c: &Call, addresses: &[u64]) -> bool {
+    s.clear();
     // the call of the check function itself: through its slot, with no target of its own
     if c.mech.contains(&Mech::CfgCheck)
         && c.target.is_none()
         && c.kind == Kind::Indirect
         && c.slot.is_some()
     {
-        return Some("CFG check of the next call's target (__guard_check_icall_fptr)".into());
+        s.push_str("CFG check of the next call's target (__guard_check_icall_fptr)");
+        return true;
     }
+    let name = callee_name(image, c);
+    let no_args = c.args.is_empty();
+    match c.kind {
+        Kind::Direct if c.mech.is_empty() && no_args => return false,
+        Kind::Indirect if name.is_none() && no_args && c.mech.is_empty() => return false,
+        _ => {}
+    }
+    let args = |s: &mut String| {
+        for (i, a) in c.args.iter().enumerate() {
+            if i > 0 {
+                s.push_str(", ");
+            }
+            write_arg(s, image, a.value, addresses);
+        }
+    };
+    // no parentheses when the function set no argument: the callee may take some it passes on
+    let call = |s: &mut String, name: &str| {
+        s.push_str(name);
+        if !no_args {
+            s.push('(');
+            args(s);
+            s.push(')');
+        }
+    };
     if c.tail {
         s.push_str("tail call, ");
     }
@@ -455,16 +497,15 @@ pub fn call_comment(image: &Image, c: &Call, addresses: &[u64]) -> Option<String
             Mech::Retpoline => "retpoline, ",
         });
     }
-    let name = callee_name(image, c);
     match c.kind {
-        Kind::Direct if c.mech.is_empty() && args.is_empty() => return None,
-        Kind::Indirect if name.is_none() && args.is_empty() && c.mech.is_empty() => return None,
-        Kind::Direct | Kind::ImportStub => {
-            s.push_str(&call_text(name.as_deref().unwrap_or("?")));
-        }
+        Kind::Direct | Kind::ImportStub => call(s, name.as_deref().unwrap_or("?")),
         Kind::Got | Kind::Iat => {
-            let via = if c.kind == Kind::Got { "GOT" } else { "IAT" };
-            let _ = write!(s, "{} via {via}", call_text(name.as_deref().unwrap_or("?")));
+            call(s, name.as_deref().unwrap_or("?"));
+            s.push_str(if c.kind == Kind::Got {
+                " via GOT"
+            } else {
+                " via IAT"
+            });
         }
         Kind::Virtual => {
             let off = c.vtable_offset.unwrap_or(0);
@@ -476,15 +517,20 @@ pub fn call_comment(image: &Image, c: &Call, addresses: &[u64]) -> Option<String
                 let _ = write!(s, "slot {} (+{off:#x})", off / 8);
             }
             if let Some(r) = c.this {
-                let _ = write!(s, ", this = {}", r.name(image.arch, 64));
+                s.push_str(", this = ");
+                s.push_str(r.name(image.arch, 64));
             }
-            if !args.is_empty() {
-                let _ = write!(s, ", args ({})", args.join(", "));
+            if !no_args {
+                s.push_str(", args (");
+                args(s);
+                s.push(')');
             }
         }
-        Kind::Indirect => s.push_str(&call_text(name.as_deref().unwrap_or("indirect call"))),
+        Kind::Indirect => call(s, name.as_deref().unwrap_or("indirect call")),
     }
-    Some(s.trim_end().trim_end_matches(',').to_string())
+    let kept = s.trim_end().trim_end_matches(',').len();
+    s.truncate(kept);
+    true
 }
 
 /// The listing's comment for a ref, when the operand does not already say it: AArch64 pairs
