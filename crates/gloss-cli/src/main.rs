@@ -242,8 +242,14 @@ fn run(cli: Cli) -> Result<u8> {
                         f.addr,
                         &f.blocks,
                     );
-                    serde_json::to_writer_pretty(&mut out, &render::function_out(&image, f, &e))?;
-                    out.write_all(b"\n")?;
+                    let mut json = Vec::new();
+                    render::write_function_json(
+                        &mut json,
+                        &render::function_out(&image, f, &e),
+                        0,
+                    )?;
+                    json.push(b'\n');
+                    out.write_all(&json)?;
                 }
             }
         }
@@ -255,27 +261,31 @@ fn run(cli: Cli) -> Result<u8> {
                 OutFormat::Json => {
                     let explained = gloss::explain(&image, &analysis);
                     let audit = gloss::audit(&image, &analysis, &explained, &[]);
-                    let mut e = explained.iter();
-                    let mut report = render::report(&name, &image, &analysis, |f| {
-                        let e = e.next().expect("one per function");
-                        render::function_out(&image, f, e)
-                    });
-                    let (branches, findings) = (&audit.branches, &audit.findings);
-                    report.indirect_branches = Some(
-                        branches
+                    let head = render::ReportHeadOut {
+                        file: &name,
+                        format: image.format,
+                        arch: image.arch.name(),
+                    };
+                    let tail = render::ReportTailOut {
+                        indirect_branches: audit
+                            .branches
                             .iter()
                             .map(|b| gloss::render::audit::branch_out(&image, &analysis, b))
                             .collect(),
-                    );
-                    report.findings = Some(
-                        findings
+                        findings: audit
+                            .findings
                             .iter()
                             .map(|f| gloss::render::audit::finding_out(&image, &analysis, f))
                             .collect(),
-                    );
-                    serde_json::to_writer_pretty(&mut out, &report)?;
+                    };
+                    let mut e = explained.iter();
+                    let functions = analysis.functions.iter().map(|f| {
+                        let e = e.next().expect("one per function");
+                        render::function_out(&image, f, e)
+                    });
+                    render::write_analysis_json(&mut out, &head, functions, &tail)?;
                     out.write_all(b"\n")?;
-                    leave(report);
+                    leave(tail);
                     leave((audit, explained));
                 }
                 OutFormat::Text => out.write_all(render::functions_text(&analysis).as_bytes())?,

@@ -1,29 +1,25 @@
 //! The `gloss analyze` report (JSON wire types, docs/json.md), the `gloss functions` table and
 //! `gloss cfg` in DOT.
 use crate::explain::{self, AtomicOut, CallOut, FrameOut, RefOut};
-use gloss_analysis::cfg::EdgeKind;
+use crate::pretty;
+use gloss_analysis::cfg::{Block, EdgeKind};
 use gloss_analysis::discover::{Analysis, Function};
 use gloss_analysis::idiom::Explained;
 use gloss_analysis::idiom::jump_table::{Anchor, Switch, reloc_check};
 use gloss_core::{Addr, Format, Image};
 use serde::Serialize;
 use std::cell::RefCell;
-use std::fmt::Write;
+use std::fmt::Write as _;
+use std::io::{self, Write};
 
-/// The report of a file's functions: `F` is [`FunctionOut`] for `gloss analyze`,
-/// [`FunctionSummaryOut`] (no CFG) for `gloss functions --format json`.
+/// `gloss functions --format json`: the file's functions without their CFGs (`gloss
+/// analyze`'s report, with them, is written by [`write_analysis_json`]).
 #[derive(Serialize)]
 pub struct Report<'a, F> {
     pub file: &'a str,
     pub format: Format,
     pub arch: &'static str,
     pub functions: Lazy<'a, F>,
-    /// `gloss analyze`: every indirect branch with its protections (crate::audit).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub indirect_branches: Option<Vec<crate::audit::BranchOut>>,
-    /// `gloss analyze`: the audit's findings for the mitigations the binary claims.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub findings: Option<Vec<crate::audit::FindingOut>>,
 }
 
 /// A sequence written from an iterator as serialization reaches it: each function's report
@@ -46,11 +42,17 @@ impl<T: Serialize> Serialize for Lazy<'_, T> {
     }
 }
 
-#[derive(Serialize)]
-pub struct FunctionOut {
-    #[serde(flatten)]
+/// A function of `gloss analyze`'s report (and of `gloss cfg --format json`), written by
+/// [`write_function_json`]: its blocks straight from the analysis, the rest through serde.
+pub struct FunctionOut<'a> {
     pub summary: FunctionSummaryOut,
-    pub blocks: Vec<BlockOut>,
+    pub blocks: &'a [Block],
+    pub rest: FunctionRestOut,
+}
+
+/// A function's fields after `blocks`, in report order.
+#[derive(Serialize)]
+pub struct FunctionRestOut {
     pub switches: Vec<SwitchOut>,
     pub unresolved_indirect_jumps: Vec<UnresolvedOut>,
     pub refs: Vec<RefOut>,
@@ -76,20 +78,6 @@ pub struct FunctionSummaryOut {
     pub size: u64,
     pub evidence: Vec<&'static str>,
     pub noreturn: bool,
-}
-
-#[derive(Serialize)]
-pub struct BlockOut {
-    pub addr: Addr,
-    pub size: u64,
-    pub insns: u32,
-    pub succs: Vec<EdgeOut>,
-}
-
-#[derive(Serialize)]
-pub struct EdgeOut {
-    pub to: Option<Addr>,
-    pub kind: &'static str,
 }
 
 #[derive(Serialize)]
@@ -228,50 +216,161 @@ pub fn function_summary(f: &Function) -> FunctionSummaryOut {
 }
 
 /// A function with its CFG, switches and what the idioms explained (`e`).
-pub fn function_out(image: &Image, f: &Function, e: &Explained) -> FunctionOut {
+pub fn function_out<'a>(image: &Image, f: &'a Function, e: &Explained) -> FunctionOut<'a> {
     let addresses = explain::addresses(e);
     FunctionOut {
-        refs: e.refs.iter().map(|r| explain::ref_out(image, r)).collect(),
-        calls: e
-            .calls
-            .iter()
-            .map(|c| explain::call_out(image, c, &addresses))
-            .collect(),
-        atomics: e.atomics.iter().map(explain::atomic_out).collect(),
-        frame: explain::frame_out(image, &e.frame),
-        params: ParamsOut {
-            count: e.params.count,
-            exact: e.params.exact,
-            variadic: e.params.variadic,
-        },
         summary: function_summary(f),
-        blocks: f
-            .blocks
-            .iter()
-            .map(|b| BlockOut {
-                addr: Addr(b.addr),
-                size: u64::from(b.size),
-                insns: b.insns,
-                succs: b
-                    .succs
-                    .iter()
-                    .map(|e| EdgeOut {
-                        to: e.to.map(Addr),
-                        kind: edge_kind(e.kind),
-                    })
-                    .collect(),
-            })
-            .collect(),
-        switches: f.switches.iter().map(|s| switch_out(image, s)).collect(),
-        unresolved_indirect_jumps: f
-            .unresolved
-            .iter()
-            .map(|&(a, why)| UnresolvedOut {
-                addr: Addr(a),
-                reason: why,
-            })
-            .collect(),
+        blocks: &f.blocks,
+        rest: FunctionRestOut {
+            switches: f.switches.iter().map(|s| switch_out(image, s)).collect(),
+            unresolved_indirect_jumps: f
+                .unresolved
+                .iter()
+                .map(|&(a, why)| UnresolvedOut {
+                    addr: Addr(a),
+                    reason: why,
+                })
+                .collect(),
+            refs: e.refs.iter().map(|r| explain::ref_out(image, r)).collect(),
+            calls: e
+                .calls
+                .iter()
+                .map(|c| explain::call_out(image, c, &addresses))
+                .collect(),
+            atomics: e.atomics.iter().map(explain::atomic_out).collect(),
+            frame: explain::frame_out(image, &e.frame),
+            params: ParamsOut {
+                count: e.params.count,
+                exact: e.params.exact,
+                variadic: e.params.variadic,
+            },
+        },
     }
+}
+
+/// Writes `f` as a JSON object at nesting `depth`, as serde_json's pretty printer writes it
+/// (docs/json.md: `name` ... `noreturn`, `blocks` of {`addr`, `size`, `insns`, `succs` of
+/// {`to`, `kind`}}, `switches` ... `params`).
+pub fn write_function_json(out: &mut Vec<u8>, f: &FunctionOut, depth: usize) -> io::Result<()> {
+    let d = depth;
+    out.push(b'{');
+    pretty::fields(out, d + 1, &f.summary)?;
+    out.push(b',');
+    pretty::key(out, d + 1, "blocks");
+    write_blocks(out, f.blocks, d + 1);
+    out.push(b',');
+    pretty::fields(out, d + 1, &f.rest)?;
+    pretty::newline(out, d);
+    out.push(b'}');
+    Ok(())
+}
+
+/// The `blocks` array, its key at `depth`.
+fn write_blocks(out: &mut Vec<u8>, blocks: &[Block], depth: usize) {
+    let (b_at, field_at) = (depth + 1, depth + 2);
+    out.push(b'[');
+    for (i, b) in blocks.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        pretty::newline(out, b_at);
+        out.push(b'{');
+        pretty::key(out, field_at, "addr");
+        pretty::addr(out, b.addr);
+        out.push(b',');
+        pretty::key(out, field_at, "size");
+        pretty::number(out, u64::from(b.size));
+        out.push(b',');
+        pretty::key(out, field_at, "insns");
+        pretty::number(out, u64::from(b.insns));
+        out.push(b',');
+        pretty::key(out, field_at, "succs");
+        out.push(b'[');
+        for (k, e) in b.succs.iter().enumerate() {
+            if k > 0 {
+                out.push(b',');
+            }
+            pretty::newline(out, field_at + 1);
+            out.push(b'{');
+            pretty::key(out, field_at + 2, "to");
+            match e.to {
+                Some(t) => pretty::addr(out, t),
+                None => out.extend_from_slice(b"null"),
+            }
+            out.push(b',');
+            pretty::key(out, field_at + 2, "kind");
+            out.push(b'"');
+            out.extend_from_slice(edge_kind(e.kind).as_bytes());
+            out.push(b'"');
+            pretty::newline(out, field_at + 1);
+            out.push(b'}');
+        }
+        if !b.succs.is_empty() {
+            pretty::newline(out, field_at);
+        }
+        out.push(b']');
+        pretty::newline(out, b_at);
+        out.push(b'}');
+    }
+    if !blocks.is_empty() {
+        pretty::newline(out, depth);
+    }
+    out.push(b']');
+}
+
+/// The fields of `gloss analyze`'s report around its functions.
+#[derive(Serialize)]
+pub struct ReportHeadOut<'a> {
+    pub file: &'a str,
+    pub format: Format,
+    pub arch: &'static str,
+}
+
+/// The fields after the functions: every indirect branch with its protections
+/// (crate::audit), and the audit's findings for the mitigations the binary claims.
+#[derive(Serialize)]
+pub struct ReportTailOut {
+    pub indirect_branches: Vec<crate::audit::BranchOut>,
+    pub findings: Vec<crate::audit::FindingOut>,
+}
+
+/// Writes `gloss analyze`'s report (docs/json.md) as serde_json's pretty printer would, each
+/// function made, written and dropped in turn, in pieces of at least 64 KiB.
+pub fn write_analysis_json<'a>(
+    w: &mut dyn Write,
+    head: &ReportHeadOut,
+    functions: impl Iterator<Item = FunctionOut<'a>>,
+    tail: &ReportTailOut,
+) -> io::Result<()> {
+    const CHUNK: usize = 1 << 16;
+    let mut out = b"{".to_vec();
+    pretty::fields(&mut out, 1, head)?;
+    out.push(b',');
+    pretty::key(&mut out, 1, "functions");
+    out.push(b'[');
+    let mut any = false;
+    for f in functions {
+        if any {
+            out.push(b',');
+        }
+        any = true;
+        pretty::newline(&mut out, 2);
+        write_function_json(&mut out, &f, 2)?;
+        if out.len() >= CHUNK {
+            w.write_all(&out)?;
+            out.clear();
+        }
+    }
+    if any {
+        pretty::newline(&mut out, 1);
+    }
+    out.extend_from_slice(b"],");
+    w.write_all(&out)?;
+    // streamed: the audit's part is tens of megabytes on a large binary
+    let mut w = io::BufWriter::with_capacity(CHUNK, w);
+    pretty::top_fields(&mut w, tail)?;
+    w.write_all(b"\n}")?;
+    w.flush()
 }
 
 /// The report with `out` applied to each function ([`function_out`], [`function_summary`])
@@ -287,8 +386,6 @@ pub fn report<'a, F>(
         format: image.format,
         arch: image.arch.name(),
         functions: Lazy::new(analysis.functions.iter().map(out)),
-        indirect_branches: None,
-        findings: None,
     }
 }
 

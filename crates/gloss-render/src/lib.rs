@@ -8,4 +8,5 @@ pub mod explain;
 pub mod info;
 pub mod label;
 pub mod listing;
+pub mod pretty;
 pub mod sarif;
