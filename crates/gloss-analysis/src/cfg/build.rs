@@ -305,7 +305,12 @@ impl<'a> Walker<'_, 'a> {
         {
             return Some(s);
         }
-        let (start, bytes) = self.cx.code.stretch(a)?;
+        // (never empty from `a` on: a run that decoded nothing would be asked again forever)
+        let (start, bytes) = self
+            .cx
+            .code
+            .stretch(a)
+            .filter(|(s, b)| a < s + b.len() as u64)?;
         Some(Stretch {
             start,
             end: start + bytes.len() as u64,

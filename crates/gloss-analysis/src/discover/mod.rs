@@ -941,3 +941,44 @@ pub fn extent(addr: u64, next: u64, blocks: &[Block]) -> u64 {
     }
     end.min(next) - addr
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Evidence, EvidenceSet};
+
+    /// A set lists its kinds once each, in the enum's order (what a B-tree set listed), and
+    /// `Evidence::ALL` holds every kind: the match below stops compiling when one is added.
+    #[test]
+    fn evidence_sets_list_every_kind_in_order() {
+        let position = |e: Evidence| match e {
+            Evidence::Symbol
+            | Evidence::Entry
+            | Evidence::EhFrame
+            | Evidence::Pdata
+            | Evidence::FunctionStarts
+            | Evidence::Call
+            | Evidence::TailCall
+            | Evidence::AddressTaken
+            | Evidence::DataPointer
+            | Evidence::Prologue
+            | Evidence::Aligned => Evidence::ALL.iter().position(|&k| k == e),
+        };
+        assert!(Evidence::ALL.is_sorted_by(|a, b| a < b));
+        let mut set = EvidenceSet::default();
+        assert!(set.is_empty());
+        for e in Evidence::ALL.into_iter().rev() {
+            assert!(position(e).is_some(), "{e:?}");
+            assert!(set.insert(e));
+            assert!(!set.insert(e), "{e:?} twice");
+        }
+        assert_eq!(set.iter().collect::<Vec<_>>(), Evidence::ALL.to_vec());
+        let mut two = EvidenceSet::default();
+        two.insert(Evidence::Prologue);
+        two.insert(Evidence::Call);
+        assert_eq!(
+            two.iter().collect::<Vec<_>>(),
+            [Evidence::Call, Evidence::Prologue]
+        );
+        assert!(two.contains(Evidence::Call) && !two.contains(Evidence::Symbol));
+    }
+}
