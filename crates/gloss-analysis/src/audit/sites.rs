@@ -206,6 +206,15 @@ impl<'a> Cx<'a> {
         let mut findings = Vec::new();
         let thunk = self.thunks.contains(&f.addr);
         for b in &f.blocks {
+            // a block that only falls through or branches conditionally ends in neither an
+            // indirect branch nor a call or jump to a thunk: nothing to decode (half of them)
+            if !b.succs.is_empty()
+                && b.succs
+                    .iter()
+                    .all(|e| matches!(e.kind, EdgeKind::FallThrough | EdgeKind::Conditional))
+            {
+                continue;
+            }
             let Some((insn, prev)) = self.last_two(b.addr, b.end()) else {
                 continue;
             };
