@@ -442,15 +442,9 @@ pub fn call_out(image: &Image, c: &Call, addresses: &[u64]) -> CallOut {
     }
 }
 
-/// The listing's comment for a call, or `None` when it would only repeat the operand (a
-/// direct call with no argument the function set).
-pub fn call_comment(image: &Image, c: &Call, addresses: &[u64]) -> Option<String> {
-    let mut s = String::new();
-    write_call_comment(&mut s, image, c, addresses).then_some(s)
-}
-
-/// [`call_comment`] written into `s` (cleared first), in one buffer: the listing writes one
-/// for most calls. False (and `s` left empty) when there is no comment.
+/// The listing's comment for a call, written into `s` (cleared first; one buffer for all of
+/// a function's calls). False, `s` left empty, when the comment would only repeat the operand
+/// (a direct call with no argument the function set).
 pub fn write_call_comment(s: &mut String, image: &Image, c: &Call, addresses: &[u64]) -> bool {
     s.clear();
     // the call of the check function itself: through its slot, with no target of its own

@@ -8,14 +8,8 @@ use std::io::{self, Write};
 
 /// A newline and the indent of nesting `depth`.
 pub fn newline(out: &mut Vec<u8>, depth: usize) {
-    const SPACES: &[u8; 64] = &[b' '; 64];
     out.push(b'\n');
-    let mut n = 2 * depth;
-    while n > 0 {
-        let k = n.min(SPACES.len());
-        out.extend_from_slice(&SPACES[..k]);
-        n -= k;
-    }
+    out.resize(out.len() + 2 * depth, b' ');
 }
 
 /// `"key": ` on its own line at `depth` (`key` needs no escaping).

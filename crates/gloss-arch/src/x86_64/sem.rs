@@ -361,24 +361,28 @@ fn used(i: &Instruction) -> (u64, u64) {
         if k == key {
             return (w, r);
         }
-        // the registers alone: iced skips working out the memory accesses
-        let info = u
-            .info
-            .info_options(i, InstructionInfoOptions::NO_MEMORY_USAGE);
-        let (mut w, mut r) = (0u64, 0u64);
-        for used in info.used_registers() {
-            if let Some(g) = gpr(used.register()) {
-                if writes(used.access()) {
-                    w |= g.bit();
-                }
-                if reads(used.access()) {
-                    r |= g.bit();
-                }
-            }
-        }
+        let (w, r) = register_masks(&mut u.info, i);
         u.memo[slot] = (key, w, r);
         (w, r)
     })
+}
+
+/// General registers iced's instruction info says `i` writes and reads, asked of `info`.
+fn register_masks(info: &mut InstructionInfoFactory, i: &Instruction) -> (u64, u64) {
+    // the registers alone: iced skips working out the memory accesses
+    let info = info.info_options(i, InstructionInfoOptions::NO_MEMORY_USAGE);
+    let (mut w, mut r) = (0u64, 0u64);
+    for used in info.used_registers() {
+        if let Some(g) = gpr(used.register()) {
+            if writes(used.access()) {
+                w |= g.bit();
+            }
+            if reads(used.access()) {
+                r |= g.bit();
+            }
+        }
+    }
+    (w, r)
 }
 
 /// log2 of the register-usage table's entries (4096 entries of 32 bytes per thread).
@@ -691,20 +695,8 @@ mod tests {
             if i.is_invalid() {
                 continue;
             }
-            let mut want = (0u64, 0u64);
-            for u in info
-                .info_options(&i, super::InstructionInfoOptions::NO_MEMORY_USAGE)
-                .used_registers()
-            {
-                if let Some(g) = super::gpr(u.register()) {
-                    if super::writes(u.access()) {
-                        want.0 |= g.bit();
-                    }
-                    if super::reads(u.access()) {
-                        want.1 |= g.bit();
-                    }
-                }
-            }
+            // iced asked afresh, with a factory of its own
+            let want = super::register_masks(&mut info, &i);
             assert_eq!(super::used(&i), want, "{i} ({:?})", i.code());
             checked += 1;
             rep += usize::from(i.has_rep_prefix() && i.is_string_instruction());
