@@ -44,8 +44,10 @@ fn padding(dis: &dyn Disassembler, b: &[u8], addr: u64) -> Option<u64> {
         return Some(4);
     }
     let (insn, sem) = dis.decode_sem(b, addr);
+    // no effect at all: an instruction whose `op` is `None` may still store (`stp x30, x19,
+    // [sp, #-0x10]!`, `movss %xmm0,(%rdi)`), write back, read or order memory
     let pad = insn.status == InsnStatus::Valid
-        && (matches!(sem.op, gloss_core::sem::Op::None) && insn.flow == Flow::Next
+        && (sem == gloss_core::sem::Sem::NONE && insn.flow == Flow::Next
             || insn.flow == Flow::Trap && dis.arch() == Arch::X86_64);
     // only true no-ops: a hint like `bti c` is a prologue, not padding
     (pad && !is_prologue(dis.arch(), b)).then_some(insn.len as u64)

@@ -594,10 +594,11 @@ pub(super) fn lower(i: &Instruction) -> Sem {
         None
     };
     // what an unmodelled instruction reads (not a branch's: their targets are read as such;
-    // not a push's: gcc -Os and clang push a scratch register only to align the stack)
+    // not a push's: gcc -Os and clang push a scratch register only to align the stack; not a
+    // `nopw 0x0(%rax,%rax,1)`'s: a no-op reads no memory and so no address register)
     let reads = if matches!(op, Op::None | Op::Clobber(_))
         && i.flow_control() == iced_x86::FlowControl::Next
-        && i.mnemonic() != Mnemonic::Push
+        && !matches!(i.mnemonic(), Mnemonic::Push | Mnemonic::Nop)
     {
         read(i)
     } else {
@@ -654,7 +655,7 @@ mod tests {
     use super::super::X86_64;
     use gloss_core::Disassembler;
     use gloss_core::sem::{
-        Alu, AluOp, Atomic, AtomicKind, Barrier, BinOp, Cond, Ext, Mem, Op, Reg, RmwOp, Src,
+        Alu, AluOp, Atomic, AtomicKind, Barrier, BinOp, Cond, Ext, Mem, Op, Reg, RmwOp, Sem, Src,
         Target, Value,
     };
 
@@ -1069,5 +1070,23 @@ mod tests {
             })
         );
         assert_eq!(X86_64.decode_sem(&[0x83, 0x0f, 0x01], 0).1.alu, None);
+    }
+
+    /// What an instruction the ops do not model reads: its address registers when it touches
+    /// memory, none when it is a no-op (whose memory operand is never accessed: a function
+    /// that aligns a loop with `nopw 0x0(%rax,%rax,1)` does not read `%al`, the SysV vector
+    /// count of a variadic call). Encodings from llvm-mc-19 -show-encoding.
+    #[test]
+    fn unmodelled_reads_are_the_accessed_operands() {
+        const RDI: u8 = 7;
+        let reads = |b: &[u8]| u64::from(X86_64.decode_sem(b, 0x1000).1.reads);
+        // nopl 0x0(%rax) ; nopw %cs:0x0(%rax,%rax,1) ; nop
+        assert_eq!(reads(&[0x0f, 0x1f, 0x40, 0x00]), 0);
+        assert_eq!(reads(&[0x66, 0x2e, 0x0f, 0x1f, 0x84, 0, 0, 0, 0, 0]), 0);
+        assert_eq!(X86_64.decode_sem(&[0x90], 0x1000).1, Sem::NONE);
+        // movss %xmm0,(%rdi) reads %rdi (and stores: not a no-op)
+        assert_eq!(reads(&[0xf3, 0x0f, 0x11, 0x07]), r(RDI).bit());
+        // cvtsi2sd %edi,%xmm0
+        assert_eq!(reads(&[0xf2, 0x0f, 0x2a, 0xc7]), r(RDI).bit());
     }
 }
