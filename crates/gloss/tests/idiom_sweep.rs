@@ -40,22 +40,6 @@ use std::collections::{BTreeMap, BTreeSet};
 /// current).
 const KNOWN_GAPS: &[(&str, &str, &str, &str)] = &[
     // (fixture prefix, idiom, "missing"/"extra", fact)
-    // `o->inner->fn(11)`: a pointer loaded from an object loaded from a field is a virtual
-    // call's machine code too (vptr, then slot); without types the two cannot be told apart
-    (
-        "vshapes-",
-        "virtual",
-        "extra",
-        "s_nested_fnptr: virtual slot 1 (+0x8) this = ?",
-    ),
-    ("vshapes-", "callee", "missing", "s_nested_fnptr -> ?"),
-    ("vshapes-", "args", "missing", "s_nested_fnptr: ? arg0 = 11"),
-    (
-        "vshapes-",
-        "args",
-        "extra",
-        "s_nested_fnptr: virtual arg0 = 11",
-    ),
     // gcc -O0 `(c ? p : q)->a2(c)`: the object is selected twice, on two paths that join
     // apart (once for the vptr load, once for `this`), so no register is known to hold the
     // object whose vptr was read

@@ -252,6 +252,16 @@ impl Exec {
         }
     }
 
+    /// The constant `r` holds, looked at without reading it: a value a call left there stays
+    /// as it is held (see [`State`]'s lazy slots), so what later merges keep does not change.
+    pub fn peek_const(&self, r: Reg) -> Option<u64> {
+        let &e = self.st.regs.get(&r)?;
+        if e & LAZY != 0 {
+            return None;
+        }
+        self.x.as_const(e)
+    }
+
     fn value_of(&mut self, r: Reg) -> E {
         if let Some(&e) = self.st.regs.get(&r) {
             if e & LAZY == 0 {

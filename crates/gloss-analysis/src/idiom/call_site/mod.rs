@@ -460,9 +460,17 @@ impl<'a> Finder<'a> {
         if let Node::Load(object, 8, _) = ex.x.node(table)
             && offset % 8 == 0
         {
+            let this = self.holder(ex, object);
+            if this.is_none() && self.first_arg_is_constant(ex) {
+                // `this` goes in the first argument register (the second after a return
+                // buffer, which is a stack address): a constant there, and no register
+                // holding the object, is a function pointer read through two loads
+                // (`o->inner->fn(11)`), not a method called on the object
+                return;
+            }
             call.kind = Kind::Virtual;
             call.vtable_offset = Some(offset);
-            call.this = self.holder(ex, object);
+            call.this = this;
             // a global object: its vptr is in the image
             if let Some(g) = ex.x.as_const(object)
                 && let Some(vt) = self.image.pointer_at(g)
@@ -488,6 +496,14 @@ impl<'a> Finder<'a> {
             let method = vtable::method(self.image, vt, offset)?;
             Some((Reg(r), vt, method))
         })
+    }
+
+    /// Whether the first argument register holds a constant.
+    fn first_arg_is_constant(&self, ex: &Exec) -> bool {
+        self.abi
+            .args
+            .first()
+            .is_some_and(|&r| ex.peek_const(Reg(r)).is_some())
     }
 
     /// The register that holds `e` at this point: a callee-saved one (the variable the
