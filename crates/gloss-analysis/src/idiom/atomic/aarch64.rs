@@ -16,6 +16,9 @@ const MAX_OPERAND_DEF: usize = 6;
 const MAX_TO_BARRIER: usize = 4;
 /// Instructions from the inner loop's retry to the outer loop's branch back (clang -O0: 5).
 const MAX_TO_OUTER: usize = 10;
+/// The stack pointer and the frame pointer (x29), which only frame accesses use as a base.
+const SP: Reg = Reg(31);
+const FP: Reg = Reg(29);
 /// Bytes before the exclusive load where the outer loop may start (clang -O0: 5 instructions).
 const MAX_OUTER_HEAD: u64 = 16 * 4;
 
@@ -179,9 +182,12 @@ fn negated(b: &Body, at: usize, r: Reg, kind: AluOp) -> Option<usize> {
 }
 
 /// A `dmb ish` on the path from instruction `from`, before any other memory access or
-/// branch: Windows ARM64's mark of a seq_cst operation.
+/// branch: Windows ARM64's mark of a seq_cst operation. -O0 code may put a spill to or from
+/// the frame (`ldr w8, [sp, #0xc]`, no memory another thread sees) and a branch to the next
+/// instruction (`b .+4`) before it.
 fn trailing_barrier(cx: &Cx, from: usize) -> Option<usize> {
     let b = cx.body;
+    let frame = |m: sem::Mem| m.base.is_some_and(|r| r == SP || r == FP);
     for j in from..from + MAX_TO_BARRIER {
         if j >= b.len() || (j > from && !b.falls_to_next(j - 1)) || cx.used[j] {
             return None;
@@ -190,9 +196,14 @@ fn trailing_barrier(cx: &Cx, from: usize) -> Option<usize> {
         if let Some(a) = s.atomic {
             return (a.kind == K::Fence(Barrier::Full)).then_some(j);
         }
-        if matches!(s.op, sem::Op::Load { .. } | sem::Op::Store { .. })
-            || b.insns[j].flow != Flow::Next
-        {
+        let spill =
+            matches!(s.op, sem::Op::Load { mem, .. } | sem::Op::Store { mem, .. } if frame(mem));
+        let next = match b.insns[j].flow {
+            Flow::Next => true,
+            Flow::Jump(t) => t == b.insns[j].end(),
+            _ => false,
+        };
+        if matches!(s.op, sem::Op::Load { .. } | sem::Op::Store { .. }) && !spill || !next {
             return None;
         }
     }
@@ -308,6 +319,8 @@ fn llsc(cx: &mut Cx, s: usize, status: Reg, src: Option<Reg>) {
                 && let Some((o, more)) = outer_loop(b, l, r, loaded.expect("compared"), e, n)
             {
                 op = o;
+                // done when the outer loop is left (its branch back is the last of `more`)
+                success = more.last().map_or(success, |&back| back + 1);
                 idx.extend(more);
                 evidence = Evidence::CasLoop;
             }
@@ -383,7 +396,7 @@ fn computed(sem: &gloss_core::Sem, old: Option<Reg>, dst: Reg) -> Option<Op> {
 
 /// clang `-O0`: the strong compare-exchange loop `l..=retry` sits in an outer loop that
 /// retries with the value it observed. Returns the operation the outer loop performs and the
-/// instructions that show it (the computation of the stored value, the branch back).
+/// instructions that show it (the computation of the stored value, then the branch back, last).
 ///
 /// The outer loop's branch goes back to at most 16 instructions before the exclusive load;
 /// the expected value `e` is reloaded there from a stack slot that the observed value was

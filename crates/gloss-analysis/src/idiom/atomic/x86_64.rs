@@ -8,8 +8,9 @@ use gloss_core::sem::{self, AluOp, AtomicKind as K, Barrier, Reg, RmwOp};
 const RAX: Reg = Reg(0);
 /// How far a `neg` of `xadd`'s register may precede it.
 const MAX_OPERAND_DEF: usize = 6;
-/// Instructions from `lock cmpxchg` to its loop's branch back (gcc -O0: `sete; test; je`).
-const MAX_TO_BRANCH: usize = 4;
+/// Instructions from `lock cmpxchg` to its loop's branch back (gcc -O0: `sete; test; je`;
+/// clang -O0: `sete; mov; test; mov; jne out; jmp back`).
+const MAX_TO_BRANCH: usize = 6;
 /// Bytes before `lock cmpxchg` where its loop may start.
 const MAX_LOOP: u64 = 48;
 
@@ -89,6 +90,7 @@ fn negated(b: &Body, at: usize, r: Reg) -> Option<usize> {
 /// otherwise (`None`) a compare-exchange the program loops around.
 fn cas_loop(b: &Body, c: usize, base: Option<Reg>, new: Option<Reg>) -> Option<(Op, Vec<usize>)> {
     let ca = b.addr(c);
+    let in_reach = |t: u64| t <= ca && t + MAX_LOOP >= ca;
     let mut k = c;
     let (back, head) = loop {
         if k - c >= MAX_TO_BRANCH || !b.falls_to_next(k) {
@@ -96,7 +98,14 @@ fn cas_loop(b: &Body, c: usize, base: Option<Reg>, new: Option<Reg>) -> Option<(
         }
         k += 1;
         match b.insns[k].flow {
-            Flow::CondJump(t) if t <= ca && t + MAX_LOOP >= ca => break (k, b.index(t)?),
+            Flow::CondJump(t) if in_reach(t) => break (k, b.index(t)?),
+            // clang -O0 leaves on success and jumps back otherwise: `jne out; jmp back; out:`
+            Flow::CondJump(out) => match b.insns.get(k + 1).map(|j| (j.flow, j.end())) {
+                Some((Flow::Jump(t), end)) if in_reach(t) && out == end && b.falls_to_next(k) => {
+                    break (k + 1, b.index(t)?);
+                }
+                _ => return None,
+            },
             Flow::Next => {}
             _ => return None,
         }
@@ -107,10 +116,17 @@ fn cas_loop(b: &Body, c: usize, base: Option<Reg>, new: Option<Reg>) -> Option<(
         return None;
     }
     // %rax must carry the observed value around the loop: not written in it, or reloaded
-    // from the same address register.
+    // from the same address register, or from the stack slot the loop stores what the
+    // `cmpxchg` observed into (-O0: `mov %eax,-0x14(%rbp)` after it, `mov -0x14(%rbp),%eax`
+    // at the head)
     if let Some(d) = b.last_write(head, c, RAX) {
         match b.sems[d].op {
             sem::Op::Load { mem, .. } if mem.base == base && base.is_some() => {}
+            sem::Op::Load { mem, size, .. }
+                if (c + 1..back).any(|j| {
+                    matches!(b.sems[j].op, sem::Op::Store { src, mem: m, size: z }
+                    if reg_of(src) == Some(RAX) && m == mem && z == size)
+                }) => {}
             _ => return None,
         }
     }
