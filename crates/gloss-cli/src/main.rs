@@ -110,6 +110,11 @@ enum Cmd {
         /// Show `file:line` from DWARF line tables where the line changes, like `objdump -l`.
         #[arg(short = 'l', long, conflicts_with = "raw")]
         line_numbers: bool,
+        /// Where to look for a stripped ELF file's separate debug file, before /usr/lib/debug
+        /// (by build-id: DIR/.build-id/NN/REST.debug; by .gnu_debuglink: next to the binary,
+        /// in its .debug/, and DIR/<the binary's directory>/), for -S and -l. Repeatable.
+        #[arg(long = "debug-dir", value_name = "DIR", conflicts_with = "raw")]
+        debug_dirs: Vec<std::path::PathBuf>,
         /// List instructions only: no switch, case and unresolved-jump notes (skips the
         /// function and control-flow analysis, like objdump).
         #[arg(long)]
@@ -327,6 +332,7 @@ fn run(cli: Cli) -> Result<u8> {
             base,
             source,
             line_numbers,
+            debug_dirs,
             no_analysis,
             explain,
             audit,
@@ -364,7 +370,7 @@ fn run(cli: Cli) -> Result<u8> {
                 show_bytes: !no_bytes,
             };
             let lines = if source || line_numbers {
-                load_source_lines(&image, &file)?
+                load_source_lines(&image, &file, &debug_dirs)?
             } else {
                 None
             };
@@ -434,12 +440,26 @@ fn analyze(image: &Image, file: &Path) -> gloss::analysis::discover::Analysis {
     analysis
 }
 
-/// The image's DWARF line tables; `None` (with a note on stderr) when it has none.
-fn load_source_lines(image: &Image, file: &str) -> Result<Option<SourceLines>> {
-    let lines = gloss::source_lines(image).with_context(|| format!("{file}: source lines"))?;
+/// The image's DWARF line tables, or its separate debug file's (named in a note on stderr);
+/// `None` (with a note) when neither has any.
+fn load_source_lines(
+    image: &Image,
+    file: &str,
+    debug_dirs: &[std::path::PathBuf],
+) -> Result<Option<SourceLines>> {
+    let lines = gloss::line_tables(image, std::path::Path::new(file), debug_dirs)
+        .with_context(|| format!("{file}: source lines"))?;
     match lines {
-        Some(l) if !l.is_empty() => Ok(Some(l)),
-        _ => {
+        Some((l, from)) => {
+            if let Some(debug) = from {
+                eprintln!(
+                    "gloss: note: {file}: line information from {}",
+                    debug.display()
+                );
+            }
+            Ok(Some(l))
+        }
+        None => {
             eprintln!("gloss: note: {file} has no DWARF line information; listing without source");
             Ok(None)
         }

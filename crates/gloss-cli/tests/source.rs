@@ -311,6 +311,86 @@ fn unreadable_source_falls_back_to_file_and_line_with_a_note() {
     );
 }
 
+/// The split build (fixtures/build.sh: `objcopy --strip-debug` of globals-x86_64-gcc-O2-pie.elf,
+/// its DWARF in fixtures/debug/.build-id/NN/REST.debug) is listed with the lines of its
+/// separate debug file, found by build-id under `--debug-dir`: the listing equals the
+/// original's, and a note names the file. Its calls sit on the source lines that make them.
+#[test]
+fn a_separate_debug_file_is_found_by_build_id() {
+    let split = fixture("lines-x86_64-gcc-O2-split.elf");
+    let original = fixture("globals-x86_64-gcc-O2-pie.elf");
+    let debug = format!("{}/debug", fixtures_dir());
+    for flag in ["--line-numbers", "--source"] {
+        let args = ["show", &split, "--all", flag, "--debug-dir", &debug];
+        let (out, err) = ok(gloss_in(&fixtures_dir(), &args), &args);
+        let want_args = ["show", &original, "--all", flag];
+        let (want, _) = ok(gloss_in(&fixtures_dir(), &want_args), &want_args);
+        let shown = if flag == "--source" {
+            "int id = CreateWidget(&c_info, 1, &widget);"
+        } else {
+            "./src/globals.c:"
+        };
+        assert!(out.contains(shown), "{flag}: {out}");
+        assert_eq!(out, want, "{flag}");
+        assert!(
+            err.contains("line information from") && err.contains("/debug/.build-id/"),
+            "{err}"
+        );
+    }
+    let src = source("globals.c");
+    let args = [
+        "show",
+        &split,
+        "main",
+        "-l",
+        "--debug-dir",
+        &debug,
+        "--format",
+        "json",
+    ];
+    let found = calls(&json_listing(&fixtures_dir(), &args));
+    let (callee, loc) = found
+        .iter()
+        .find(|(c, _)| c == "aio_ctx_prepare")
+        .expect("main calls aio_ctx_prepare");
+    let (file, line) = loc.clone().unwrap_or_else(|| panic!("{callee}: no line"));
+    assert_eq!(file, "./src/globals.c");
+    assert!(call_lines(&src, callee).contains(&line), "line {line}");
+}
+
+/// A file at the build-id's path whose own build-id differs (another build's debug file) is
+/// not used: its lines would be wrong without a word.
+#[test]
+fn a_debug_file_of_another_build_is_not_used() {
+    let split = fixture("lines-x86_64-gcc-O2-split.elf");
+    let real = std::fs::read_dir(format!("{}/debug/.build-id", fixtures_dir()))
+        .unwrap()
+        .flatten()
+        .flat_map(|d| std::fs::read_dir(d.path()).unwrap().flatten())
+        .map(|f| f.path())
+        .next()
+        .expect("the fixture's debug file");
+    let n = real.iter().count();
+    let relative: std::path::PathBuf = real.iter().skip(n - 3).collect();
+    let dir = std::env::temp_dir().join(format!("gloss-debug-dir-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join(&relative).parent().unwrap()).unwrap();
+    // another build of the same source, with DWARF and a build-id of its own
+    std::fs::copy(fixture("globals-aarch64-gcc-O2.elf"), dir.join(&relative)).unwrap();
+    let args = [
+        "show",
+        &split,
+        "main",
+        "-l",
+        "--debug-dir",
+        dir.to_str().unwrap(),
+    ];
+    let o = gloss_in(&fixtures_dir(), &args);
+    std::fs::remove_dir_all(&dir).unwrap();
+    let (out, err) = ok(o, &args);
+    assert!(err.contains("no DWARF line information"), "{err}");
+    assert!(!out.contains("globals.c:"), "{out}");
+}
+
 #[test]
 fn no_debug_info_gives_a_note_and_the_plain_listing() {
     let path = fixture("globals-x86_64-gcc-O2-nopie.elf");

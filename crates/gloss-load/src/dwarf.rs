@@ -45,6 +45,16 @@ pub fn source_lines(image: &Image) -> Result<Option<SourceLines>, Error> {
     read(&file, image, fmt).map(Some)
 }
 
+/// The line tables of an ELF image read from its separate debug file's bytes (found and
+/// checked with [`crate::DebugLink`]), or `None` when that file has no `.debug_line` either.
+pub fn source_lines_in(image: &Image, debug: &[u8]) -> Result<Option<SourceLines>, Error> {
+    let file = object::File::parse(debug).map_err(|e| crate::common::malformed("ELF", e))?;
+    if file.format() != object::BinaryFormat::Elf || file.section_by_name(".debug_line").is_none() {
+        return Ok(None);
+    }
+    read(&file, image, "ELF").map(Some)
+}
+
 /// The sections line tables need; others (ranges, locations, frames) are never read.
 const SECTIONS: [SectionId; 7] = [
     SectionId::DebugAbbrev,

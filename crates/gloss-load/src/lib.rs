@@ -3,10 +3,12 @@
 //! The common part (sections, symbols, relocations) goes through `object`'s format-independent
 //! API; each format module adds what only it has: ELF PLT/GOT names and hardening notes, PE
 //! imports, load config and DllCharacteristics, Mach-O stubs and function starts. `dwarf.rs`
-//! reads DWARF line tables, only when asked ([`source_lines`]).
+//! reads DWARF line tables, only when asked ([`source_lines`]), from the image or from its
+//! separate debug file (`debug_file.rs`).
 
 mod coff;
 mod common;
+mod debug_file;
 mod demangle;
 mod dwarf;
 mod elf;
@@ -17,8 +19,9 @@ mod raw;
 mod relocate;
 mod thunks;
 
+pub use debug_file::DebugLink;
 pub use demangle::demangle;
-pub use dwarf::source_lines;
+pub use dwarf::{source_lines, source_lines_in};
 pub use hints::{Hints, function_hints};
 pub use raw::load_raw;
 

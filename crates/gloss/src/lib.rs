@@ -3,7 +3,7 @@
 
 pub use gloss_analysis as analysis;
 pub use gloss_core::*;
-pub use gloss_load::{demangle, load, load_raw, source_lines};
+pub use gloss_load::{DebugLink, demangle, load, load_raw, source_lines};
 pub use gloss_render as render;
 
 use analysis::regions::{Region, RegionKind};
@@ -13,16 +13,72 @@ use std::path::Path;
 /// memory (docs/decisions/0006-mmap.md), anything else (a pipe, a small or unmappable file) is
 /// read.
 pub fn open(path: &Path) -> Result<Image, Error> {
+    gloss_load::load_shared(read_or_map(path)?)
+}
+
+/// Where distributions install separate debug files (`/usr/lib/debug/.build-id/...`), looked
+/// in after the directories the user gives.
+pub const DEBUG_DIR: &str = "/usr/lib/debug";
+
+/// The DWARF line tables of `image`, read from `path`: its own, else those of its separate
+/// debug file ([`DebugLink`]: by build-id, then by `.gnu_debuglink`) under `debug_dirs` and
+/// [`DEBUG_DIR`], with that file's path. `None` when neither has any.
+pub fn line_tables(
+    image: &Image,
+    path: &Path,
+    debug_dirs: &[std::path::PathBuf],
+) -> Result<Option<(SourceLines, Option<std::path::PathBuf>)>, Error> {
+    if let Some(lines) = source_lines(image)?.filter(|l| !l.is_empty()) {
+        return Ok(Some((lines, None)));
+    }
+    let link = DebugLink::of(image);
+    if link.is_empty() {
+        return Ok(None);
+    }
+    let dirs: Vec<_> = debug_dirs
+        .iter()
+        .cloned()
+        .chain([DEBUG_DIR.into()])
+        .collect();
+    for candidate in link.candidates(path, &dirs) {
+        let Ok(bytes) = read_or_map(&candidate) else {
+            continue;
+        };
+        let bytes: &[u8] = (*bytes).as_ref();
+        if !link.matches(bytes) {
+            continue;
+        }
+        let lines = gloss_load::source_lines_in(image, bytes).map_err(|e| match e {
+            Error::Malformed {
+                format,
+                location,
+                what,
+            } => Error::Malformed {
+                format,
+                location,
+                what: format!("{what} (separate debug file {})", candidate.display()),
+            },
+            e => e,
+        })?;
+        return Ok(lines
+            .filter(|l| !l.is_empty())
+            .map(|l| (l, Some(candidate))));
+    }
+    Ok(None)
+}
+
+/// A file's bytes: mapped from [`MAP_FROM`] bytes on, else read.
+fn read_or_map(path: &Path) -> std::io::Result<std::sync::Arc<dyn AsRef<[u8]> + Send + Sync>> {
     let file = std::fs::File::open(path)?;
     let large = file
         .metadata()
         .is_ok_and(|m| m.is_file() && m.len() >= MAP_FROM);
     if large && let Some(map) = map(&file) {
-        return gloss_load::load_shared(std::sync::Arc::new(map));
+        return Ok(std::sync::Arc::new(map));
     }
     let mut bytes = Vec::new();
     std::io::Read::read_to_end(&mut &file, &mut bytes)?;
-    load(bytes)
+    Ok(std::sync::Arc::new(bytes))
 }
 
 /// Files from this size on are mapped rather than read: below it, reading costs less than
