@@ -56,6 +56,9 @@ pub fn walk<'s>(
         v.resize(n, Adj::new());
     }
     for (i, b) in blocks.iter().enumerate() {
+        // most edges lead to the next block (a fall-through, a branch's not-taken side): no
+        // search of the blocks, which are cold by now, for those
+        let next = blocks.get(i + 1).map(|n| n.addr);
         for e in &b.succs {
             if let (
                 Some(t),
@@ -64,7 +67,11 @@ pub fn walk<'s>(
                 | EdgeKind::Jump
                 | EdgeKind::IndirectResolved,
             ) = (e.to, e.kind)
-                && let Some(j) = index(t)
+                && let Some(j) = if next == Some(t) {
+                    Some(i + 1)
+                } else {
+                    index(t)
+                }
                 && !succs[i].contains(&j)
             {
                 succs[i].push(j);
