@@ -883,3 +883,33 @@ fn one_function_reads_as_in_the_whole_listing() {
     }
     assert!(compared >= 150, "only {compared} fixtures with a main");
 }
+
+/// hello.c compiled once by mingw-w64 gcc in each COFF layout: the regular one and the
+/// big-object one (`-Wa,-mbig-obj`, as MSVC's `/bigobj`: another header, 32-bit section
+/// numbers, 20-byte symbol records). Both read as the same object, and hello.c's `main` (after
+/// mingw's `__main`) calls `puts` and `printf` through relocations that name them, from its
+/// first instruction to its `ret` (GNU as states `main`'s size as 1 in the big object's
+/// auxiliary record; the symbol runs to the next instead).
+#[test]
+fn big_object_coff_reads_as_the_regular_object() {
+    let big = fixture("coff-hello-x86_64-mingw-bigobj.obj");
+    let listing = ok_stdout(&["show", "--all", &big]);
+    let regular = ok_stdout(&["show", "--all", &fixture("coff-hello-x86_64-mingw.obj")]);
+    assert_eq!(listing, regular);
+    for callee in ["__main", "puts", "printf"] {
+        let reloc = format!("# reloc {callee}-0x4");
+        assert!(
+            listing
+                .lines()
+                .any(|l| l.contains("call") && l.contains(&reloc)),
+            "no call of {callee}:\n{listing}"
+        );
+    }
+    let ret = listing
+        .lines()
+        .find(|l| l.contains(" ret"))
+        .expect("main returns");
+    assert!(ret.contains("<main+0x"), "{ret}");
+    let info = ok_stdout(&["info", &big]);
+    assert!(info.contains("big-object COFF object (x64)"), "{info}");
+}

@@ -55,9 +55,7 @@ pub fn load_shared(bytes: Arc<dyn AsRef<[u8]> + Send + Sync>) -> Result<Image, E
         )),
         FileKind::MachOFat32 | FileKind::MachOFat64 => macho::load_fat(bytes.clone()),
         FileKind::Coff => coff::load(bytes.clone()),
-        FileKind::CoffBig => Err(Error::Unsupported(
-            "big-object COFF (/bigobj); link it, or disassemble its bytes with --raw".into(),
-        )),
+        FileKind::CoffBig => coff::load_big(bytes.clone()),
         FileKind::CoffImport => Err(Error::Unsupported(
             "COFF short import library member: it holds a name, no code".into(),
         )),
