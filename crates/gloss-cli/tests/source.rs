@@ -338,16 +338,12 @@ fn a_separate_debug_file_is_found_by_build_id() {
         );
     }
     let src = source("globals.c");
-    let args = [
-        "show",
-        &split,
-        "main",
-        "-l",
-        "--debug-dir",
-        &debug,
-        "--format",
-        "json",
-    ];
+    let owned = [
+        split_main_lines(&debug),
+        vec!["--format".into(), "json".into()],
+    ]
+    .concat();
+    let args: Vec<&str> = owned.iter().map(String::as_str).collect();
     let found = calls(&json_listing(&fixtures_dir(), &args));
     let (callee, loc) = found
         .iter()
@@ -358,11 +354,18 @@ fn a_separate_debug_file_is_found_by_build_id() {
     assert!(call_lines(&src, callee).contains(&line), "line {line}");
 }
 
+/// `show` of the split fixture's `main` with line numbers, its debug file looked for in `dir`.
+fn split_main_lines(dir: &str) -> Vec<String> {
+    let split = fixture("lines-x86_64-gcc-O2-split.elf");
+    ["show", &split, "main", "-l", "--debug-dir", dir]
+        .map(String::from)
+        .to_vec()
+}
+
 /// A file at the build-id's path whose own build-id differs (another build's debug file) is
 /// not used: its lines would be wrong without a word.
 #[test]
 fn a_debug_file_of_another_build_is_not_used() {
-    let split = fixture("lines-x86_64-gcc-O2-split.elf");
     let real = std::fs::read_dir(format!("{}/debug/.build-id", fixtures_dir()))
         .unwrap()
         .flatten()
@@ -376,14 +379,8 @@ fn a_debug_file_of_another_build_is_not_used() {
     std::fs::create_dir_all(dir.join(&relative).parent().unwrap()).unwrap();
     // another build of the same source, with DWARF and a build-id of its own
     std::fs::copy(fixture("globals-aarch64-gcc-O2.elf"), dir.join(&relative)).unwrap();
-    let args = [
-        "show",
-        &split,
-        "main",
-        "-l",
-        "--debug-dir",
-        dir.to_str().unwrap(),
-    ];
+    let owned = split_main_lines(dir.to_str().unwrap());
+    let args: Vec<&str> = owned.iter().map(String::as_str).collect();
     let o = gloss_in(&fixtures_dir(), &args);
     std::fs::remove_dir_all(&dir).unwrap();
     let (out, err) = ok(o, &args);
