@@ -62,7 +62,10 @@ impl DebugLink {
         }
         // a bare file name only: a link with a directory in it would reach outside them
         if let Some((name, _)) = self.link.as_ref().filter(|(n, _)| is_file_name(n)) {
-            let dir = binary.parent().unwrap_or(Path::new(""));
+            let dir = binary
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
             out.push(dir.join(name));
             out.push(dir.join(".debug").join(name));
             let absolute = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
@@ -114,6 +117,27 @@ mod tests {
                 "/lib/x86_64/libc.so.6.debug",
                 "/lib/x86_64/.debug/libc.so.6.debug",
                 "/dbg/lib/x86_64/libc.so.6.debug",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_binary_named_without_a_directory_is_in_the_current_one() {
+        let l = DebugLink {
+            build_id: None,
+            link: Some(("x.debug".into(), 7)),
+        };
+        let c = l.candidates(Path::new("x"), &[PathBuf::from("/dbg")]);
+        let cwd = std::env::current_dir().unwrap();
+        let under_dbg = Path::new("/dbg")
+            .join(cwd.strip_prefix("/").unwrap())
+            .join("x.debug");
+        assert_eq!(
+            c,
+            [
+                PathBuf::from("./x.debug"),
+                PathBuf::from("./.debug/x.debug"),
+                under_dbg
             ]
         );
     }
