@@ -196,14 +196,16 @@ fn trailing_barrier(cx: &Cx, from: usize) -> Option<usize> {
         if let Some(a) = s.atomic {
             return (a.kind == K::Fence(Barrier::Full)).then_some(j);
         }
-        let spill =
-            matches!(s.op, sem::Op::Load { mem, .. } | sem::Op::Store { mem, .. } if frame(mem));
+        let shared_memory = match s.op {
+            sem::Op::Load { mem, .. } | sem::Op::Store { mem, .. } => !frame(mem),
+            _ => false,
+        };
         let next = match b.insns[j].flow {
             Flow::Next => true,
             Flow::Jump(t) => t == b.insns[j].end(),
             _ => false,
         };
-        if matches!(s.op, sem::Op::Load { .. } | sem::Op::Store { .. }) && !spill || !next {
+        if shared_memory || !next {
             return None;
         }
     }
@@ -427,13 +429,7 @@ fn outer_loop(
     }
     // The expected value is what the previous round observed.
     let observed = match b.last_write(head, l, e) {
-        Some(d) => match b.sems[d].op {
-            sem::Op::Load { mem, size, .. } => (retry + 1..back).any(|j| {
-                matches!(b.sems[j].op, sem::Op::Store { src, mem: m, size: z }
-                    if reg_of(src) == Some(loaded) && m == mem && z == size)
-            }),
-            _ => false,
-        },
+        Some(d) => b.reloads_stored(d, retry + 1, back, loaded),
         None => e == loaded,
     };
     if !observed {

@@ -485,6 +485,19 @@ impl Body {
         }
         None
     }
+
+    /// Whether instruction `d` reloads what an instruction in `lo..hi` stores from register
+    /// `r`: a load of the same size from the same address (clang -O0 carries a loop's
+    /// observed value around it in a stack slot).
+    pub(crate) fn reloads_stored(&self, d: usize, lo: usize, hi: usize, r: Reg) -> bool {
+        let sem::Op::Load { mem, size, .. } = self.sems[d].op else {
+            return false;
+        };
+        (lo..hi).any(|j| {
+            matches!(self.sems[j].op, sem::Op::Store { src, mem: m, size: z }
+                if reg_of(src) == Some(r) && m == mem && z == size)
+        })
+    }
 }
 
 /// Whether an instruction may write register `r`.

@@ -120,14 +120,10 @@ fn cas_loop(b: &Body, c: usize, base: Option<Reg>, new: Option<Reg>) -> Option<(
     // `cmpxchg` observed into (-O0: `mov %eax,-0x14(%rbp)` after it, `mov -0x14(%rbp),%eax`
     // at the head)
     if let Some(d) = b.last_write(head, c, RAX) {
-        match b.sems[d].op {
-            sem::Op::Load { mem, .. } if mem.base == base && base.is_some() => {}
-            sem::Op::Load { mem, size, .. }
-                if (c + 1..back).any(|j| {
-                    matches!(b.sems[j].op, sem::Op::Store { src, mem: m, size: z }
-                    if reg_of(src) == Some(RAX) && m == mem && z == size)
-                }) => {}
-            _ => return None,
+        let same_base = matches!(b.sems[d].op, sem::Op::Load { mem, .. }
+            if mem.base == base && base.is_some());
+        if !same_base && !b.reloads_stored(d, c + 1, back, RAX) {
+            return None;
         }
     }
     let loop_insns = || (head..=back).collect::<Vec<_>>();
