@@ -212,7 +212,7 @@ fn run(cli: Cli) -> Result<u8> {
                 OutFormat::Text => out.write_all(render::functions_text(&analysis).as_bytes())?,
                 OutFormat::Json => {
                     let name = file.display().to_string();
-                    let report = render::report(&name, &image, &analysis, render::function_summary);
+                    let report = render::report(&name, &image, &analysis);
                     serde_json::to_writer_pretty(&mut out, &report)?;
                     out.write_all(b"\n")?;
                     leave(report);
@@ -266,11 +266,7 @@ fn run(cli: Cli) -> Result<u8> {
                 OutFormat::Json => {
                     let explained = gloss::explain(&image, &analysis);
                     let audit = gloss::audit(&image, &analysis, &explained, &[]);
-                    let head = render::ReportHeadOut {
-                        file: &name,
-                        format: image.format,
-                        arch: image.arch.name(),
-                    };
+                    let head = render::ReportHeadOut::of(&name, &image);
                     let tail = render::ReportTailOut {
                         indirect_branches: audit
                             .branches

@@ -15,16 +15,14 @@ use std::io::{self, Write};
 /// `gloss functions --format json`: the file's functions without their CFGs (`gloss
 /// analyze`'s report, with them, is written by [`write_analysis_json`]).
 #[derive(Serialize)]
-pub struct Report<'a, F> {
-    pub file: &'a str,
-    pub format: Format,
-    pub arch: &'static str,
-    pub functions: Lazy<'a, F>,
+pub struct Report<'a> {
+    #[serde(flatten)]
+    pub head: ReportHeadOut<'a>,
+    pub functions: Lazy<'a, FunctionSummaryOut>,
 }
 
-/// A sequence written from an iterator as serialization reaches it: each function's report
-/// (blocks, calls, ...) is made, written and dropped in turn, never all held at once
-/// (`analyze --format json` on libLLVM held gigabytes of them). Serializes once.
+/// A sequence written from an iterator as serialization reaches it: each item is made,
+/// written and dropped in turn, never all held at once. Serializes once.
 pub struct Lazy<'a, T>(RefCell<Option<Box<dyn Iterator<Item = T> + 'a>>>);
 
 impl<'a, T> Lazy<'a, T> {
@@ -318,12 +316,22 @@ fn write_blocks(out: &mut Vec<u8>, blocks: &[Block], depth: usize) {
     out.push(b']');
 }
 
-/// The fields of `gloss analyze`'s report around its functions.
+/// The fields of a report before its functions (`gloss analyze`, `gloss functions`).
 #[derive(Serialize)]
 pub struct ReportHeadOut<'a> {
     pub file: &'a str,
     pub format: Format,
     pub arch: &'static str,
+}
+
+impl<'a> ReportHeadOut<'a> {
+    pub fn of(file: &'a str, image: &Image) -> ReportHeadOut<'a> {
+        ReportHeadOut {
+            file,
+            format: image.format,
+            arch: image.arch.name(),
+        }
+    }
 }
 
 /// The fields after the functions: every indirect branch with its protections
@@ -373,19 +381,11 @@ pub fn write_analysis_json<'a>(
     w.flush()
 }
 
-/// The report with `out` applied to each function ([`function_out`], [`function_summary`])
-/// as it is written.
-pub fn report<'a, F>(
-    file: &'a str,
-    image: &Image,
-    analysis: &'a Analysis,
-    out: impl FnMut(&Function) -> F + 'a,
-) -> Report<'a, F> {
+/// `gloss functions --format json`: each function's summary made as it is written.
+pub fn report<'a>(file: &'a str, image: &Image, analysis: &'a Analysis) -> Report<'a> {
     Report {
-        file,
-        format: image.format,
-        arch: image.arch.name(),
-        functions: Lazy::new(analysis.functions.iter().map(out)),
+        head: ReportHeadOut::of(file, image),
+        functions: Lazy::new(analysis.functions.iter().map(function_summary)),
     }
 }
 
